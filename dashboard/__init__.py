@@ -1,0 +1,1 @@
+"""New Town Atlas dashboard (Dash app) and the `newtown` command."""

@@ -1,0 +1,198 @@
+"""The `newtown` command: check, info, serve (and, as they land, export and analyses)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from geo import catalog
+from geo._errors import DataError, UnknownNameError
+from geo.atlas import Atlas, counts_by_town_and_layer, load_atlas
+from geo.query import Filter
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The filter options, identical for every subcommand that selects facilities."""
+    group = parser.add_argument_group("filter (same meaning as in the dashboard and the URL)")
+    group.add_argument("--town", action="append", default=[], metavar="T",
+                       help="new town, zh or en (嘉定新城, jiading, Jiading); repeat or comma-join")
+    group.add_argument("--industry", action="append", default=[], metavar="I",
+                       help="industry layer or sub-industry key/name (auto, 人工智能, auto_icv)")
+    group.add_argument("--category", action="append", default=[], metavar="C")
+    group.add_argument("--level", action="append", default=[], metavar="L",
+                       help="national, municipal, district, other")
+    group.add_argument("--status", action="append", default=[], metavar="S",
+                       help="operating, under_construction, registered, planned")
+    group.add_argument("--search", default="", metavar="TEXT",
+                       help="words that must all occur in the zh/en name, address or id")
+    group.add_argument("--within", type=Path, metavar="AREA.geojson",
+                       help="keep facilities inside the (single) polygon in this file")
+
+
+def filter_from_args(args: argparse.Namespace) -> Filter:
+    """Build the shared Filter from parsed CLI options."""
+    within = None
+    if args.within is not None:
+        within = _read_within(args.within)
+    return Filter.create(towns=args.town, industries=args.industry, categories=args.category,
+                         levels=args.level, statuses=args.status, text=args.search,
+                         within=within)
+
+
+def _read_within(path: Path):  # type: ignore[no-untyped-def]
+    import geopandas as gpd
+    import shapely
+
+    try:
+        gdf = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # GDAL errors vary by driver
+        raise UsageError(f"{path}: cannot read the --within area: {exc}") from exc
+    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+        gdf = gdf.to_crs("EPSG:4326")
+    geom = shapely.union_all(gdf.geometry.to_numpy())
+    if geom.geom_type != "Polygon":
+        raise UsageError(f"{path}: --within needs one polygon, found {geom.geom_type}")
+    return geom
+
+
+class UsageError(ValueError):
+    """A problem with a file named on the command line."""
+
+
+def _load(args: argparse.Namespace) -> Atlas:
+    return load_atlas(args.data)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    atlas = _load(args)
+    fac = atlas.facilities
+    print(f"data: {atlas.data_dir}")
+    print(f"ok: {len(atlas.districts)} districts, {len(atlas.towns)} towns, "
+          f"{len(atlas.corridors)} corridor(s), {len(atlas.zones)} zone(s), "
+          f"{len(fac)} facilities: all valid")
+    print("towns (area measured in EPSG:4549 vs official):")
+    for key, name, official, area, quality in zip(
+        atlas.towns["key"], atlas.towns["name_zh"], atlas.towns["official_area_km2"],
+        atlas.towns_m.geometry.area / 1e6, atlas.towns["boundary_quality"], strict=True,
+    ):
+        print(f"  {key:<10} {name}  {area:7.1f} km² (official {float(official):.1f}, "
+              f"{(area / float(official) - 1):+.1%}), boundary {quality}")
+    outside = fac.loc[~fac["in_town"]]
+    print(f"facilities outside their town's boundary: {len(outside)} of {len(fac)} "
+          "(kept: the source associates them with the town)")
+    for fid, name, town, district in zip(outside["id"], outside["name_zh"], outside["town"],
+                                         outside["district"], strict=True):
+        print(f"  {fid}  {name}  (town {town}, in {district})")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    atlas = _load(args)
+    flt = filter_from_args(args)
+    selected = flt.select(atlas.facilities)
+    table = counts_by_town_and_layer(selected)
+    lang = args.lang
+    if args.json:
+        doc = {
+            "filter": flt.to_params(),
+            "total": len(selected),
+            "towns": {
+                town: {
+                    "name_zh": catalog.TOWNS[town].zh,
+                    "name_en": catalog.TOWNS[town].en,
+                    "total": int(table.at[town, "total"]),
+                    "layers": {layer: int(table.at[town, layer])
+                               for layer in catalog.INDUSTRY_LAYERS if table.at[town, layer]},
+                }
+                for town in table.index
+            },
+            "layers": {k: {"name_zh": catalog.INDUSTRIES[k].zh, "name_en": catalog.INDUSTRIES[k].en,
+                           "colour": catalog.INDUSTRIES[k].colour}
+                       for k in catalog.INDUSTRY_LAYERS},
+        }
+        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    print(_format_table(table, lang=lang))
+    print(f"{'合计' if lang == 'zh' else 'total'}: {len(selected)} "
+          f"{'个设施' if lang == 'zh' else 'facilities'}"
+          + (f"  (filter: {flt.to_query_string()})" if not flt.is_empty() else ""))
+    return 0
+
+
+def _format_table(table, *, lang: str) -> str:  # type: ignore[no-untyped-def]
+    layers = [c for c in catalog.INDUSTRY_LAYERS if table[c].sum() > 0]
+    width = 6
+    head = f"{'town':<10}" + "".join(f"{c[:width]:>{width + 1}}" for c in layers)
+    head += f"{'total':>{width + 1}}"
+    lines = [head]
+    for town in table.index:
+        label = town
+        cells = "".join(f"{table.at[town, c]:>{width + 1}}" for c in layers)
+        lines.append(f"{label:<10}{cells}{table.at[town, 'total']:>{width + 1}}")
+    legend = "; ".join(f"{c[:width]}={catalog.INDUSTRIES[c].label(lang)}" for c in layers)
+    lines.append(f"layers: {legend}")
+    lines.append("(a facility counts in each of its layers; 'total' counts facilities)")
+    return "\n".join(lines)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from dashboard.app import create_app
+
+    atlas = _load(args)
+    app = create_app(atlas)
+    url = f"http://{args.host}:{args.port}/"
+    print(f"New Town Atlas serving {len(atlas.facilities)} facilities from {atlas.data_dir}")
+    print(f"open {url}  (Ctrl+C to stop)", flush=True)
+    app.run(host=args.host, port=args.port, debug=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newtown",
+        description="New Town Atlas (新城图谱): Shanghai's Five New Towns, mapped and analysed.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", type=Path, default=None, metavar="DIR",
+                       help="a folder laid out like data/ (default: the bundled data)")
+
+    p = sub.add_parser("check", help="validate the data and report problems")
+    data_option(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("info", help="count facilities per town x industry layer")
+    data_option(p)
+    add_filter_arguments(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("serve", help="run the dashboard")
+    data_option(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8050)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DataError as exc:
+        print(f"error: data problems\n{exc}", file=sys.stderr)
+        return 2
+    except (UnknownNameError, UsageError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

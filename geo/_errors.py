@@ -1,0 +1,46 @@
+"""Error family for bad input: every problem names its file, row, field and value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one value in one file."""
+
+    file: str
+    row: int | None  # 1-based data row (header not counted); None for file-level problems
+    field: str | None
+    value: object
+    message: str
+
+    def __str__(self) -> str:
+        where = [Path(self.file).name if self.file else "<input>"]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.field:
+            where.append(f"field '{self.field}'")
+        shown = "" if self.value is None else f" (got {self.value!r})"
+        return f"{', '.join(where)}: {self.message}{shown}"
+
+
+class DataError(ValueError):
+    """Raised once per file with every problem found in it."""
+
+    def __init__(self, problems: list[Problem] | Problem, *, file: str | None = None):
+        if isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        self.file = file or (self.problems[0].file if self.problems else "")
+        count = len(self.problems)
+        head = f"{self.file}: {count} problem{'s' if count != 1 else ''} found"
+        lines = [head, *(f"  - {p}" for p in self.problems[:200])]
+        if count > 200:
+            lines.append(f"  ... and {count - 200} more")
+        super().__init__("\n".join(lines))
+
+
+class UnknownNameError(ValueError):
+    """A town, industry, category, level or status name that is not in the catalog."""

@@ -1,0 +1,154 @@
+"""The Atlas: a read-only bundle of every loaded layer, with metric copies made once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import catalog
+from geo._errors import DataError, Problem
+from geo.boundaries import read_boundaries
+from geo.crs import to_metric
+from geo.facilities import read_facilities
+from geo.settings import DataLayout, bundled_data_dir
+
+#: A town may poke out of its district by this share of its area (digitising slack).
+TOWN_OUTSIDE_DISTRICT_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True, eq=False)
+class Atlas:
+    """Everything the app and the analyses read. Treat the frames as read-only."""
+
+    data_dir: Path
+    city: gpd.GeoDataFrame
+    districts: gpd.GeoDataFrame
+    towns: gpd.GeoDataFrame
+    corridors: gpd.GeoDataFrame
+    corridor_lines: gpd.GeoDataFrame
+    zones: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    warnings: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def towns_m(self) -> gpd.GeoDataFrame:
+        """Towns in EPSG:4549 metres."""
+        return to_metric(self.towns)
+
+    @cached_property
+    def districts_m(self) -> gpd.GeoDataFrame:
+        """Districts in EPSG:4549 metres."""
+        return to_metric(self.districts)
+
+    @cached_property
+    def facilities_m(self) -> gpd.GeoDataFrame:
+        """Facilities in EPSG:4549 metres, same index as ``facilities``."""
+        return to_metric(self.facilities)
+
+    def town_geometry(self, key: str) -> shapely.Geometry:
+        """The WGS84 polygon of a town, by any accepted spelling of its name."""
+        key = catalog.TOWN_NAMES.resolve(key)
+        return self.towns.loc[self.towns["key"] == key].geometry.iloc[0]
+
+    def counts(self) -> pd.DataFrame:
+        """Facilities per town x industry layer (a facility counts once in each of its layers)."""
+        return counts_by_town_and_layer(self.facilities)
+
+
+def counts_by_town_and_layer(facilities: pd.DataFrame) -> pd.DataFrame:
+    """Table of facility counts: rows are towns, columns industry layers, plus a total column.
+
+    A facility with several industries counts once in each layer it belongs to, so the layer
+    columns may add up to more than ``total`` (which counts facilities).
+    """
+    towns = list(catalog.TOWNS)
+    layers = list(catalog.INDUSTRY_LAYERS)
+    table = pd.DataFrame(0, index=pd.Index(towns, name="town"), columns=layers, dtype=int)
+    for town, layer_text in zip(facilities["town"], facilities["layers"], strict=True):
+        for layer in layer_text.split(";"):
+            if layer:
+                table.at[town, layer] += 1
+    table["total"] = facilities["town"].value_counts().reindex(towns, fill_value=0).astype(int)
+    return table
+
+
+def load_atlas(data_dir: str | Path | None = None) -> Atlas:
+    """Load and validate every file in ``data_dir`` (default: the bundled data).
+
+    Collects the problems of all files and raises one DataError; cross-file rules (a town
+    inside its district, a facility inside Shanghai and its district) are checked too.
+    """
+    layout = DataLayout(Path(data_dir) if data_dir is not None else bundled_data_dir())
+    problems: list[Problem] = []
+
+    def attempt(loader: Callable[[], gpd.GeoDataFrame]) -> gpd.GeoDataFrame | None:
+        try:
+            return loader()
+        except DataError as exc:
+            problems.extend(exc.problems)
+            return None
+
+    city = attempt(lambda: read_boundaries(layout.city, kind="city"))
+    districts = attempt(lambda: read_boundaries(layout.districts, kind="districts"))
+    towns = attempt(lambda: read_boundaries(layout.towns, kind="towns"))
+    corridors = attempt(lambda: read_boundaries(layout.corridors, kind="corridors"))
+    lines = attempt(lambda: read_boundaries(layout.corridor_lines, kind="corridor_lines"))
+    zones = attempt(lambda: read_boundaries(layout.zones, kind="zones"))
+    city_geom = shapely.union_all(city.geometry.to_numpy()) if city is not None else None
+    facilities = attempt(lambda: read_facilities(layout.facilities, city=city_geom,
+                                                 districts=districts))
+    if towns is not None:
+        towns = towns.assign(key=[catalog.TOWN_NAMES.resolve(k) for k in towns["key"]])
+        if districts is not None:
+            problems.extend(_check_towns_in_districts(towns, districts, str(layout.towns)))
+    if problems:
+        raise DataError(problems, file=str(layout.root))
+    assert city is not None and districts is not None and towns is not None
+    assert corridors is not None and lines is not None and zones is not None
+    assert facilities is not None
+    facilities = _annotate_facilities(facilities, towns)
+    return Atlas(
+        data_dir=layout.root, city=city, districts=districts, towns=towns,
+        corridors=corridors, corridor_lines=lines, zones=zones, facilities=facilities,
+    )
+
+
+def _check_towns_in_districts(
+    towns: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, file: str
+) -> list[Problem]:
+    problems = []
+    towns_m, districts_m = to_metric(towns), to_metric(districts)
+    by_name = dict(zip(districts_m["name_zh"], districts_m.geometry, strict=True))
+    for n, (name, district, geom) in enumerate(
+        zip(towns_m["name_zh"], towns_m["district"], towns_m.geometry, strict=True), start=1
+    ):
+        home = by_name.get(catalog.DISTRICTS[catalog.DISTRICT_NAMES.resolve(district)].zh)
+        if home is None:
+            problems.append(Problem(file, n, "district", district, "district not found"))
+            continue
+        outside = geom.difference(home).area / geom.area
+        if outside > TOWN_OUTSIDE_DISTRICT_TOLERANCE:
+            problems.append(Problem(file, n, "geometry", f"{outside:.1%} outside",
+                                    f"{name} is not inside its district {district}"))
+    return problems
+
+
+def _annotate_facilities(facilities: gpd.GeoDataFrame, towns: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Add ``layers`` (top-level industry layers) and ``in_town`` (inside its town polygon)."""
+    layers = facilities["industries"].map(
+        lambda text: ";".join(dict.fromkeys(catalog.industry_layer(k)
+                                            for k in text.split(";") if k))
+    )
+    in_town = np.zeros(len(facilities), dtype=bool)
+    x, y = facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy()
+    for key, geom in zip(towns["key"], towns.geometry, strict=True):
+        mask = (facilities["town"] == key).to_numpy()
+        in_town[mask] = shapely.contains_xy(geom, x[mask], y[mask])
+    return facilities.assign(layers=layers, in_town=in_town)

@@ -1,0 +1,123 @@
+"""Load and validate boundary files: towns, districts, city outline, corridors and zones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import shapely
+
+from geo import catalog
+from geo._errors import DataError, Problem, UnknownNameError
+from geo._io import read_vector
+from geo.settings import GEOGRAPHIC_CRS, SHANGHAI_BBOX
+
+BoundaryKind = Literal["towns", "districts", "city", "corridors", "corridor_lines", "zones"]
+
+_COMMON = ("name_zh", "source", "boundary_quality")
+REQUIRED_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "towns": ("key", "name_en", "district", "official_area_km2", *_COMMON),
+    "districts": ("code", "name_en", *_COMMON),
+    "city": _COMMON,
+    "corridors": ("key", *_COMMON),
+    "corridor_lines": ("key", *_COMMON),
+    "zones": ("key", *_COMMON),
+}
+_POLYGONAL = {"Polygon", "MultiPolygon"}
+_LINEAR = {"LineString", "MultiLineString"}
+#: Slack around Shanghai's bounding box, degrees: boundaries may reach a little into the sea.
+_BBOX_SLACK = 0.1
+
+
+def read_boundaries(path: str | Path, *, kind: BoundaryKind) -> gpd.GeoDataFrame:
+    """Read one boundary file, validate it and return it in EPSG:4326.
+
+    Raises one DataError listing every problem (file, feature row, field, value).
+    """
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise DataError(Problem(file, None, None, None, f"{kind} boundary file not found"))
+    _check_geojson_crs_member(path)
+    gdf = read_vector(path)
+    if gdf.crs is None:
+        raise DataError(Problem(file, None, "crs", None,
+                                "file has no CRS; save it in EPSG:4326 (WGS84 lon/lat)"))
+    if not gdf.crs.equals(GEOGRAPHIC_CRS):
+        gdf = gdf.to_crs(GEOGRAPHIC_CRS)
+    validate_boundaries(gdf, kind=kind, file=file)
+    return gdf
+
+
+def _check_geojson_crs_member(path: Path) -> None:
+    """RFC 7946 GeoJSON is WGS84 by definition; a projected ``crs`` member is an error."""
+    if path.suffix.lower() not in {".geojson", ".json"}:
+        return
+    try:
+        with path.open("rb") as handle:
+            doc = json.loads(handle.read())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(Problem(str(path), None, None, None,
+                                f"not valid JSON: {exc}")) from exc
+    crs = doc.get("crs") if isinstance(doc, dict) else None
+    if crs is None:
+        return
+    name = str(crs.get("properties", {}).get("name", crs)) if isinstance(crs, dict) else str(crs)
+    if not any(token in name for token in ("4326", "CRS84", "WGS 84", "WGS84")):
+        raise DataError(Problem(str(path), None, "crs", name,
+                                "GeoJSON declares a non-WGS84 'crs'; RFC 7946 GeoJSON must be "
+                                "EPSG:4326 lon/lat: reproject it (e.g. ogr2ogr -t_srs EPSG:4326)"))
+
+
+def validate_boundaries(
+    gdf: gpd.GeoDataFrame, *, kind: BoundaryKind, file: str = "<layer>"
+) -> None:
+    """Check properties, geometry type, validity and extent of a boundary layer."""
+    problems: list[Problem] = []
+    if len(gdf) == 0:
+        raise DataError(Problem(file, None, None, None, "layer has no features"))
+    for column in REQUIRED_PROPERTIES[kind]:
+        if column not in gdf.columns:
+            problems.append(Problem(file, None, column, None, "missing required property"))
+    if problems:
+        raise DataError(problems, file=file)
+    expected = _LINEAR if kind == "corridor_lines" else _POLYGONAL
+    min_lon, min_lat, max_lon, max_lat = SHANGHAI_BBOX
+    for n, geom in enumerate(gdf.geometry, start=1):
+        if geom is None or geom.is_empty:
+            problems.append(Problem(file, n, "geometry", None, "missing geometry"))
+            continue
+        if geom.geom_type not in expected:
+            problems.append(Problem(file, n, "geometry", geom.geom_type,
+                                    f"expected {' or '.join(sorted(expected))}"))
+            continue
+        if not geom.is_valid:
+            problems.append(Problem(file, n, "geometry", shapely.is_valid_reason(geom),
+                                    "invalid geometry (e.g. self-intersection); repair it with "
+                                    "shapely.make_valid or QGIS 'Fix geometries'"))
+        x0, y0, x1, y1 = geom.bounds
+        if (x0 < min_lon - _BBOX_SLACK or x1 > max_lon + _BBOX_SLACK
+                or y0 < min_lat - _BBOX_SLACK or y1 > max_lat + _BBOX_SLACK):
+            problems.append(Problem(file, n, "geometry", tuple(round(v, 4) for v in geom.bounds),
+                                    "extent reaches outside Shanghai (coordinates in the wrong "
+                                    "CRS, or lat/lon swapped?)"))
+    for column in ("name_zh", "source", "boundary_quality"):
+        for n, value in enumerate(gdf[column], start=1):
+            if value is None or str(value).strip() == "":
+                problems.append(Problem(file, n, column, None, "required value is blank"))
+    if kind == "towns":
+        for n, value in enumerate(gdf["key"], start=1):
+            try:
+                catalog.TOWN_NAMES.resolve(str(value))
+            except UnknownNameError as exc:
+                problems.append(Problem(file, n, "key", value, str(exc)))
+    if kind == "districts":
+        for n, value in enumerate(gdf["name_zh"], start=1):
+            if catalog.DISTRICT_NAMES.lookup(str(value)) is None:
+                problems.append(Problem(file, n, "name_zh", value,
+                                        "unknown district; "
+                                        + catalog.DISTRICT_NAMES.suggest(str(value))))
+    if problems:
+        raise DataError(problems, file=file)

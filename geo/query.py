@@ -1,0 +1,245 @@
+"""The Filter shared by the CLI, the dashboard and export: parse, serialise, select."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from urllib.parse import parse_qs, urlencode
+
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import Polygon
+
+from geo import catalog
+from geo._errors import UnknownNameError
+
+#: URL/CLI parameter name for each Filter field.
+PARAMS: Mapping[str, str] = {
+    "towns": "town",
+    "industries": "industry",
+    "categories": "category",
+    "levels": "level",
+    "statuses": "status",
+    "text": "q",
+    "within": "within",
+}
+_VOCABULARIES: Mapping[str, catalog.Vocabulary] = {
+    "towns": catalog.TOWN_NAMES,
+    "industries": catalog.INDUSTRY_NAMES,
+    "categories": catalog.CATEGORY_NAMES,
+    "levels": catalog.LEVEL_NAMES,
+    "statuses": catalog.STATUS_NAMES,
+}
+_COORD_DECIMALS = 6
+MAX_WITHIN_VERTICES = 500
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold().strip()
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which facilities to select. Empty fields select everything.
+
+    Values within a field are ORed (town jiading OR qingpu), fields are ANDed. An industry
+    key selects facilities tagged with it or with any of its sub-industries. ``within`` is a
+    WGS84 polygon (the area drawn on the map or passed with ``--within``).
+    """
+
+    towns: tuple[str, ...] = ()
+    industries: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    text: str = ""
+    within: Polygon | None = field(default=None, compare=False)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        towns: Iterable[str] = (),
+        industries: Iterable[str] = (),
+        categories: Iterable[str] = (),
+        levels: Iterable[str] = (),
+        statuses: Iterable[str] = (),
+        text: str = "",
+        within: Polygon | None = None,
+    ) -> Filter:
+        """Build a Filter from names in any accepted spelling (key, zh, en, alias).
+
+        Raises UnknownNameError naming the field and the closest valid name.
+        """
+        given = {"towns": towns, "industries": industries, "categories": categories,
+                 "levels": levels, "statuses": statuses}
+        resolved: dict[str, tuple[str, ...]] = {}
+        for name, values in given.items():
+            if isinstance(values, str):
+                values = [values]
+            keys: list[str] = []
+            for value in values:
+                for part in str(value).split(","):
+                    part = part.strip()
+                    if not part:
+                        continue
+                    try:
+                        key = _VOCABULARIES[name].resolve(part)
+                    except UnknownNameError as exc:
+                        raise UnknownNameError(f"{PARAMS[name]}: {exc}") from None
+                    if key not in keys:
+                        keys.append(key)
+            resolved[name] = tuple(keys)
+        if within is not None:
+            within = _check_within(within)
+        return cls(text=text.strip(), within=within, **resolved)
+
+    def is_empty(self) -> bool:
+        return self == Filter() and self.within is None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Filter):
+            return NotImplemented
+        same_fields = all(getattr(self, f.name) == getattr(other, f.name)
+                          for f in fields(self) if f.name != "within")
+        if self.within is None or other.within is None:
+            return same_fields and self.within is other.within
+        return same_fields and self.within.equals_exact(other.within, 10 ** -_COORD_DECIMALS)
+
+    def __hash__(self) -> int:
+        wkb = None if self.within is None else shapely.to_wkb(self.within)
+        return hash((self.towns, self.industries, self.categories, self.levels,
+                     self.statuses, self.text, wkb))
+
+    # -- selection ---------------------------------------------------------------------------
+
+    def mask(self, facilities: pd.DataFrame) -> np.ndarray:
+        """Boolean array over ``facilities`` rows: True where the row is selected."""
+        keep = np.ones(len(facilities), dtype=bool)
+        if self.towns:
+            keep &= facilities["town"].isin(self.towns).to_numpy()
+        if self.categories:
+            keep &= facilities["category"].isin(self.categories).to_numpy()
+        if self.levels:
+            keep &= facilities["level"].isin(self.levels).to_numpy()
+        if self.statuses:
+            keep &= facilities["status"].isin(self.statuses).to_numpy()
+        if self.industries:
+            keep &= _industry_mask(facilities["industries"], self.industries)
+        if self.text:
+            keep &= _text_mask(facilities, self.text)
+        if self.within is not None:
+            geoms = facilities.geometry  # type: ignore[attr-defined]
+            keep &= shapely.contains_xy(self.within, geoms.x.to_numpy(), geoms.y.to_numpy())
+        return keep
+
+    def select(self, facilities: pd.DataFrame) -> pd.DataFrame:
+        """The selected rows, same index and columns."""
+        return facilities.loc[self.mask(facilities)]
+
+    # -- URL round trip ----------------------------------------------------------------------
+
+    def to_params(self) -> dict[str, str]:
+        """Query parameters (only non-empty fields), comma-joined, in a stable order."""
+        params: dict[str, str] = {}
+        for name in ("towns", "industries", "categories", "levels", "statuses"):
+            values = getattr(self, name)
+            if values:
+                params[PARAMS[name]] = ",".join(values)
+        if self.text:
+            params["q"] = self.text
+        if self.within is not None:
+            params["within"] = _encode_polygon(self.within)
+        return params
+
+    def to_query_string(self) -> str:
+        """``town=jiading,qingpu&industry=auto&q=...`` (no leading ``?``)."""
+        return urlencode(self.to_params(), safe=",;")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str | Sequence[str]]) -> Filter:
+        """Inverse of ``to_params``; repeated or comma-joined values both work."""
+
+        def values(key: str) -> list[str]:
+            raw = params.get(key, [])
+            return [raw] if isinstance(raw, str) else list(raw)
+
+        text = " ".join(values("q"))
+        within_text = values("within")
+        within = _decode_polygon(within_text[0]) if within_text and within_text[0] else None
+        return cls.create(
+            towns=values("town"), industries=values("industry"),
+            categories=values("category"), levels=values("level"),
+            statuses=values("status"), text=text, within=within,
+        )
+
+    @classmethod
+    def from_query_string(cls, query: str) -> Filter:
+        """Parse ``?town=...&industry=...`` (leading ``?`` optional); unknown keys are ignored."""
+        return cls.from_params(parse_qs(query.lstrip("?"), keep_blank_values=False))
+
+    def with_(self, **changes: object) -> Filter:
+        """A copy with some fields replaced (names resolved like ``create``)."""
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        current.update(changes)
+        return Filter.create(**current)  # type: ignore[arg-type]
+
+
+def _industry_mask(industries: pd.Series, wanted: Sequence[str]) -> np.ndarray:
+    """Match a facility if any of its industry keys is wanted or rolls up to a wanted layer."""
+    wanted_set = set(wanted)
+    memo: dict[str, bool] = {}
+
+    def hit(text: str) -> bool:
+        if text not in memo:
+            keys = [k for k in text.split(";") if k]
+            memo[text] = any(k in wanted_set or catalog.industry_layer(k) in wanted_set
+                             for k in keys)
+        return memo[text]
+
+    return industries.map(hit).to_numpy(dtype=bool)
+
+
+_SEARCH_COLUMNS = ("name_zh", "name_en", "address", "id")
+
+
+def _text_mask(facilities: pd.DataFrame, text: str) -> np.ndarray:
+    """Every whitespace-separated term must occur (case-insensitively) in some search column."""
+    haystack = facilities[list(_SEARCH_COLUMNS)].fillna("").astype(str).agg(" ".join, axis=1)
+    haystack = haystack.map(_fold)
+    keep = np.ones(len(facilities), dtype=bool)
+    for term in _fold(text).split():
+        keep &= haystack.str.contains(term, regex=False).to_numpy()
+    return keep
+
+
+def _check_within(polygon: shapely.Geometry) -> Polygon:
+    if not isinstance(polygon, Polygon) or polygon.is_empty:
+        raise ValueError(f"within: expected a non-empty Polygon, got {polygon.geom_type}")
+    if not polygon.is_valid:
+        raise ValueError(f"within: invalid polygon ({shapely.is_valid_reason(polygon)})")
+    x0, y0, x1, y1 = polygon.bounds
+    if x0 < -180 or x1 > 180 or y0 < -90 or y1 > 90:
+        raise ValueError("within: coordinates must be WGS84 lon/lat degrees")
+    if len(polygon.exterior.coords) > MAX_WITHIN_VERTICES:
+        raise ValueError(f"within: polygon has more than {MAX_WITHIN_VERTICES} vertices")
+    return shapely.set_precision(polygon, 10 ** -_COORD_DECIMALS)
+
+
+def _encode_polygon(polygon: Polygon) -> str:
+    coords = list(polygon.exterior.coords)[:-1]
+    return ";".join(f"{x:.{_COORD_DECIMALS}f},{y:.{_COORD_DECIMALS}f}" for x, y in coords)
+
+
+def _decode_polygon(text: str) -> Polygon:
+    try:
+        pairs = [tuple(float(v) for v in pair.split(",")) for pair in text.split(";") if pair]
+        if len(pairs) < 3 or any(len(p) != 2 for p in pairs):
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"within: expected 'lon,lat;lon,lat;lon,lat...' with at least 3 points, got {text!r}"
+        ) from None
+    return Polygon(pairs)
