@@ -68,7 +68,9 @@ DISTRICTS: Mapping[str, District] = _mapping(  # type: ignore[assignment]
         District("310109", "虹口区", "Hongkou District", ("虹口", "Hongkou"), code="310109"),
         District("310110", "杨浦区", "Yangpu District", ("杨浦", "Yangpu"), code="310110"),
         District("310112", "闵行区", "Minhang District", ("闵行", "Minhang"), code="310112"),
-        District("310113", "宝山区", "Baoshan District", ("宝山", "Baoshan"), code="310113"),
+        # Baoshan borders the Yangtze estuary: its AMap polygon runs out over the water.
+        District("310113", "宝山区", "Baoshan District", ("宝山", "Baoshan"), code="310113",
+                 coastal=True),
         District("310114", "嘉定区", "Jiading District", ("嘉定", "Jiading"), code="310114"),
         District("310115", "浦东新区", "Pudong New Area", ("浦东", "Pudong"), code="310115",
                  coastal=True),

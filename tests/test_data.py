@@ -1,0 +1,163 @@
+"""The bundled data: true to its sources, honest about precision, consistent across files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import shapely
+
+from geo import catalog
+from geo.crs import to_metric
+from geo.settings import DataLayout, bundled_data_dir
+
+DATA = bundled_data_dir()
+SEED = "沪科提复〔2023〕42号"
+
+# Every platform, institute, centre and organisation the seed document names in a new town,
+# as (town, words that must all appear in one row's zh name).
+SEED_ITEMS = [
+    ("nanhui", ["健康养老集团"]),
+    ("jiading", ["上汽", "创新研究院", "开发院"]),
+    ("qingpu", ["复旦", "国际融合创新中心"]),
+    ("jiading", ["智能传感器", "创新中心"]),
+    ("jiading", ["微系统"]),
+    ("jiading", ["光学精密机械"]),
+    ("jiading", ["硅酸盐"]),
+    ("jiading", ["院士", "成果", "转化"]),
+    ("qingpu", ["华为"]),
+    ("songjiang", ["G60"]),
+    ("songjiang", ["工业互联网"]),
+    ("nanhui", ["国际人工智能产业研究院"]),
+    ("nanhui", ["国家工业互联网创新中心"]),
+    ("nanhui", ["未来产业先导区"]),
+    # the municipal manufacturing innovation centres it lists
+    (None, ["智能网联汽车"]),
+    (None, ["增材制造", "创新中心"]),
+    (None, ["激光", "创新中心"]),
+    (None, ["海洋工程装备", "创新中心"]),
+    (None, ["燃气轮机", "创新中心"]),
+    (None, ["燃料电池", "创新中心"]),
+]
+
+
+@pytest.fixture(scope="module")
+def fac(bundled_atlas):
+    return bundled_atlas.facilities
+
+
+@pytest.mark.parametrize(("town", "words"), SEED_ITEMS)
+def test_every_seed_document_item_has_a_row(fac, town, words):
+    names = fac["name_zh"]
+    hits = fac[names.map(lambda n: all(w in n for w in words))]
+    if town is not None:
+        hits = hits[hits["town"] == town]
+    assert len(hits) >= 1, f"no row for {words} in {town}"
+
+
+def test_seed_rows_cite_the_document(fac):
+    seed_rows = fac[fac["source"].str.contains(SEED, regex=False)]
+    assert len(seed_rows) >= 20
+    for source in seed_rows["source"]:
+        assert len(source) > len(SEED) + 5, "cite the passage, not only the document number"
+
+
+def test_enough_facilities_per_town(fac):
+    assert len(fac) >= 55
+    counts = fac["town"].value_counts()
+    for town in catalog.TOWNS:
+        assert counts.get(town, 0) >= 6, town
+
+
+def test_every_row_carries_provenance_and_honest_precision(fac):
+    assert (fac["coord_precision_m"] >= 100).all(), "no row claims better than 100 m"
+    assert (fac["coord_precision_m"] <= 10_000).all()
+    assert fac["coord_source"].str.len().gt(10).all()
+    assert fac["source"].str.len().ge(8).all()  # e.g. "东华大学官网校区地址"
+    placeholders = fac[fac["coord_source"].str.contains("placeholder")]
+    assert (placeholders["coord_precision_m"] >= 3000).all(), \
+        "a point placed on a town centre cannot claim better than kilometres"
+
+
+def test_every_facility_lies_in_shanghai_and_its_district(bundled_atlas, fac):
+    city = shapely.union_all(bundled_atlas.city.geometry.to_numpy())
+    x, y = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+    assert shapely.contains_xy(city, x, y).all()
+    by_name = dict(zip(bundled_atlas.districts["name_zh"], bundled_atlas.districts.geometry,
+                       strict=True))
+    for fid, district, point in zip(fac.index, fac["district"], fac.geometry, strict=True):
+        assert by_name[district].contains(point), f"{fid} not in {district}"
+
+
+def test_town_association_is_computed_not_hidden(fac):
+    huawei = fac[fac["name_zh"].str.contains("华为")].iloc[0]
+    assert huawei["town"] == "qingpu"
+    assert not huawei["in_town"]  # 金泽, west of 青浦新城
+    assert fac["in_town"].sum() >= len(fac) / 2
+
+
+def test_towns_are_valid_inside_their_district_and_near_official_area(bundled_atlas):
+    towns_m = to_metric(bundled_atlas.towns)
+    districts_m = to_metric(bundled_atlas.districts).set_index("name_zh")
+    assert sorted(towns_m["key"]) == sorted(catalog.TOWNS)
+    for _, town in towns_m.iterrows():
+        assert town.geometry.is_valid
+        official = catalog.TOWNS[town["key"]].official_area_km2
+        assert float(town["official_area_km2"]) == official
+        assert town.geometry.area / 1e6 == pytest.approx(official, rel=0.10)
+        district = districts_m.loc[catalog.TOWNS[town["key"]].district].geometry
+        assert town.geometry.difference(district).area / town.geometry.area < 0.01
+        assert town["boundary_quality"] == "approximate"
+    nanhui = towns_m[towns_m["key"] == "nanhui"].iloc[0]
+    assert nanhui["district"] == "浦东新区"
+
+
+def test_all_sixteen_districts_from_gcj02_source(bundled_atlas):
+    districts = bundled_atlas.districts
+    assert sorted(districts["name_zh"]) == sorted(d.zh for d in catalog.DISTRICTS.values())
+    assert (districts["datum_origin"] == "GCJ-02").all()
+    coastal = set(districts.loc[districts["coastal"], "name_zh"])
+    assert {"浦东新区", "奉贤区", "金山区", "崇明区"} <= coastal
+    assert coastal == {d.zh for d in catalog.DISTRICTS.values() if d.coastal}
+    assert not districts.loc[districts["coastal"], "land_area_ok"].any()
+
+
+def test_corridor_and_zone_are_schematic_and_placed_right(bundled_atlas):
+    for layer in (bundled_atlas.corridors, bundled_atlas.corridor_lines, bundled_atlas.zones):
+        assert (layer["boundary_quality"] == "schematic").all()
+    line = to_metric(bundled_atlas.corridor_lines).geometry.iloc[0]
+    assert 35_000 < line.length < 60_000  # 莘庄 to 枫泾: about 45 km
+    songjiang = bundled_atlas.town_geometry("songjiang")
+    assert bundled_atlas.corridor_lines.geometry.iloc[0].intersects(songjiang.buffer(0.03))
+    zone = bundled_atlas.zones.geometry.iloc[0]
+    nanhui = bundled_atlas.town_geometry("nanhui")
+    assert nanhui.contains(zone.representative_point())
+
+
+@pytest.mark.parametrize("name", ["shanghai", "districts", "towns", "corridor_lines",
+                                  "corridors", "zones"])
+def test_boundary_files_are_rfc7946_with_provenance(name):
+    doc = json.loads((DataLayout(DATA).boundaries / f"{name}.geojson").read_text("utf-8"))
+    assert "crs" not in doc
+    for feature in doc["features"]:
+        props = feature["properties"]
+        for key in ("source", "datum_origin", "boundary_quality", "precision_m"):
+            assert props.get(key) not in (None, ""), f"{name}: {key} missing"
+        geom = shapely.geometry.shape(feature["geometry"])
+        for polygon in getattr(geom, "geoms", [geom]):
+            if polygon.geom_type == "Polygon":
+                assert polygon.exterior.is_ccw, f"{name}: exterior ring must be CCW"
+        coords = json.dumps(feature["geometry"]["coordinates"])
+        decimals = max(len(n.split(".")[1]) for n in coords.replace("[", "").replace(
+            "]", "").split(",") if "." in n)
+        assert decimals <= 7
+
+
+def test_sources_file_names_every_data_file():
+    text = (DATA / "SOURCES.md").read_text("utf-8")
+    for path in sorted(Path(DATA, "boundaries").glob("*.geojson")):
+        assert path.name in text
+    assert "facilities.csv" in text
+    assert "GCJ-02" in text and "approximate" in text and "schematic" in text
+    assert "tidal flats" in text
