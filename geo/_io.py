@@ -32,12 +32,19 @@ def decode_text(raw: bytes) -> tuple[str, str]:
     raise UnicodeDecodeError("utf-8/gb18030", raw[:1], 0, 1, "neither UTF-8 nor GB18030")
 
 
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs: object) -> Iterator[IO]:
     """Write to a temp file next to ``path`` and rename it into place only on success."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    Path(tmp).chmod(_default_mode())  # mkstemp makes 0600 files; a data file should be readable
     try:
         with os.fdopen(fd, mode, **kwargs) as handle:  # type: ignore[call-overload]
             yield handle
@@ -60,6 +67,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     Path(tmp).unlink()  # GDAL drivers want to create the file themselves
     try:
         yield Path(tmp)
+        if Path(tmp).is_file():
+            Path(tmp).chmod(_default_mode())
         Path(tmp).replace(target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry import Polygon
+from shapely.geometry import MultiPolygon, Polygon
 
 from geo import catalog
 from geo._errors import UnknownNameError
@@ -46,7 +46,7 @@ class Filter:
 
     Values within a field are ORed (town jiading OR qingpu), fields are ANDed. An industry
     key selects facilities tagged with it or with any of its sub-industries. ``within`` is a
-    WGS84 polygon (the area drawn on the map or passed with ``--within``).
+    WGS84 (multi)polygon: the areas drawn on the map, or the file passed with ``--within``.
     """
 
     towns: tuple[str, ...] = ()
@@ -55,7 +55,7 @@ class Filter:
     levels: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     text: str = ""
-    within: Polygon | None = field(default=None, compare=False)
+    within: Polygon | MultiPolygon | None = field(default=None, compare=False)
 
     @classmethod
     def create(
@@ -67,7 +67,7 @@ class Filter:
         levels: Iterable[str] = (),
         statuses: Iterable[str] = (),
         text: str = "",
-        within: Polygon | None = None,
+        within: Polygon | MultiPolygon | None = None,
     ) -> Filter:
         """Build a Filter from names in any accepted spelling (key, zh, en, alias).
 
@@ -215,31 +215,42 @@ def _text_mask(facilities: pd.DataFrame, text: str) -> np.ndarray:
     return keep
 
 
-def _check_within(polygon: shapely.Geometry) -> Polygon:
-    if not isinstance(polygon, Polygon) or polygon.is_empty:
+def _check_within(polygon: shapely.Geometry) -> Polygon | MultiPolygon:
+    if not isinstance(polygon, Polygon | MultiPolygon) or polygon.is_empty:
         raise ValueError(f"within: expected a non-empty Polygon, got {polygon.geom_type}")
     if not polygon.is_valid:
         raise ValueError(f"within: invalid polygon ({shapely.is_valid_reason(polygon)})")
     x0, y0, x1, y1 = polygon.bounds
     if x0 < -180 or x1 > 180 or y0 < -90 or y1 > 90:
         raise ValueError("within: coordinates must be WGS84 lon/lat degrees")
-    if len(polygon.exterior.coords) > MAX_WITHIN_VERTICES:
-        raise ValueError(f"within: polygon has more than {MAX_WITHIN_VERTICES} vertices")
-    return shapely.set_precision(polygon, 10 ** -_COORD_DECIMALS)
+    if shapely.get_num_coordinates(polygon) > MAX_WITHIN_VERTICES:
+        raise ValueError(f"within: area has more than {MAX_WITHIN_VERTICES} vertices")
+    # Normalised so the same area always serialises (and compares) the same way.
+    return shapely.normalize(shapely.set_precision(polygon, 10 ** -_COORD_DECIMALS))
 
 
-def _encode_polygon(polygon: Polygon) -> str:
-    coords = list(polygon.exterior.coords)[:-1]
-    return ";".join(f"{x:.{_COORD_DECIMALS}f},{y:.{_COORD_DECIMALS}f}" for x, y in coords)
+def _encode_polygon(area: Polygon | MultiPolygon) -> str:
+    """Exterior rings as ``lon,lat;lon,lat;...``, polygons separated by ``|`` (no holes)."""
+    parts = area.geoms if isinstance(area, MultiPolygon) else [area]
+    return "|".join(
+        ";".join(f"{x:.{_COORD_DECIMALS}f},{y:.{_COORD_DECIMALS}f}"
+                 for x, y in list(p.exterior.coords)[:-1])
+        for p in parts
+    )
 
 
-def _decode_polygon(text: str) -> Polygon:
-    try:
-        pairs = [tuple(float(v) for v in pair.split(",")) for pair in text.split(";") if pair]
-        if len(pairs) < 3 or any(len(p) != 2 for p in pairs):
-            raise ValueError
-    except ValueError:
-        raise ValueError(
-            f"within: expected 'lon,lat;lon,lat;lon,lat...' with at least 3 points, got {text!r}"
-        ) from None
-    return Polygon(pairs)
+def _decode_polygon(text: str) -> Polygon | MultiPolygon:
+    polygons = []
+    for ring_text in text.split("|"):
+        try:
+            pairs = [tuple(float(v) for v in pair.split(","))
+                     for pair in ring_text.split(";") if pair]
+            if len(pairs) < 3 or any(len(p) != 2 for p in pairs):
+                raise ValueError
+        except ValueError:
+            raise ValueError(
+                "within: expected 'lon,lat;lon,lat;lon,lat...' (polygons separated by '|') "
+                f"with at least 3 points each, got {text!r}"
+            ) from None
+        polygons.append(Polygon(pairs))
+    return polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
