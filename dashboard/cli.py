@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
+
+import pandas as pd
 
 from geo import catalog
 from geo._errors import DataError, UnknownNameError
@@ -116,26 +119,43 @@ def cmd_info(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
         print()
         return 0
+    if not flt.is_empty():
+        print(f"filter: {flt.to_query_string()}")
     print(_format_table(table, lang=lang))
-    print(f"{'合计' if lang == 'zh' else 'total'}: {len(selected)} "
-          f"{'个设施' if lang == 'zh' else 'facilities'}"
-          + (f"  (filter: {flt.to_query_string()})" if not flt.is_empty() else ""))
     return 0
 
 
-def _format_table(table, *, lang: str) -> str:  # type: ignore[no-untyped-def]
+def _width(text: str) -> int:
+    """Display width in a terminal: CJK characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, *, right: bool = False) -> str:
+    fill = " " * max(0, width - _width(text))
+    return fill + text if right else text + fill
+
+
+def _format_table(table: pd.DataFrame, *, lang: str) -> str:
+    """Industry layers as rows, towns as columns (only layers with any facility)."""
+    towns = list(table.index)
+    heads = [catalog.TOWNS[k].label(lang).replace("新城", "").replace(" New Town", "")
+             for k in towns] + [("合计" if lang == "zh" else "total")]
     layers = [c for c in catalog.INDUSTRY_LAYERS if table[c].sum() > 0]
-    width = 6
-    head = f"{'town':<10}" + "".join(f"{c[:width]:>{width + 1}}" for c in layers)
-    head += f"{'total':>{width + 1}}"
-    lines = [head]
-    for town in table.index:
-        label = town
-        cells = "".join(f"{table.at[town, c]:>{width + 1}}" for c in layers)
-        lines.append(f"{label:<10}{cells}{table.at[town, 'total']:>{width + 1}}")
-    legend = "; ".join(f"{c[:width]}={catalog.INDUSTRIES[c].label(lang)}" for c in layers)
-    lines.append(f"layers: {legend}")
-    lines.append("(a facility counts in each of its layers; 'total' counts facilities)")
+    names = [catalog.INDUSTRIES[c].label(lang) for c in layers]
+    first = max([_width(n) for n in names] + [8]) + 2
+    col = max(_width(h) for h in heads) + 2
+    lines = [_pad("", first) + "".join(_pad(h, col, right=True) for h in heads)]
+    for layer, name in zip(layers, names, strict=True):
+        cells = [str(int(table.at[k, layer])) for k in towns]
+        cells.append(str(int(table[layer].sum())))
+        lines.append(_pad(name, first) + "".join(_pad(c, col, right=True) for c in cells))
+    totals = [str(int(table.at[k, "total"])) for k in towns] + [str(int(table["total"].sum()))]
+    label = "设施数" if lang == "zh" else "facilities"
+    lines.append(_pad(label, first) + "".join(_pad(c, col, right=True) for c in totals))
+    note = ("（一个设施可属多个产业图层，故各图层之和可大于设施数）" if lang == "zh"
+            else "(a facility counts in each of its layers, so layers can add up to more "
+                 "than the number of facilities)")
+    lines.append(note)
     return "\n".join(lines)
 
 
@@ -172,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.set_defaults(func=cmd_info)
+
+    from dashboard.cli_export import add_export_command
+
+    add_export_command(sub)
 
     p = sub.add_parser("serve", help="run the dashboard")
     data_option(p)

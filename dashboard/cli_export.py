@@ -1,0 +1,145 @@
+"""The `newtown export` subcommand: write the filtered selection to GIS files."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dashboard.cli import UsageError, add_filter_arguments, filter_from_args
+from geo._errors import DataError, UnknownNameError
+from geo.atlas import Atlas, load_atlas
+from geo.crs import DATUMS
+from geo.export import FORMATS, export
+from geo.settings import DataLayout
+
+#: Layers the command can write, in the order they are written.
+LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors", "corridor_lines",
+                           "zones")
+DEFAULT_LAYERS: tuple[str, ...] = ("facilities", "towns")
+
+_FORMAT_NAMES = {"geojson": "GeoJSON (RFC 7946)", "gpkg": "GeoPackage", "shp": "zipped Shapefile",
+                 "csv": "CSV (UTF-8 with BOM)", "kml": "KML"}
+
+
+def add_export_command(sub: Any) -> argparse.ArgumentParser:
+    """Register ``export`` on the subparsers object of the ``newtown`` parser."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "export",
+        help="write the selected facilities and layers to GIS files",
+        description=(
+            "Write the facilities selected by the filter, plus whole town/district/corridor/"
+            "zone layers, to a file QGIS or ArcGIS opens as is, with a <output>.meta.json "
+            "sidecar describing the filter, sources, CRS, counts and export time."
+        ),
+    )
+    p.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="a folder laid out like data/ (default: the bundled data)")
+    p.add_argument("--format", dest="fmt", required=True, choices=FORMATS,
+                   help="geojson (one layer: .geojson; several: .geojson.zip), gpkg, shp "
+                        "(.shp.zip), csv (facilities only), kml. HTML and PNG maps are not "
+                        "available yet")
+    add_filter_arguments(p)
+    p.add_argument("--layers", action="append", default=None, metavar="L[,L...]",
+                   help=f"layers to write, comma-separated or repeated: {', '.join(LAYERS)} "
+                        f"(default: {','.join(DEFAULT_LAYERS)}; facilities for csv). The filter "
+                        "applies to facilities; the other layers are written whole")
+    p.add_argument("--crs", choices=DATUMS, default="wgs84",
+                   help="coordinates: wgs84 (default, standard GIS), or gcj02 / bd09 for AMap / "
+                        "Baidu base maps; the file name and metadata then say so")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
+                   help="file to write; the extension is added or adjusted to the format")
+    p.set_defaults(func=cmd_export)
+    return p
+
+
+def parse_layers(values: list[str] | None) -> tuple[str, ...]:
+    """Resolve ``--layers`` values (comma-joined or repeated) to known layer names, in order."""
+    if not values:
+        return DEFAULT_LAYERS
+    chosen: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            name = part.strip().lower()
+            if not name:
+                continue
+            if name not in LAYERS:
+                raise UsageError(f"--layers: unknown layer {part.strip()!r}; "
+                                 f"choose from {', '.join(LAYERS)}")
+            if name not in chosen:
+                chosen.append(name)
+    if not chosen:
+        raise UsageError(f"--layers: no layer named; choose from {', '.join(LAYERS)}")
+    return tuple(chosen)
+
+
+def data_sources(data_dir: Path) -> dict[str, object]:
+    """The data files behind the layers, with their modification dates and SHA-256."""
+    layout = DataLayout(data_dir)
+    files: dict[str, object] = {}
+    for path in (layout.facilities, layout.towns, layout.districts, layout.city,
+                 layout.corridors, layout.corridor_lines, layout.zones):
+        if path.is_file():
+            stat = path.stat()
+            files[path.relative_to(layout.root).as_posix()] = {
+                "modified": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(
+                    timespec="seconds"),
+                "bytes": stat.st_size,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            }
+    return {"files": files}
+
+
+def select_layers(atlas: Atlas, names: tuple[str, ...], facilities_filter: Any) -> dict[str, Any]:
+    """The filtered facilities and the whole other layers, by name."""
+    return {
+        name: facilities_filter.select(atlas.facilities) if name == "facilities"
+        else getattr(atlas, name)
+        for name in names
+    }
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Run ``newtown export``; 0 on success, 2 with a message on bad input."""
+    try:
+        # CSV holds points only, so its default is the facilities alone.
+        names = parse_layers(args.layers) if args.layers else (
+            ("facilities",) if args.fmt == "csv" else DEFAULT_LAYERS)
+        flt = filter_from_args(args)
+        atlas = load_atlas(args.data)
+        layers = select_layers(atlas, names, flt)
+        result = export(
+            layers, args.output, fmt=args.fmt, datum=args.crs,
+            metadata={"filter": flt.to_params(), "sources": data_sources(atlas.data_dir)},
+        )
+    except DataError as exc:
+        print(f"error: data problems\n{exc}", file=sys.stderr)
+        return 2
+    except (UnknownNameError, UsageError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot write {args.output}: {exc}", file=sys.stderr)
+        return 2
+
+    size = result.output.stat().st_size
+    print(f"wrote {result.output} ({_FORMAT_NAMES[result.fmt]}, {_human_size(size)})")
+    width = max(len(name) for name in result.counts)
+    for name, count in result.counts.items():
+        print(f"  {name:<{width}}  {count:>7} feature{'s' if count != 1 else ''}")
+    print(f"metadata: {result.sidecar}")
+    for message in result.messages:
+        print(f"note: {message}")
+    return 0
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024 or unit == "MB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

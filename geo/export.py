@@ -1,0 +1,722 @@
+"""Write selected layers to files GIS teams can open: GeoJSON, GeoPackage, Shapefile, CSV, KML.
+
+One call, :func:`export`, writes one data file plus a sidecar ``<output>.meta.json`` that tells
+the receiving team what they got: the filter, analysis parameters, data sources and dates, the
+CRS (and, for GCJ-02/BD-09, that the file is *not* WGS84), per-layer counts, the export time and
+the software version.
+
+Design decisions, per format:
+
+* **GeoJSON** follows RFC 7946 (GDAL's ``RFC7946=YES``: lon/lat, no ``crs`` member,
+  counter-clockwise exterior rings, 7 decimals, UTF-8). RFC 7946 has no notion of layers, and
+  mixing towns and facilities in one FeatureCollection makes QGIS split it by geometry type and
+  merge unrelated attribute schemas. So one layer gives a plain ``.geojson``; several layers give
+  one ``.geojson.zip`` holding one ``<layer>.geojson`` per layer (plus a copy of the sidecar).
+  A zip rather than several loose files because the dashboard downloads exactly one file, the
+  whole export stays a single atomic rename, and QGIS/ArcGIS Pro open a zip directly.
+* **GeoPackage**: one ``.gpkg``, one table per layer, plus the non-spatial table
+  ``export_metadata`` (``key``/``value`` rows, JSON for structured values), and the sidecar.
+* **Shapefile**: always one ``.shp.zip`` with each layer's ``.shp/.shx/.dbf/.prj/.cpg`` (the
+  ``.cpg`` says UTF-8). DBF field names are limited to 10 bytes, so long names are shortened
+  by the fixed table :data:`SHAPEFILE_FIELD_NAMES` (other long names are cut to 10 bytes);
+  clashes (case-insensitive, as in DBF) get a numbered suffix. The renames are recorded per
+  layer in the sidecar under ``shapefile_field_names``. DBF text holds at most 254 bytes, so
+  longer values are cut there (on a character boundary, with a message; the full ``source``
+  texts are in the sidecar), and DBF has no null text: ``""`` and null read back alike.
+* **CSV**: point layers only (the facilities), UTF-8 with BOM so Excel shows Chinese,
+  ``lon``/``lat`` columns, and text cells starting with ``= + - @`` tab or CR prefixed with an
+  apostrophe so a spreadsheet never runs them as formulas. Non-point layers are skipped with a
+  message; exactly one point layer is written.
+* **KML** through GDAL's LIBKML driver: one ``.kml``, one ``<Folder>`` per layer, the
+  placemark name taken from ``name_zh``.
+
+Every output goes to a hidden temporary folder beside the target and is renamed into place
+only when everything has been written, so a failed export leaves no file at all (not even a
+partial one) and an older file of the same name is untouched. Point layers that carry ``lon``
+and ``lat`` columns get them rewritten from the geometry, so they always agree with it (also
+after a GCJ-02/BD-09 conversion).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final, Literal, get_args
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+import geo
+from geo.crs import DATUMS, Datum, convert_gdf
+from geo.settings import GEOGRAPHIC_CRS
+
+__all__ = [
+    "FORMATS",
+    "METADATA_TABLE",
+    "SHAPEFILE_FIELD_NAMES",
+    "ExportResult",
+    "Format",
+    "export",
+    "export_path",
+    "neutralise_formula",
+    "shapefile_field_names",
+]
+
+Format = Literal["geojson", "gpkg", "shp", "csv", "kml"]
+FORMATS: Final[tuple[str, ...]] = get_args(Format)
+
+#: Name of the non-spatial key/value table added to every GeoPackage export.
+METADATA_TABLE: Final = "export_metadata"
+
+#: Fixed DBF field names for the project's long column names (a DBF name holds <= 10 bytes).
+#: Names of 10 bytes or fewer are kept as they are.
+SHAPEFILE_FIELD_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "coord_precision_m": "prec_m",
+        "coord_source": "crd_source",
+        "official_area_km2": "off_km2",
+        "boundary_quality": "bnd_qual",
+        "land_area_ok": "land_ok",
+        "datum_origin": "datum_orig",
+        "precision_m": "precis_m",
+        "band_half_width_m": "half_w_m",
+    }
+)
+_DBF_NAME_BYTES: Final = 10
+_DBF_TEXT_BYTES: Final = 254
+
+#: Geometry type of each known layer, used to give an *empty* layer a proper schema.
+LAYER_GEOMETRY_TYPES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "facilities": "Point",
+        "towns": "MultiPolygon",
+        "districts": "MultiPolygon",
+        "city": "MultiPolygon",
+        "corridors": "MultiPolygon",
+        "zones": "MultiPolygon",
+        "corridor_lines": "MultiLineString",
+    }
+)
+
+#: RFC 7946 recommends about 6 decimals; 7 keeps ~1 cm and matches the spec's own examples.
+COORDINATE_DECIMALS: Final = 7
+_FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
+_LAYER_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+#: Extensions recognised as belonging to some format: a name ending in one of them must match
+#: the chosen format; any other name gets the format's extension appended.
+_KNOWN_SUFFIXES: Final = frozenset(
+    {".geojson", ".json", ".gpkg", ".shp", ".zip", ".csv", ".kml", ".kmz", ".html", ".png"}
+)
+
+_DATUM_LABELS: Final[Mapping[str, str]] = MappingProxyType(
+    {"wgs84": "WGS84", "gcj02": "GCJ-02", "bd09": "BD-09"})
+_DATUM_STATEMENTS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "wgs84": "EPSG:4326 WGS84 longitude/latitude in decimal degrees.",
+        "gcj02": (
+            "Coordinates are GCJ-02 (the datum of AMap/Gaode and Tencent maps), longitude/"
+            "latitude in decimal degrees. They are NOT WGS84: in Shanghai they sit roughly "
+            "500 m from the true position. The file is tagged EPSG:4326 only because GCJ-02 "
+            "has no EPSG code, so it is NOT RFC 7946 compliant. Use it only on AMap/Tencent "
+            "base maps."
+        ),
+        "bd09": (
+            "Coordinates are BD-09 (the datum of Baidu maps), longitude/latitude in decimal "
+            "degrees. They are NOT WGS84: in Shanghai they sit roughly 1 km from the true "
+            "position. The file is tagged EPSG:4326 only because BD-09 has no EPSG code, so "
+            "it is NOT RFC 7946 compliant. Use it only on Baidu base maps."
+        ),
+    }
+)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export` wrote: the data file, its sidecar, counts and messages for the user."""
+
+    fmt: str
+    datum: str
+    output: Path
+    sidecar: Path
+    counts: Mapping[str, int]
+    skipped: tuple[str, ...] = ()
+    messages: tuple[str, ...] = field(default=())
+
+    @property
+    def paths(self) -> tuple[Path, Path]:
+        """Every file written: the data file, then the sidecar."""
+        return (self.output, self.sidecar)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def empty(self) -> bool:
+        """True when no layer had a feature (the files are still valid, just empty)."""
+        return self.total == 0
+
+
+def export(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    path: str | os.PathLike[str],
+    *,
+    fmt: Format,
+    datum: Datum = "wgs84",
+    metadata: Mapping[str, object],
+) -> ExportResult:
+    """Write ``layers`` (name -> GeoDataFrame in EPSG:4326) to ``path`` as ``fmt``.
+
+    ``datum`` converts the coordinates to GCJ-02 or BD-09 for AMap/Baidu users; the file name
+    then says so (``.gcj02`` / ``.bd09`` is inserted before the extension unless the name
+    already contains it) and the sidecar states that the file is not WGS84. ``path`` may omit
+    the extension; the name actually written is ``result.output`` (see :func:`export_path`).
+
+    ``metadata`` goes into the sidecar: ``filter`` (``Filter.to_params()`` or a Filter),
+    ``analysis`` (parameters), ``sources`` (names and dates of the data); other keys are kept
+    under ``context``. An empty selection is not an error: it writes a valid empty file and
+    says so in ``result.messages``. Raises ValueError for bad input (unknown format or datum,
+    a layer not in EPSG:4326, a bad layer name, a file name for another format).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if datum not in DATUMS:
+        raise ValueError(f"unknown datum {datum!r}; expected one of {', '.join(DATUMS)}")
+    if not layers:
+        raise ValueError("nothing to export: no layers given")
+    frames = {name: _prepare_layer(name, gdf, datum) for name, gdf in layers.items()}
+
+    messages: list[str] = []
+    skipped: dict[str, str] = {}
+    if fmt == "csv":
+        frames, skipped = _point_layers_only(frames)
+        messages.extend(f"{name}: skipped, {reason}" for name, reason in skipped.items())
+
+    target = export_path(path, fmt=fmt, datum=datum, layer_count=len(frames))
+    sidecar = target.with_name(target.name + ".meta.json")
+    counts = {name: len(frame) for name, frame in frames.items()}
+    for name, count in counts.items():
+        if count == 0:
+            messages.append(f"{name}: the selection is empty; wrote an empty layer (0 features)")
+    if counts and sum(counts.values()) == 0:
+        messages.append("nothing matched the selection: the file is valid but holds no features")
+    if datum != "wgs84":
+        messages.append(f"coordinates are {_DATUM_LABELS[datum]}, not WGS84 (for "
+                        f"{'AMap/Tencent' if datum == 'gcj02' else 'Baidu'} base maps): "
+                        f"see {sidecar.name}")
+    elif any(tag in target.name.lower() for tag in ("gcj02", "bd09")):
+        messages.append(f"{target.name} mentions another datum but holds WGS84 coordinates")
+
+    field_names: dict[str, dict[str, str]] = {}
+    to_write = frames
+    if fmt == "shp":
+        to_write, field_names, notes = _shapefile_frames(frames)
+        messages.extend(notes)
+
+    doc = _sidecar_document(
+        frames, fmt=fmt, datum=datum, target=target, metadata=metadata, skipped=skipped,
+        field_names=field_names, messages=messages,
+    )
+    sidecar_text = json.dumps(doc, ensure_ascii=False, indent=2, default=_json_default) + "\n"
+
+    with _staging(target.parent) as stage:
+        staged = stage / target.name
+        if fmt == "geojson":
+            _write_geojson(frames, staged, zipped=target.name.lower().endswith(".zip"),
+                           sidecar=(sidecar.name, sidecar_text))
+        elif fmt == "gpkg":
+            _write_gpkg(frames, staged, doc)
+        elif fmt == "shp":
+            _write_shapefile_zip(to_write, staged, sidecar=(sidecar.name, sidecar_text))
+        elif fmt == "csv":
+            _write_csv(frames, staged)
+        else:
+            _write_kml(frames, staged)
+        staged_sidecar = stage / sidecar.name
+        staged_sidecar.write_text(sidecar_text, encoding="utf-8")
+        _commit([(staged, target), (staged_sidecar, sidecar)])
+
+    return ExportResult(
+        fmt=fmt, datum=datum, output=target, sidecar=sidecar,
+        counts=MappingProxyType(counts), skipped=tuple(skipped), messages=tuple(messages),
+    )
+
+
+# -- file names ------------------------------------------------------------------------------
+
+
+def export_path(
+    path: str | os.PathLike[str], *, fmt: Format, datum: Datum = "wgs84", layer_count: int = 1
+) -> Path:
+    """The file name :func:`export` writes for ``path``.
+
+    A name without a recognised extension gets the format's one (``.geojson``, ``.gpkg``,
+    ``.shp.zip``, ``.csv``, ``.kml``; ``.geojson.zip`` for several GeoJSON layers); a name
+    ending in ``.shp`` becomes ``.shp.zip`` and, for several GeoJSON layers, ``.geojson``
+    becomes ``.geojson.zip``. A name with another format's extension is refused. For GCJ-02
+    or BD-09, ``.gcj02``/``.bd09`` is inserted before the extension unless already present.
+    """
+    target = Path(path)
+    name = target.name
+    lower = name.lower()
+    if not name or name in {".", ".."}:
+        raise ValueError(f"export path {str(path)!r} does not name a file")
+    if fmt == "geojson":
+        default = ".geojson" if layer_count <= 1 else ".geojson.zip"
+        accepted = (".geojson.zip", ".json.zip", ".zip") if layer_count > 1 else (
+            ".geojson.zip", ".json.zip", ".zip", ".geojson", ".json")
+        upgrade = (".geojson", ".json") if layer_count > 1 else ()
+    elif fmt == "shp":
+        default, accepted, upgrade = ".shp.zip", (".shp.zip", ".zip"), (".shp",)
+    else:
+        default = {"gpkg": ".gpkg", "csv": ".csv", "kml": ".kml"}[fmt]
+        accepted, upgrade = (default,), ()
+
+    stem, ext = name, default
+    for suffix in accepted:
+        if lower.endswith(suffix) and len(name) > len(suffix):
+            stem, ext = name[: -len(suffix)], name[-len(suffix):]
+            break
+    else:
+        for suffix in upgrade:
+            if lower.endswith(suffix) and len(name) > len(suffix):
+                stem = name[: -len(suffix)]
+                ext = name[-len(suffix):] + ".zip"
+                break
+        else:
+            suffix = Path(name).suffix.lower()
+            if suffix in _KNOWN_SUFFIXES:
+                raise ValueError(
+                    f"{name}: a {fmt} export is written as *{default}, not *{suffix}; "
+                    f"change the file name or the format"
+                )
+    if datum != "wgs84" and datum not in stem.lower():
+        stem = f"{stem}.{datum}"
+    return target.with_name(stem + ext)
+
+
+# -- preparing layers ------------------------------------------------------------------------
+
+
+def _prepare_layer(name: str, gdf: object, datum: Datum) -> gpd.GeoDataFrame:
+    """Check one layer and return a writable copy: plain index, flat attributes, datum applied."""
+    if not isinstance(name, str) or not _LAYER_NAME.fullmatch(name):
+        raise ValueError(
+            f"layer name {name!r} is not usable as a file or table name; use lower-case "
+            "letters, digits and '_', starting with a letter (e.g. 'facilities')"
+        )
+    if name == METADATA_TABLE:
+        raise ValueError(f"layer name {name!r} is reserved for the export metadata table")
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise TypeError(f"layer {name!r} should be a GeoDataFrame, got {type(gdf)}")
+    if gdf.crs is None:
+        raise ValueError(
+            f"layer {name!r} has no CRS; export takes {GEOGRAPHIC_CRS} (WGS84 lon/lat): set it "
+            "with .set_crs(4326) if the coordinates are lon/lat"
+        )
+    if gdf.crs.to_epsg() != 4326:
+        raise ValueError(
+            f"layer {name!r} must be in {GEOGRAPHIC_CRS} (WGS84 lon/lat), got "
+            f"{gdf.crs.to_string()!r} ({gdf.crs.name}); reproject it with .to_crs(4326) first"
+        )
+    frame = gdf.reset_index(drop=True)
+    geometry = frame.geometry.name
+    for column in list(frame.columns):
+        if column == geometry:
+            continue
+        if isinstance(frame[column].dtype, gpd.array.GeometryDtype):
+            frame[column] = frame[column].to_wkt()  # only one geometry per feature is written
+        else:
+            frame[column] = _writable_column(frame[column])
+    frame.columns = [c if c == geometry else str(c) for c in frame.columns]
+    if datum != "wgs84":
+        frame = convert_gdf(frame, from_datum="wgs84", to_datum=datum)
+    return _sync_lonlat(frame)
+
+
+def _writable_column(series: pd.Series) -> pd.Series:
+    """Keep bool/number/text/datetime columns; join lists with ';'; stringify anything else."""
+    dtype = series.dtype
+    if (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_datetime64_any_dtype(dtype)):
+        return series
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return series
+    values = [_flat_cell(v) for v in series.astype(object)]
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in {"string", "empty"}:
+        return pd.Series(values, index=series.index, dtype=object, name=series.name)
+    if kind == "boolean":
+        return pd.Series(values, index=series.index, dtype="boolean", name=series.name)
+    if kind == "integer":
+        return pd.Series(values, index=series.index, dtype="Int64", name=series.name)
+    if kind in {"floating", "mixed-integer-float"}:
+        return pd.Series(values, index=series.index, dtype="Float64", name=series.name)
+    text = [None if v is None else str(v) for v in values]
+    return pd.Series(text, index=series.index, dtype=object, name=series.name)
+
+
+def _flat_cell(value: object) -> object:
+    if isinstance(value, (set, frozenset)):
+        return ";".join(sorted(str(v) for v in value))
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ";".join(str(v) for v in value)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _is_point_layer(name: str, frame: gpd.GeoDataFrame) -> bool:
+    present = frame.geometry[frame.geometry.notna() & ~frame.geometry.is_empty]
+    if len(present):
+        return bool((present.geom_type == "Point").all())
+    return LAYER_GEOMETRY_TYPES.get(name) == "Point"
+
+
+def _sync_lonlat(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Rewrite ``lon``/``lat`` columns of a point layer from its (possibly converted) geometry."""
+    if not {"lon", "lat"} <= set(frame.columns) or len(frame) == 0:
+        return frame
+    geoms = frame.geometry
+    points = geoms.notna().to_numpy() & (geoms.geom_type == "Point").to_numpy()
+    if not points.all():
+        return frame
+    out = frame.copy()
+    out["lon"] = shapely.get_x(geoms.to_numpy())
+    out["lat"] = shapely.get_y(geoms.to_numpy())
+    return out
+
+
+def _point_layers_only(
+    frames: dict[str, gpd.GeoDataFrame],
+) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, str]]:
+    points = {n: f for n, f in frames.items() if _is_point_layer(n, f)}
+    skipped = {
+        n: f"CSV holds points only and this layer has {_geometry_label(f)} geometry; "
+           "export it as geojson, gpkg, shp or kml"
+        for n, f in frames.items() if n not in points
+    }
+    if not points:
+        raise ValueError(
+            "CSV export writes a point layer (facilities) with lon/lat columns, but none of "
+            f"the layers {', '.join(frames)} holds points; choose geojson, gpkg, shp or kml"
+        )
+    if len(points) > 1:
+        raise ValueError(
+            f"CSV export writes one point layer, got {len(points)} ({', '.join(points)}); "
+            "choose one, or use gpkg for several"
+        )
+    return points, skipped
+
+
+def _geometry_label(frame: gpd.GeoDataFrame) -> str:
+    kinds = sorted(set(frame.geometry.dropna().geom_type))
+    return "/".join(kinds) or "no"
+
+
+def _attribute_columns(frame: gpd.GeoDataFrame) -> list[str]:
+    return [str(c) for c in frame.columns if c != frame.geometry.name]
+
+
+def _geometry_type_for_empty(name: str, frame: gpd.GeoDataFrame) -> str | None:
+    return LAYER_GEOMETRY_TYPES.get(name, "Unknown") if len(frame) == 0 else None
+
+
+# -- shapefile field names -------------------------------------------------------------------
+
+
+def _truncate_utf8(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` UTF-8 bytes without splitting a character."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode("utf-8", errors="ignore")
+
+
+def shapefile_field_names(columns: Iterable[str]) -> dict[str, str]:
+    """Map every column to a DBF field name of at most 10 bytes, unique ignoring case.
+
+    Uses :data:`SHAPEFILE_FIELD_NAMES`, else cuts the name to 10 bytes; a name that would
+    clash with an earlier one (DBF names are case-insensitive) gets ``_2``, ``_3``... instead.
+    """
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for column in columns:
+        short = _truncate_utf8(SHAPEFILE_FIELD_NAMES.get(column, column), _DBF_NAME_BYTES)
+        candidate, n = short, 1
+        while candidate.casefold() in taken:
+            n += 1
+            suffix = f"_{n}"
+            candidate = _truncate_utf8(short, _DBF_NAME_BYTES - len(suffix)) + suffix
+        taken.add(candidate.casefold())
+        mapping[column] = candidate
+    return mapping
+
+
+def _shapefile_frames(
+    frames: Mapping[str, gpd.GeoDataFrame],
+) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, dict[str, str]], list[str]]:
+    """Frames ready for DBF: short field names, text cut to 254 bytes; plus renames and notes."""
+    ready: dict[str, gpd.GeoDataFrame] = {}
+    renames: dict[str, dict[str, str]] = {}
+    notes: list[str] = []
+    for name, frame in frames.items():
+        mapping = shapefile_field_names(_attribute_columns(frame))
+        renamed = {long: short for long, short in mapping.items() if long != short}
+        if renamed:
+            renames[name] = renamed
+        for long, short in renamed.items():
+            plain = _truncate_utf8(SHAPEFILE_FIELD_NAMES.get(long, long), _DBF_NAME_BYTES)
+            if short != plain:
+                notes.append(f"{name}: shapefile field {long!r} would clash with another field "
+                             f"as {plain!r}; named {short!r} instead")
+        out = frame.copy()
+        for column in _attribute_columns(frame):
+            if not pd.api.types.is_string_dtype(frame[column].dtype):
+                continue
+            values = frame[column].astype(object)
+            long_text = values.map(
+                lambda v: isinstance(v, str) and len(v.encode("utf-8")) > _DBF_TEXT_BYTES)
+            if long_text.any():
+                out[column] = values.map(
+                    lambda v: _truncate_utf8(v, _DBF_TEXT_BYTES) if isinstance(v, str) else v)
+                notes.append(
+                    f"{name}: {int(long_text.sum())} value(s) of {column!r} cut to "
+                    f"{_DBF_TEXT_BYTES} bytes (the DBF limit); use gpkg or geojson for the full "
+                    "text" + (" (full source texts are also in the metadata file)"
+                              if column == "source" else ""))
+        ready[name] = out.rename(columns=mapping)
+    return ready, renames, notes
+
+
+# -- CSV -------------------------------------------------------------------------------------
+
+
+def neutralise_formula(value: object) -> object:
+    """Prefix text that a spreadsheet would run as a formula (= + - @ tab CR) with ``'``."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _csv_table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Attributes plus ``lon``/``lat`` (in place if present, else appended), formulas defused."""
+    geoms = frame.geometry.to_numpy()
+    lon = np.round(shapely.get_x(geoms), COORDINATE_DECIMALS) if len(frame) else []
+    lat = np.round(shapely.get_y(geoms), COORDINATE_DECIMALS) if len(frame) else []
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    table["lon"] = pd.Series(lon, index=table.index, dtype=float)
+    table["lat"] = pd.Series(lat, index=table.index, dtype=float)
+    for column in table.columns:
+        if pd.api.types.is_string_dtype(table[column].dtype):
+            table[column] = table[column].astype(object).map(neutralise_formula)
+    table.columns = [str(neutralise_formula(c)) for c in table.columns]
+    return table
+
+
+def _write_csv(frames: Mapping[str, gpd.GeoDataFrame], path: Path) -> None:
+    (frame,) = frames.values()
+    _csv_table(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+
+
+# -- GDAL-written formats --------------------------------------------------------------------
+
+
+def _write_layer(frame: gpd.GeoDataFrame, path: Path, *, layer: str, driver: str,
+                 **options: Any) -> None:
+    pyogrio.write_dataframe(
+        frame, path, layer=layer, driver=driver,
+        geometry_type=_geometry_type_for_empty(layer, frame), **options,
+    )
+
+
+def _write_geojson(
+    frames: Mapping[str, gpd.GeoDataFrame], path: Path, *, zipped: bool,
+    sidecar: tuple[str, str],
+) -> None:
+    def write(name: str, frame: gpd.GeoDataFrame, out: Path) -> None:
+        # GDAL's RFC 7946 mode orients rings too; doing it here keeps the rule explicit.
+        oriented = frame.copy()
+        oriented[frame.geometry.name] = gpd.GeoSeries(
+            shapely.orient_polygons(frame.geometry.to_numpy(), exterior_cw=False),
+            index=frame.index, crs=frame.crs,
+        )
+        _write_layer(oriented, out, layer=name, driver="GeoJSON",
+                     layer_options={"RFC7946": "YES",
+                                    "COORDINATE_PRECISION": str(COORDINATE_DECIMALS)})
+
+    if not zipped:
+        ((name, frame),) = frames.items()
+        write(name, frame, path)
+        return
+    parts = path.parent / (path.name + ".parts")
+    parts.mkdir()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, frame in frames.items():
+            part = parts / f"{name}.geojson"
+            write(name, frame, part)
+            archive.write(part, arcname=part.name)
+        archive.writestr(sidecar[0], sidecar[1])
+
+
+def _write_gpkg(frames: Mapping[str, gpd.GeoDataFrame], path: Path,
+                doc: Mapping[str, object]) -> None:
+    for name, frame in frames.items():
+        _write_layer(frame, path, layer=name, driver="GPKG", append=path.exists())
+    rows = [
+        (key, value if isinstance(value, str)
+         else json.dumps(value, ensure_ascii=False, default=_json_default))
+        for key, value in doc.items()
+    ]
+    table = pd.DataFrame(rows, columns=["key", "value"], dtype=object)
+    pyogrio.write_dataframe(table, path, layer=METADATA_TABLE, driver="GPKG", append=True)
+
+
+def _write_shapefile_zip(
+    frames: Mapping[str, gpd.GeoDataFrame], path: Path, *, sidecar: tuple[str, str]
+) -> None:
+    parts = path.parent / (path.name + ".parts")
+    parts.mkdir()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, frame in frames.items():
+            _write_layer(frame, parts / f"{name}.shp", layer=name, driver="ESRI Shapefile",
+                         encoding="UTF-8")
+            for extension in (".shp", ".shx", ".dbf", ".prj", ".cpg"):
+                member = parts / f"{name}{extension}"
+                if not member.is_file():
+                    raise RuntimeError(f"GDAL did not write {member.name} for layer {name!r}")
+                archive.write(member, arcname=member.name)
+        archive.writestr(sidecar[0], sidecar[1])
+
+
+def _write_kml(frames: Mapping[str, gpd.GeoDataFrame], path: Path) -> None:
+    if "LIBKML" not in pyogrio.list_drivers(write=True):
+        raise ValueError("KML export needs GDAL's LIBKML driver, which this GDAL lacks")
+    for name, frame in frames.items():
+        # LIBKML takes the placemark <name> from a field called "name".
+        kml = frame
+        if "name_zh" in frame.columns:
+            kml = frame.rename(columns={"name": "name_src"}) if "name" in frame.columns else frame
+            kml = kml.rename(columns={"name_zh": "name"})
+        _write_layer(kml, path, layer=name, driver="LIBKML", append=path.exists(),
+                     layer_options={"FOLDER": "YES"})
+
+
+# -- sidecar ---------------------------------------------------------------------------------
+
+
+def _sidecar_document(
+    frames: Mapping[str, gpd.GeoDataFrame],
+    *,
+    fmt: str,
+    datum: str,
+    target: Path,
+    metadata: Mapping[str, object],
+    skipped: Mapping[str, str],
+    field_names: Mapping[str, Mapping[str, str]],
+    messages: list[str],
+) -> dict[str, object]:
+    given = dict(metadata)
+    flt: Any = given.pop("filter", {})
+    if hasattr(flt, "to_params"):  # a geo.query.Filter
+        flt = flt.to_params()
+    analysis = given.pop("analysis", None)
+    sources = given.pop("sources", None)
+    layer_sources = {
+        name: {str(k): int(v) for k, v in frame["source"].value_counts().items()}
+        for name, frame in frames.items() if "source" in frame.columns
+    }
+    doc: dict[str, object] = {
+        "title": "New Town Atlas (新城图谱) export",
+        "file": target.name,
+        "format": fmt,
+        "exported_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "software": {"name": "newtown-atlas", "version": geo.__version__,
+                     "gdal": pyogrio.__gdal_version_string__},
+        "crs": {
+            "crs": GEOGRAPHIC_CRS,
+            "datum": datum,
+            "statement": _DATUM_STATEMENTS[datum],
+            "rfc7946_compliant": fmt == "geojson" and datum == "wgs84",
+        },
+        "filter": flt,
+        "analysis": analysis,
+        "layers": {
+            name: {"count": len(frame), "geometry_type": _geometry_label(frame)}
+            for name, frame in frames.items()
+        },
+        "skipped_layers": dict(skipped),
+        "sources": {"per_layer": layer_sources, "data": sources},
+        "messages": messages,
+    }
+    if field_names:
+        doc["shapefile_field_names"] = {
+            "note": "DBF field names hold at most 10 bytes; these columns were renamed "
+                    "(original -> field); other fields keep their names",
+            "layers": {k: dict(v) for k, v in field_names.items()},
+        }
+    if given:
+        doc["context"] = given
+    return doc
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (Path, shapely.Geometry)):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    raise TypeError(f"export metadata value of type {type(value).__name__} is not JSON: {value!r}")
+
+
+# -- atomic staging --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _staging(folder: Path) -> Iterator[Path]:
+    """A hidden temp folder beside the targets (same file system, so renames are atomic).
+
+    ``geo._io.atomic_path`` handles one file; an export is a data file plus its sidecar, and
+    GDAL writes helper files (``-journal``, ``.shx``...), so all of it is staged in one folder
+    that is always removed.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".newtown-export-", dir=folder))
+    try:
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _commit(moves: list[tuple[Path, Path]]) -> None:
+    """Rename staged files into place; if one rename fails, remove those already moved."""
+    done: list[Path] = []
+    try:
+        for staged, target in moves:
+            staged.replace(target)
+            done.append(target)
+    except BaseException:
+        for target in done:
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+        raise
