@@ -1,0 +1,49 @@
+"""The Dash app factory: load the data once, build the display data, register callbacks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dash import Dash
+from flask import Response
+from flask_compress import Compress
+
+from dashboard import layout
+from dashboard.callbacks import filters, page
+from dashboard.callbacks import map as map_callbacks
+from dashboard.mapdata import MapData
+from geo.atlas import Atlas, load_atlas
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def create_app(atlas: Atlas | None = None, *, data_dir: str | Path | None = None) -> Dash:
+    """Build the app for an Atlas (loaded from ``data_dir`` or the bundled data if not given).
+
+    Server-side data is read-only after this point; per-user state lives in the URL.
+    """
+    if atlas is None:
+        atlas = load_atlas(data_dir)
+    mapdata = MapData(atlas)
+    _ = mapdata.boundaries, mapdata.town_labels  # prepare display data before serving
+    tianditu_key = os.environ.get("TIANDITU_KEY") or None
+    app = Dash(
+        __name__,
+        title="新城图谱 New Town Atlas",
+        assets_folder=str(ASSETS),
+        serve_locally=True,  # every script and stylesheet from this server: works offline
+        suppress_callback_exceptions=True,  # the page is rendered from the URL by a callback
+        update_title=None,
+    )
+    app.layout = layout.shell
+    Compress(app.server)
+    page.register(app, mapdata, tianditu_key=tianditu_key)
+    filters.register(app, mapdata)
+    map_callbacks.register(app, mapdata, tianditu_key=tianditu_key)
+
+    @app.server.route("/healthz")
+    def healthz() -> Response:
+        return Response(f"ok {len(atlas.facilities)} facilities\n", mimetype="text/plain")
+
+    return app

@@ -1,0 +1,36 @@
+// Functions dash-leaflet calls by name ({"variable": "newtown.x"}). Text reaching the DOM is
+// escaped on the server (tooltips) or set with textContent here.
+window.newtown = Object.assign({}, window.newtown, {
+  pointToLayer: function (feature, latlng) {
+    return L.circleMarker(latlng, {
+      radius: 7, weight: 1.5, color: "#ffffff", fillColor: feature.properties.colour,
+      fillOpacity: 0.95, className: "facility-marker facility-" + feature.properties.id
+    });
+  },
+  clusterToLayer: function (feature, latlng) {
+    var n = feature.properties.point_count;
+    var size = n < 10 ? 30 : n < 50 ? 36 : 44;
+    var icon = L.divIcon({
+      html: "<div><span>" + Number(n) + "</span></div>",
+      className: "marker-cluster facility-cluster", iconSize: L.point(size, size)
+    });
+    return L.marker(latlng, {icon: icon});
+  },
+  districtStyle: function () {
+    return {color: "#8a8a8a", weight: 1, fillOpacity: 0.03, dashArray: "3 3"};
+  },
+  townStyle: function (feature) {
+    return {color: feature.properties.colour || "#c0392b", weight: 2.5, fillOpacity: 0.08};
+  },
+  corridorStyle: function () {
+    return {color: "#1f77b4", weight: 1, fillColor: "#1f77b4", fillOpacity: 0.08,
+            dashArray: "6 4"};
+  },
+  corridorLineStyle: function () {
+    return {color: "#1f4e79", weight: 3, opacity: 0.8};
+  },
+  zoneStyle: function () {
+    return {color: "#e67e22", weight: 2, fillColor: "#e67e22", fillOpacity: 0.15,
+            dashArray: "4 3"};
+  }
+});

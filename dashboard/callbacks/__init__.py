@@ -1,0 +1,1 @@
+"""Callback modules, one per feature; each exposes register(app, mapdata)."""

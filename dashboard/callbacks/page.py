@@ -1,0 +1,25 @@
+"""Render the page from the URL once per page load (language and initial state)."""
+
+from __future__ import annotations
+
+from dash import Dash, Input, Output, State, no_update
+
+from dashboard import ids
+from dashboard.layout import page
+from dashboard.mapdata import MapData
+from dashboard.urlstate import parse_state
+
+
+def register(app: Dash, mapdata: MapData, *, tianditu_key: str | None) -> None:
+    @app.callback(
+        Output(ids.PAGE, "children"),
+        Output(ids.PAGE_LANG, "data"),
+        Input(ids.URL, "search"),
+        State(ids.PAGE_LANG, "data"),
+    )
+    def render(search: str | None, rendered_lang: str | None):  # type: ignore[no-untyped-def]
+        # Later URL changes come from the page's own controls: the page is already right.
+        if rendered_lang is not None:
+            return no_update, no_update
+        state = parse_state(search)
+        return page(mapdata, state, tianditu_key=tianditu_key), state.lang

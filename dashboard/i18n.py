@@ -1,0 +1,85 @@
+"""Every UI string in Chinese and English; Chinese is the default language."""
+
+from __future__ import annotations
+
+from typing import Final
+
+LANGS: Final = ("zh", "en")
+DEFAULT_LANG: Final = "zh"
+
+STRINGS: Final[dict[str, tuple[str, str]]] = {
+    # key: (zh, en)
+    "title": ("新城图谱 · 上海五个新城", "New Town Atlas · Shanghai's Five New Towns"),
+    "subtitle": ("创新平台与产业布局", "Innovation platforms and industry layout"),
+    "switch_lang": ("English", "中文"),
+    "filters": ("筛选", "Filters"),
+    "town": ("新城", "New town"),
+    "industry": ("产业图层", "Industry layer"),
+    "category": ("类别", "Category"),
+    "level": ("级别", "Level"),
+    "status": ("状态", "Status"),
+    "search": ("搜索名称或地址", "Search names and addresses"),
+    "reset": ("重置", "Reset"),
+    "all": ("全部", "All"),
+    "selected": ("已选 {n} / {total} 个设施", "{n} of {total} facilities selected"),
+    "drawn_active": ("地图绘制区域筛选已启用", "Drawn-area filter is on"),
+    "draw_hint": ("可在地图右上角绘制多边形或矩形作为空间筛选",
+                  "Draw a polygon or rectangle on the map (top right) to filter by area"),
+    "basemap": ("底图", "Basemap"),
+    "basemap_none": ("无（离线）", "None (offline)"),
+    "basemap_osm": ("OpenStreetMap", "OpenStreetMap"),
+    "basemap_carto": ("CARTO 浅色", "CARTO Positron"),
+    "basemap_tianditu": ("天地图", "Tianditu"),
+    "basemap_amap": ("高德地图", "AMap (Gaode)"),
+    "datum": ("图上坐标系：{datum}", "Coordinates on screen: {datum}"),
+    "datum_wgs84": ("WGS84（EPSG:4326）", "WGS84 (EPSG:4326)"),
+    "datum_gcj02": ("GCJ-02（已为高德底图偏移）", "GCJ-02 (shifted to match AMap tiles)"),
+    "layer_towns": ("新城边界（近似）", "New towns (approximate)"),
+    "layer_districts": ("区界", "Districts"),
+    "layer_corridor": ("G60科创走廊（示意）", "G60 corridor (schematic)"),
+    "layer_zone": ("南汇未来产业先导区（示意）", "Nanhui future-industry zone (schematic)"),
+    "layer_facilities": ("创新设施", "Facilities"),
+    "legend": ("产业图层", "Industry layers"),
+    "details": ("设施详情", "Facility details"),
+    "details_hint": ("点击地图上的设施查看详情", "Click a facility on the map for details"),
+    "summary": ("统计", "Summary"),
+    "summary_caption": ("当前选择下各新城、各产业图层的设施数（一个设施可属多个图层）",
+                        "Facilities per town and industry layer in the current selection "
+                        "(a facility may belong to several layers)"),
+    "total": ("合计", "Total"),
+    "zoom_to": ("定位", "Zoom"),
+    "count": ("数量", "Count"),
+    # detail fields
+    "f_name_zh": ("中文名称", "Name (zh)"),
+    "f_name_en": ("英文名称", "Name (en)"),
+    "f_category": ("类别", "Category"),
+    "f_industries": ("产业", "Industries"),
+    "f_town": ("所属新城", "New town"),
+    "f_district": ("所在区", "District"),
+    "f_level": ("级别", "Level"),
+    "f_status": ("状态", "Status"),
+    "f_year": ("年份", "Year"),
+    "f_address": ("地址", "Address"),
+    "f_coord": ("坐标（WGS84）", "Coordinates (WGS84)"),
+    "f_precision": ("坐标精度", "Coordinate precision"),
+    "f_coord_source": ("坐标来源", "Coordinate source"),
+    "f_source": ("资料来源", "Source"),
+    "f_in_town": ("是否位于新城边界内", "Inside its town's boundary"),
+    "yes": ("是", "yes"),
+    "no": ("否（位于边界外）", "no (outside the boundary)"),
+    "precision_m": ("约 ±{m} 米", "about ±{m} m"),
+    "boundary_note": ("新城边界为依据公开描述数字化的近似范围，非测绘成果。",
+                      "Town boundaries are approximate digitisations of published "
+                      "descriptions, not surveys."),
+}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    """The string for ``key`` in ``lang`` (zh or en), formatted with ``values``."""
+    zh, en = STRINGS[key]
+    text = en if lang == "en" else zh
+    return text.format(**values) if values else text
+
+
+def normalise_lang(value: str | None) -> str:
+    return value if value in LANGS else DEFAULT_LANG

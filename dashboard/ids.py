@@ -1,0 +1,40 @@
+"""Component ids, in one place so layout, callbacks and browser tests agree."""
+
+URL = "url"
+PAGE = "page"
+PAGE_LANG = "page-lang"
+
+# filters
+TOWN = "filter-town"
+INDUSTRY = "filter-industry"
+CATEGORY = "filter-category"
+LEVEL = "filter-level"
+STATUS = "filter-status"
+SEARCH = "filter-search"
+RESET = "filter-reset"
+COUNT = "selection-count"
+DRAWN_NOTE = "drawn-note"
+
+# map
+MAP = "map"
+BASEMAP = "basemap"
+TILES = "tiles"
+DATUM_NOTE = "datum-note"
+LAYERS = "layers-control"
+FACILITIES = "layer-facilities"
+TOWNS = "layer-towns"
+TOWN_LABELS = "layer-town-labels"
+DISTRICTS = "layer-districts"
+CORRIDOR = "layer-corridor"
+CORRIDOR_LINE = "layer-corridor-line"
+ZONE = "layer-zone"
+DRAW = "draw-control"
+LEGEND = "legend"
+DETAILS = "details"
+
+# summary
+SUMMARY_TABLE = "summary-table"
+SUMMARY_CHART = "summary-chart"
+ZOOM_TOWN = "zoom-town"  # pattern-matching: {"type": ZOOM_TOWN, "town": key}
+
+LANG_LINK = "lang-link"

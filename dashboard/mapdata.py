@@ -1,0 +1,163 @@
+"""Display data for the map: simplified boundaries per datum and facility features, built once."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import catalog
+from geo.atlas import Atlas
+from geo.crs import convert, convert_gdf, to_metric
+
+Datum = str  # "wgs84" | "gcj02"
+DISPLAY_DATUMS: tuple[Datum, ...] = ("wgs84", "gcj02")
+
+#: Simplification tolerance for display, metres (applied in EPSG:4549, never in degrees).
+SIMPLIFY_M = {"districts": 40.0, "towns": 10.0, "corridors": 30.0, "corridor_lines": 20.0,
+              "zones": 10.0}
+_DISPLAY_COLUMNS = {
+    "districts": ["name_zh", "name_en"],
+    "towns": ["key", "name_zh", "name_en", "official_area_km2", "boundary_quality", "colour"],
+    "corridors": ["key", "name_zh", "name_en", "boundary_quality"],
+    "corridor_lines": ["key", "name_zh", "name_en", "boundary_quality"],
+    "zones": ["key", "name_zh", "name_en", "boundary_quality"],
+}
+DECIMALS = 6
+
+
+def _simplified(gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
+    metric = to_metric(gdf)
+    metric = metric.set_geometry(metric.geometry.simplify(tolerance_m, preserve_topology=True))
+    return metric.to_crs(gdf.crs)
+
+
+def _feature_collection(gdf: gpd.GeoDataFrame, columns: list[str], lang_tooltip: bool) -> dict:
+    geoms = shapely.set_precision(gdf.geometry.to_numpy(), 10 ** -DECIMALS)
+    features = []
+    for geom, (_, row) in zip(geoms, gdf[columns].iterrows(), strict=True):
+        props = {c: (None if pd.isna(row[c]) else row[c]) for c in columns}
+        if lang_tooltip:
+            # Tooltips are HTML in Leaflet: escape text that comes from data files.
+            props["tooltip"] = html.escape(f"{row['name_zh']} / {row['name_en']}")
+        features.append({"type": "Feature", "properties": props,
+                         "geometry": json.loads(shapely.to_geojson(geom))})
+    return {"type": "FeatureCollection", "features": features}
+
+
+@dataclass(frozen=True, eq=False)
+class MapData:
+    """Everything the map shows, prepared once per process and then only read."""
+
+    atlas: Atlas
+
+    @cached_property
+    def boundaries(self) -> dict[str, dict[Datum, dict]]:
+        """layer name -> datum -> GeoJSON FeatureCollection (simplified for display)."""
+        out: dict[str, dict[Datum, dict]] = {}
+        for name, tolerance in SIMPLIFY_M.items():
+            simple = _simplified(getattr(self.atlas, name), tolerance)
+            if name == "towns":
+                simple = simple.assign(colour=[catalog.TOWNS[k].colour for k in simple["key"]])
+            out[name] = {}
+            for datum in DISPLAY_DATUMS:
+                shown = simple if datum == "wgs84" else convert_gdf(
+                    simple, from_datum="wgs84", to_datum=datum)
+                out[name][datum] = _feature_collection(shown, _DISPLAY_COLUMNS[name],
+                                                       lang_tooltip=True)
+        return out
+
+    @cached_property
+    def town_labels(self) -> dict[Datum, list[tuple[str, float, float]]]:
+        """Town key, lat, lon of a label point inside each town, per datum."""
+        points = self.atlas.towns.geometry.representative_point()
+        lon, lat = points.x.to_numpy(), points.y.to_numpy()
+        out = {}
+        for datum in DISPLAY_DATUMS:
+            x, y = convert(lon, lat, from_datum="wgs84", to_datum=datum)
+            out[datum] = [(k, float(b), float(a)) for k, a, b in
+                          zip(self.atlas.towns["key"], x, y, strict=True)]
+        return out
+
+    @cached_property
+    def town_bounds(self) -> dict[str, list[list[float]]]:
+        """Town key -> [[south, west], [north, east]] in WGS84 (shifted on demand)."""
+        return {key: [[geom.bounds[1], geom.bounds[0]], [geom.bounds[3], geom.bounds[2]]]
+                for key, geom in zip(self.atlas.towns["key"], self.atlas.towns.geometry,
+                                     strict=True)}
+
+    @cached_property
+    def city_bounds(self) -> list[list[float]]:
+        x0, y0, x1, y1 = self.atlas.city.total_bounds
+        return [[float(y0), float(x0)], [float(y1), float(x1)]]
+
+    @cached_property
+    def colours(self) -> pd.Series:
+        """Marker colour per facility: the colour of its first industry layer."""
+        first = self.atlas.facilities["layers"].str.split(";").str[0]
+        return first.map(lambda k: catalog.INDUSTRIES[k].colour if k else "#666666")
+
+    @cached_property
+    def tooltips(self) -> dict[str, pd.Series]:
+        """Escaped tooltip HTML per facility, per language."""
+        fac = self.atlas.facilities
+        zh = fac["name_zh"].map(html.escape)
+        en = fac["name_en"].where(fac["name_en"] != "", fac["name_zh"]).map(html.escape)
+        return {"zh": zh, "en": en}
+
+    def facility_features(self, selected: pd.DataFrame, *, datum: Datum, lang: str) -> dict:
+        """GeoJSON of the selected facilities in the display datum (points only, few props)."""
+        lon = selected.geometry.x.to_numpy()  # type: ignore[attr-defined]
+        lat = selected.geometry.y.to_numpy()  # type: ignore[attr-defined]
+        if datum != "wgs84" and len(selected):
+            lon, lat = convert(lon, lat, from_datum="wgs84", to_datum=datum)
+        lon = np.round(lon, DECIMALS)
+        lat = np.round(lat, DECIMALS)
+        colours = self.colours.loc[selected.index]
+        tips = self.tooltips["en" if lang == "en" else "zh"].loc[selected.index]
+        features = [
+            {"type": "Feature", "id": fid,
+             "geometry": {"type": "Point", "coordinates": [x, y]},
+             "properties": {"id": fid, "colour": c, "tooltip": tip}}
+            for fid, x, y, c, tip in zip(selected.index, lon.tolist(), lat.tolist(),
+                                         colours, tips, strict=True)
+        ]
+        return {"type": "FeatureCollection", "features": features}
+
+    def shift_bounds(self, bounds: list[list[float]], datum: Datum) -> list[list[float]]:
+        """Bounds [[s, w], [n, e]] from WGS84 to the display datum."""
+        if datum == "wgs84":
+            return bounds
+        (s, w), (n, e) = bounds
+        x, y = convert(np.array([w, e]), np.array([s, n]), from_datum="wgs84", to_datum=datum)
+        return [[float(y[0]), float(x[0])], [float(y[1]), float(x[1])]]
+
+
+def to_wgs84_polygon(geojson: dict[str, Any] | None, datum: Datum) -> shapely.Geometry | None:
+    """The union of the polygons drawn on the map, back in WGS84 (None if nothing drawn)."""
+    if not geojson:
+        return None
+    polygons = []
+    for feature in geojson.get("features", []):
+        geometry = feature.get("geometry") or {}
+        if geometry.get("type") != "Polygon":
+            continue
+        ring = np.asarray(geometry["coordinates"][0], dtype=float)
+        if len(ring) < 4:
+            continue
+        x, y = ring[:, 0], ring[:, 1]
+        if datum != "wgs84":
+            x, y = convert(x, y, from_datum=datum, to_datum="wgs84")
+        polygon = shapely.make_valid(shapely.Polygon(np.column_stack([x, y])))
+        polygons.append(polygon)
+    if not polygons:
+        return None
+    union = shapely.union_all(polygons)
+    return union if union.geom_type in {"Polygon", "MultiPolygon"} else None

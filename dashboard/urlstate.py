@@ -1,0 +1,76 @@
+"""The page's shareable state (filter, map view, basemap, language) to and from the URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlencode
+
+from dashboard.i18n import normalise_lang
+from geo._errors import UnknownNameError
+from geo.query import PARAMS, Filter
+
+BASEMAPS = ("none", "osm", "carto", "tianditu", "amap")
+#: Basemaps whose tiles are in GCJ-02: overlays must be shifted to line up with the streets.
+GCJ02_BASEMAPS = frozenset({"amap"})
+DEFAULT_VIEW = (31.05, 121.45, 9)  # lat, lon, zoom: all five towns in view
+
+
+@dataclass(frozen=True)
+class PageState:
+    """Everything a shared link restores."""
+
+    filter: Filter = field(default_factory=Filter)
+    lang: str = "zh"
+    basemap: str = "none"
+    view: tuple[float, float, int] | None = None  # lat, lon, zoom (WGS84)
+    notices: tuple[str, ...] = ()  # URL parts that could not be understood
+
+    @property
+    def datum(self) -> str:
+        return "gcj02" if self.basemap in GCJ02_BASEMAPS else "wgs84"
+
+
+def parse_state(search: str | None) -> PageState:
+    """Read a ``?query`` string; parts that cannot be understood are dropped with a notice."""
+    query = parse_qs((search or "").lstrip("?"))
+    notices: list[str] = []
+    fields_ok: dict[str, list[str]] = {}
+    for name in PARAMS.values():
+        if name not in query:
+            continue
+        try:
+            Filter.from_params({name: query[name]})
+        except (UnknownNameError, ValueError) as exc:
+            notices.append(str(exc))
+            continue
+        fields_ok[name] = query[name]
+    flt = Filter.from_params(fields_ok)
+    lang = normalise_lang((query.get("lang") or [None])[0])
+    basemap = (query.get("basemap") or ["none"])[0]
+    if basemap not in BASEMAPS:
+        notices.append(f"basemap: unknown {basemap!r}; valid: {', '.join(BASEMAPS)}")
+        basemap = "none"
+    view = None
+    if "view" in query:
+        try:
+            lat, lon, zoom = (float(v) for v in query["view"][0].split(","))
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 <= zoom <= 22):
+                raise ValueError
+            view = (round(lat, 5), round(lon, 5), int(zoom))
+        except ValueError:
+            notices.append(f"view: expected 'lat,lon,zoom', got {query['view'][0]!r}")
+    return PageState(filter=flt, lang=lang, basemap=basemap, view=view, notices=tuple(notices))
+
+
+def state_to_search(state: PageState) -> str:
+    """The ``?query`` string for a state; defaults are left out to keep links short."""
+    params = state.filter.to_params()
+    if state.lang != "zh":
+        params["lang"] = state.lang
+    if state.basemap != "none":
+        params["basemap"] = state.basemap
+    if state.view is not None:
+        lat, lon, zoom = state.view
+        params["view"] = f"{lat:.5f},{lon:.5f},{zoom}"
+    query = urlencode(params, safe=",;|")
+    return f"?{query}" if query else ""

@@ -1,0 +1,205 @@
+"""End-to-end paths a planner takes, in headless Chromium against the real app."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from geo import catalog
+from geo.crs import wgs84_to_gcj02
+from geo.query import Filter
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+TIMEOUT = 20_000
+
+
+def open_page(page, url: str):
+    page.goto(url)
+    page.wait_for_selector(".town-label", timeout=TIMEOUT)
+    page.wait_for_function(
+        "() => { const c = document.getElementById('selection-count');"
+        " return c && /\\d/.test(c.textContent); }", timeout=TIMEOUT)
+
+
+def count_text(page) -> str:
+    return page.locator("#selection-count").inner_text()
+
+
+def wait_count(page, n: int, total: int):
+    page.wait_for_function(
+        "([n, total]) => { const c = document.getElementById('selection-count');"
+        " return c && (c.textContent.includes(`${n} / ${total}`) ||"
+        " c.textContent.includes(`${n} of ${total}`)); }",
+        arg=[n, total], timeout=TIMEOUT)
+
+
+MARKERS_JS = """() => document.querySelectorAll('path.facility-marker').length
+  + [...document.querySelectorAll('.facility-cluster span')]
+      .reduce((sum, e) => sum + Number(e.textContent || 0), 0)"""
+
+
+def markers_on_map(page) -> int:
+    """Facilities drawn: single markers plus the counts shown on cluster icons."""
+    return page.evaluate(MARKERS_JS)
+
+
+def test_first_load_shows_five_labelled_towns(page, server_url, bundled_atlas):
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    open_page(page, server_url)
+    labels = page.locator(".town-label").all_inner_texts()
+    assert sorted(labels) == sorted(t.zh for t in catalog.TOWNS.values())
+    total = len(bundled_atlas.facilities)
+    assert f"{total} / {total}" in count_text(page)
+    page.wait_for_function("() => document.querySelectorAll('path.facility-marker').length"
+                           " + document.querySelectorAll('.facility-cluster').length > 0")
+    assert markers_on_map(page) == total
+    # District outlines, corridor, zone and town polygons are drawn as SVG paths.
+    assert page.locator(".leaflet-overlay-pane path").count() > 20
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
+    assert page.js_errors == []
+    # Offline: with the "none" basemap nothing is requested from another host.
+    hosts = {urlparse(u).hostname for u in requests if not u.startswith("data:")}
+    assert hosts == {"127.0.0.1"}, hosts
+
+
+def select_option(page, dropdown_id: str, text: str):
+    page.click(f"#{dropdown_id}")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+
+
+def test_filter_to_one_industry_layer(page, server_url, bundled_atlas):
+    open_page(page, server_url)
+    total = len(bundled_atlas.facilities)
+    expected = len(Filter.create(industries=["auto"]).select(bundled_atlas.facilities))
+    assert 0 < expected < total
+    select_option(page, "filter-industry", "汽车")
+    wait_count(page, expected, total)
+    page.wait_for_function(f"(n) => ({MARKERS_JS})() === n", arg=expected, timeout=TIMEOUT)
+    assert markers_on_map(page) == expected
+    page.wait_for_function("() => location.search.includes('industry=auto')", timeout=TIMEOUT)
+    # The summary table follows the selection.
+    assert "汽车" in page.locator("#summary-table").inner_text()
+    page.click("#filter-reset")
+    wait_count(page, total, total)
+
+
+def test_shared_url_restores_the_view(page, server_url, bundled_atlas):
+    query = "?town=jiading,qingpu&industry=auto,ai&lang=en&view=31.30000,121.25000,11"
+    open_page(page, server_url + query)
+    flt = Filter.from_query_string(query)
+    expected = len(flt.select(bundled_atlas.facilities))
+    total = len(bundled_atlas.facilities)
+    wait_count(page, expected, total)
+    chips = page.locator("#filter-town").inner_text()
+    assert "Jiading New Town" in chips and "Qingpu New Town" in chips
+    assert "Automotive" in page.locator("#filter-industry").inner_text()
+    assert page.locator("h1").inner_text().startswith("New Town Atlas")
+    # The view: the scale bar reflects zoom 11 around lat 31.3 (~5 km bar), not the default.
+    assert page.evaluate("() => location.search").endswith("view=31.30000,121.25000,11")
+
+
+def test_language_switch(page, server_url):
+    open_page(page, server_url + "?town=songjiang")
+    assert page.locator("h1").inner_text().startswith("新城图谱")
+    page.click("#lang-link")
+    page.wait_for_function("() => document.querySelector('h1') &&"
+                           " document.querySelector('h1').textContent.startsWith('New Town')",
+                           timeout=TIMEOUT)
+    page.wait_for_selector(".town-label", timeout=TIMEOUT)
+    labels = page.locator(".town-label").all_inner_texts()
+    assert "Songjiang New Town" in labels
+    assert "Songjiang New Town" in page.locator("#filter-town").inner_text()  # filter kept
+    assert "Industry layers" in page.locator("#legend").inner_text()
+    assert "lang=en" in page.evaluate("() => location.search")
+
+
+def _pixel_offset(lon: float, lat: float, zoom: int) -> tuple[float, float]:
+    """Web-mercator pixel shift of a point moved from WGS84 to GCJ-02 at a zoom level."""
+    gx, gy = (float(v) for v in wgs84_to_gcj02(lon, lat))
+    scale = 256 * 2 ** zoom
+
+    def px(x, y):
+        s = math.sin(math.radians(y))
+        return (x + 180) / 360 * scale, (0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * scale
+
+    (x0, y0), (x1, y1) = px(lon, lat), px(gx, gy)
+    return x1 - x0, y1 - y0
+
+
+def _marker_centre(page, fid: str) -> tuple[float, float]:
+    box = page.locator(f"path.facility-{fid}").bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_amap_basemap_shifts_overlays_to_gcj02(page, server_url, bundled_atlas):
+    page.route(re.compile(r".*autonavi\.com.*"), lambda route: route.abort())
+    fac = bundled_atlas.facilities
+    fid = fac.index[0]
+    lon, lat = fac.geometry.x[fid], fac.geometry.y[fid]
+    zoom = 16
+    open_page(page, server_url + f"?q={fid}&view={lat:.5f},{lon:.5f},{zoom}")
+    page.wait_for_selector(f"path.facility-{fid}", timeout=TIMEOUT)
+    x0, y0 = _marker_centre(page, fid)
+    assert "WGS84" in page.locator("#datum-note").inner_text()
+    page.get_by_label("高德地图").check()
+    page.wait_for_function("() => document.getElementById('datum-note')"
+                           ".textContent.includes('GCJ-02')", timeout=TIMEOUT)
+    page.wait_for_function(
+        "([fid, x0]) => { const e = document.querySelector(`path.facility-${fid}`);"
+        " if (!e) return false; const b = e.getBoundingClientRect();"
+        " return Math.abs(b.x + b.width / 2 - x0) > 5; }", arg=[fid, x0], timeout=TIMEOUT)
+    x1, y1 = _marker_centre(page, fid)
+    dx, dy = _pixel_offset(lon, lat, zoom)
+    assert abs(dx) > 20  # the GCJ-02 offset is tens of pixels at zoom 16
+    assert (x1 - x0, y1 - y0) == pytest.approx((dx, dy), abs=2.0)
+    # ... and back when another basemap is chosen.
+    page.get_by_label("无（离线）").check()
+    page.wait_for_function("() => document.getElementById('datum-note')"
+                           ".textContent.includes('WGS84')", timeout=TIMEOUT)
+    page.wait_for_function(
+        "([fid, x0]) => { const e = document.querySelector(`path.facility-${fid}`);"
+        " if (!e) return false; const b = e.getBoundingClientRect();"
+        " return Math.abs(b.x + b.width / 2 - x0) < 1; }", arg=[fid, x0], timeout=TIMEOUT)
+
+
+def test_click_facility_opens_details(page, server_url, bundled_atlas):
+    fac = bundled_atlas.facilities
+    fid = fac.index[0]
+    lon, lat = fac.geometry.x[fid], fac.geometry.y[fid]
+    open_page(page, server_url + f"?q={fid}&view={lat:.5f},{lon:.5f},15")
+    page.locator(f"path.facility-{fid}").click()
+    page.wait_for_selector(f"#details-{fid}", timeout=TIMEOUT)
+    details = page.locator("#details").inner_text()
+    assert fac.at[fid, "name_zh"] in details
+    assert "坐标精度" in details and "资料来源" in details
+
+
+def test_draw_rectangle_filters_by_area(page, server_url, bundled_atlas):
+    open_page(page, server_url)
+    total = len(bundled_atlas.facilities)
+    page.click(".leaflet-draw-draw-rectangle")
+    box = page.locator("#map").bounding_box()
+    # Drag a rectangle over the left half of the map.
+    x0, y0 = box["x"] + 40, box["y"] + 80
+    x1, y1 = box["x"] + box["width"] / 2, box["y"] + box["height"] - 60
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
+    page.mouse.move(x1, y1, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => location.search.includes('within=')", timeout=TIMEOUT)
+    search = page.evaluate("() => location.search")
+    expected = len(Filter.from_query_string(search).select(bundled_atlas.facilities))
+    assert expected < total
+    wait_count(page, expected, total)
+    assert page.locator("#drawn-note").inner_text() != ""

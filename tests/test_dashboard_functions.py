@@ -1,0 +1,125 @@
+"""The dashboard's plain functions, without a browser: URL state, selection, details, datum."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import shapely
+
+from dashboard.callbacks.filters import filter_from_controls, selection_view, url_for_controls
+from dashboard.callbacks.map import basemap_view, details_panel
+from dashboard.layout import tile_layers
+from dashboard.mapdata import MapData, to_wgs84_polygon
+from dashboard.urlstate import PageState, parse_state, state_to_search
+from geo.crs import wgs84_to_gcj02
+from geo.query import Filter
+
+
+@pytest.fixture(scope="module")
+def mapdata(bundled_atlas):
+    return MapData(bundled_atlas)
+
+
+def test_page_state_round_trip():
+    state = PageState(filter=Filter.create(towns=["jiading"], industries=["auto"], text="上汽"),
+                      lang="en", basemap="amap", view=(31.3, 121.2, 11))
+    search = state_to_search(state)
+    assert search.startswith("?town=jiading&industry=auto&q=")
+    again = parse_state(search)
+    assert again == state
+    assert again.datum == "gcj02"
+    assert parse_state("").filter == Filter()
+    assert state_to_search(PageState()) == ""
+
+
+def test_bad_url_parts_are_dropped_with_a_notice():
+    state = parse_state("?town=jiading&industry=nope&basemap=google&view=1,2")
+    assert state.filter.towns == ("jiading",)
+    assert state.filter.industries == ()
+    assert state.basemap == "none"
+    assert state.view is None
+    assert len(state.notices) == 3
+    assert any("did you mean" in n or "unknown industry" in n for n in state.notices)
+
+
+def test_selection_view_counts_match_filter(mapdata, bundled_atlas):
+    flt = filter_from_controls(None, ["auto"], None, None, None, "", None, "none")
+    view = selection_view(mapdata, flt, datum="wgs84", lang="zh")
+    expected = flt.select(bundled_atlas.facilities)
+    assert 0 < len(expected) < len(bundled_atlas.facilities)
+    assert len(view.geojson["features"]) == len(expected)
+    assert view.count == f"已选 {len(expected)} / {len(bundled_atlas.facilities)} 个设施"
+    assert {f["id"] for f in view.geojson["features"]} == set(expected.index)
+
+
+def test_gcj02_display_shifts_points_and_boundaries(mapdata, bundled_atlas):
+    fac = bundled_atlas.facilities
+    wgs = mapdata.facility_features(fac, datum="wgs84", lang="zh")
+    gcj = mapdata.facility_features(fac, datum="gcj02", lang="zh")
+    x0, y0 = wgs["features"][0]["geometry"]["coordinates"]
+    x1, y1 = gcj["features"][0]["geometry"]["coordinates"]
+    ex, ey = wgs84_to_gcj02(x0, y0)
+    assert (x1, y1) == pytest.approx((float(ex), float(ey)), abs=2e-6)
+    assert abs(x1 - x0) > 0.003  # hundreds of metres, not a rounding difference
+    towns_wgs = mapdata.boundaries["towns"]["wgs84"]["features"][0]["geometry"]
+    towns_gcj = mapdata.boundaries["towns"]["gcj02"]["features"][0]["geometry"]
+    assert towns_wgs != towns_gcj
+
+
+def test_basemap_none_has_no_tiles_and_amap_is_gcj(mapdata):
+    assert tile_layers("none", tianditu_key=None) == []
+    assert tile_layers("tianditu", tianditu_key=None) == []  # hidden without a key
+    tiles, *_rest, note = basemap_view(mapdata, "amap", "en", tianditu_key=None)
+    assert "autonavi" in tiles[0].url
+    assert note.startswith("Coordinates on screen: GCJ-02")
+    tiles, *_rest, note = basemap_view(mapdata, "tianditu", "zh", tianditu_key="K123")
+    assert tiles[0].url.endswith("tk=K123")
+    assert "WGS84" in note
+
+
+def test_drawn_polygon_is_converted_back_to_wgs84():
+    wgs_ring = np.array([(121.2, 31.3), (121.3, 31.3), (121.3, 31.4), (121.2, 31.4),
+                         (121.2, 31.3)])
+    gx, gy = wgs84_to_gcj02(wgs_ring[:, 0], wgs_ring[:, 1])
+    drawn = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"type": "rectangle"},
+         "geometry": {"type": "Polygon", "coordinates": [np.column_stack([gx, gy]).tolist()]}},
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Point",
+                                                           "coordinates": [121, 31]}},
+    ]}
+    polygon = to_wgs84_polygon(drawn, "gcj02")
+    assert polygon.equals_exact(shapely.Polygon(wgs_ring), 1e-7)
+    assert to_wgs84_polygon(None, "wgs84") is None
+    assert to_wgs84_polygon({"features": []}, "wgs84") is None
+
+
+def test_url_for_controls_keeps_language_and_view():
+    flt = Filter.create(towns=["qingpu"])
+    search = url_for_controls("?lang=en&town=jiading", flt, "osm", {"lat": 31.1, "lng": 121.1}, 12)
+    assert search == "?town=qingpu&lang=en&basemap=osm&view=31.10000,121.10000,12"
+
+
+def test_details_panel_shows_provenance_and_keeps_markup_as_text(mapdata, bundled_atlas):
+    fid = bundled_atlas.facilities.index[0]
+    panel = details_panel(mapdata, fid, "en")
+    text = json.dumps(panel.to_plotly_json(), default=lambda o: o.to_plotly_json(),
+                      ensure_ascii=False)
+    row = bundled_atlas.facilities.loc[fid]
+    assert row["name_zh"] in text
+    assert row["coord_source"] in text
+    assert "Coordinate precision" in text
+    assert "Inside its town's boundary" in text
+
+
+def test_tooltips_escape_html_from_data(bundled_atlas):
+    import geopandas as gpd
+
+    hostile = bundled_atlas.facilities.iloc[:1].copy()
+    hostile["name_zh"] = "<img src=x onerror=alert(1)>"
+    atlas = type(bundled_atlas)(**{**bundled_atlas.__dict__, "facilities":
+                                   gpd.GeoDataFrame(hostile, crs=4326)})
+    features = MapData(atlas).facility_features(atlas.facilities, datum="wgs84", lang="zh")
+    tip = features["features"][0]["properties"]["tooltip"]
+    assert tip == "&lt;img src=x onerror=alert(1)&gt;"
