@@ -37,6 +37,7 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "layer_towns": ("新城边界（近似）", "New towns (approximate)"),
     "layer_districts": ("区界", "Districts"),
     "layer_corridor": ("G60科创走廊（示意）", "G60 corridor (schematic)"),
+    "layer_g60_line": ("G60沪昆高速（示意）", "G60 expressway (schematic)"),
     "layer_zone": ("南汇未来产业先导区（示意）", "Nanhui future-industry zone (schematic)"),
     "layer_facilities": ("创新设施", "Facilities"),
     "legend": ("产业图层", "Industry layers"),

@@ -10,7 +10,7 @@ from dash import dcc, html
 from dashboard import ids
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
-from dashboard.urlstate import DEFAULT_VIEW, PageState, state_to_search
+from dashboard.urlstate import PageState, state_to_search
 from geo import catalog
 
 BASEMAP_TILES: dict[str, list[dict[str, object]]] = {
@@ -103,7 +103,13 @@ def legend(lang: str) -> html.Div:
 def page(mapdata: MapData, state: PageState, *, tianditu_key: str | None) -> html.Div:
     """The whole page for one language, with controls set from the URL state."""
     lang, flt, datum = state.lang, state.filter, state.datum
-    lat, lon, zoom = state.view or DEFAULT_VIEW
+    if state.view:
+        view: dict[str, object] = {"center": [state.view[0], state.view[1]],
+                                   "zoom": state.view[2]}
+    else:  # fit all five towns; center and zoom are still given for dash-leaflet's tracking
+        (south, west), (north, east) = mapdata.towns_view_bounds
+        view = {"center": [(south + north) / 2, (west + east) / 2], "zoom": 9,
+                "viewport": {"bounds": mapdata.towns_view_bounds, "transition": "fitBounds"}}
     other = "en" if lang == "zh" else "zh"
     switch_href = state_to_search(
         PageState(filter=flt, lang=other, basemap=state.basemap, view=state.view)) or "?"
@@ -151,8 +157,8 @@ def page(mapdata: MapData, state: PageState, *, tianditu_key: str | None) -> htm
     if flt.within is not None:
         drawn = _drawn_geojson(flt.within, mapdata, datum)
     the_map = dl.Map(
-        id=ids.MAP, center=[lat, lon], zoom=zoom, style={"height": "100%", "width": "100%"},
-        preferCanvas=False, maxZoom=18, minZoom=7,
+        id=ids.MAP, **view, style={"height": "100%", "width": "100%"},
+        preferCanvas=False, maxZoom=18, minZoom=7, zoomSnap=0.25, zoomDelta=0.5,
         children=[
             dl.LayerGroup(id=ids.TILES, children=tile_layers(state.basemap,
                                                              tianditu_key=tianditu_key)),
@@ -166,7 +172,7 @@ def page(mapdata: MapData, state: PageState, *, tianditu_key: str | None) -> htm
                 dl.Overlay(dl.GeoJSON(id=ids.CORRIDOR_LINE,
                                       data=boundaries["corridor_lines"][datum],
                                       style={"variable": "newtown.corridorLineStyle"}),
-                           name=t("layer_corridor", lang) + " · G60", checked=True),
+                           name=t("layer_g60_line", lang), checked=True),
                 dl.Overlay(dl.GeoJSON(id=ids.ZONE, data=boundaries["zones"][datum],
                                       style={"variable": "newtown.zoneStyle"}),
                            name=t("layer_zone", lang), checked=True),

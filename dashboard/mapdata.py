@@ -94,9 +94,13 @@ class MapData:
                                      strict=True)}
 
     @cached_property
-    def city_bounds(self) -> list[list[float]]:
-        x0, y0, x1, y1 = self.atlas.city.total_bounds
-        return [[float(y0), float(x0)], [float(y1), float(x1)]]
+    def towns_view_bounds(self) -> list[list[float]]:
+        """[[south, west], [north, east]] around the five towns and all facilities."""
+        tx0, ty0, tx1, ty1 = self.atlas.towns.total_bounds
+        fx0, fy0, fx1, fy1 = self.atlas.facilities.total_bounds
+        x0, y0, x1, y1 = min(tx0, fx0), min(ty0, fy0), max(tx1, fx1), max(ty1, fy1)
+        pad = 0.03
+        return [[float(y0) - pad, float(x0) - pad], [float(y1) + pad, float(x1) + pad]]
 
     @cached_property
     def colours(self) -> pd.Series:

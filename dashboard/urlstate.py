@@ -12,7 +12,6 @@ from geo.query import PARAMS, Filter
 BASEMAPS = ("none", "osm", "carto", "tianditu", "amap")
 #: Basemaps whose tiles are in GCJ-02: overlays must be shifted to line up with the streets.
 GCJ02_BASEMAPS = frozenset({"amap"})
-DEFAULT_VIEW = (31.05, 121.45, 9)  # lat, lon, zoom: all five towns in view
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class PageState:
     filter: Filter = field(default_factory=Filter)
     lang: str = "zh"
     basemap: str = "none"
-    view: tuple[float, float, int] | None = None  # lat, lon, zoom (WGS84)
+    view: tuple[float, float, float] | None = None  # lat, lon, zoom (WGS84)
     notices: tuple[str, ...] = ()  # URL parts that could not be understood
 
     @property
@@ -56,7 +55,7 @@ def parse_state(search: str | None) -> PageState:
             lat, lon, zoom = (float(v) for v in query["view"][0].split(","))
             if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 <= zoom <= 22):
                 raise ValueError
-            view = (round(lat, 5), round(lon, 5), int(zoom))
+            view = (round(lat, 5), round(lon, 5), round(zoom, 2))
         except ValueError:
             notices.append(f"view: expected 'lat,lon,zoom', got {query['view'][0]!r}")
     return PageState(filter=flt, lang=lang, basemap=basemap, view=view, notices=tuple(notices))
@@ -71,6 +70,6 @@ def state_to_search(state: PageState) -> str:
         params["basemap"] = state.basemap
     if state.view is not None:
         lat, lon, zoom = state.view
-        params["view"] = f"{lat:.5f},{lon:.5f},{zoom}"
+        params["view"] = f"{lat:.5f},{lon:.5f},{zoom:g}"
     query = urlencode(params, safe=",;|")
     return f"?{query}" if query else ""

@@ -78,7 +78,7 @@ def summary_table(counts, lang: str) -> html.Table:  # type: ignore[no-untyped-d
     towns = list(counts.index)
     head = html.Tr([html.Th(t("industry", lang))] + [
         html.Th([catalog.TOWNS[k].label(lang).replace("新城", "").replace(" New Town", ""),
-                 html.Button("⌖", id={"type": ids.ZOOM_TOWN, "town": k}, className="zoom-btn",
+                 html.Button("◎", id={"type": ids.ZOOM_TOWN, "town": k}, className="zoom-btn",
                              title=t("zoom_to", lang))])
         for k in towns
     ])
@@ -127,7 +127,7 @@ def url_for_controls(
         else:
             lat, lon = center[0], center[1]
         if lat is not None and lon is not None:
-            view = (round(float(lat), 5), round(float(lon), 5), int(zoom))
+            view = (round(float(lat), 5), round(float(lon), 5), round(float(zoom), 2))
     return state_to_search(PageState(filter=flt, lang=lang, basemap=basemap or "none",
                                      view=view))
 

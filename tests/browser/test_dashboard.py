@@ -28,7 +28,7 @@ def open_page(page, url: str):
 
 
 def count_text(page) -> str:
-    return page.locator("#selection-count").inner_text()
+    return page.locator("#selection-count").text_content()
 
 
 def wait_count(page, n: int, total: int):
@@ -71,9 +71,10 @@ def test_first_load_shows_five_labelled_towns(page, server_url, bundled_atlas):
 
 
 def select_option(page, dropdown_id: str, text: str):
+    """Open a dropdown, type to search, click the option whose label is exactly ``text``."""
     page.click(f"#{dropdown_id}")
     page.keyboard.type(text)
-    page.keyboard.press("Enter")
+    page.get_by_role("option", name=text, exact=True).click()
     page.keyboard.press("Escape")
 
 
@@ -88,7 +89,7 @@ def test_filter_to_one_industry_layer(page, server_url, bundled_atlas):
     assert markers_on_map(page) == expected
     page.wait_for_function("() => location.search.includes('industry=auto')", timeout=TIMEOUT)
     # The summary table follows the selection.
-    assert "汽车" in page.locator("#summary-table").inner_text()
+    assert "汽车" in page.locator("#summary-table").text_content()
     page.click("#filter-reset")
     wait_count(page, total, total)
 
@@ -137,8 +138,15 @@ def _pixel_offset(lon: float, lat: float, zoom: int) -> tuple[float, float]:
 
 
 def _marker_centre(page, fid: str) -> tuple[float, float]:
-    box = page.locator(f"path.facility-{fid}").bounding_box()
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    # Clustered layers redraw their markers after every map move: read the position in one
+    # step in the page rather than holding a handle to an element that may be replaced.
+    handle = page.wait_for_function(
+        "(fid) => { const e = document.querySelector(`path.facility-${fid}`);"
+        " if (!e) return null; const b = e.getBoundingClientRect();"
+        " return b.width > 0 ? [b.x + b.width / 2, b.y + b.height / 2] : null; }",
+        arg=fid, timeout=TIMEOUT)
+    x, y = handle.json_value()
+    return x, y
 
 
 def test_amap_basemap_shifts_overlays_to_gcj02(page, server_url, bundled_atlas):
