@@ -31,6 +31,7 @@ ZONE = "layer-zone"
 DRAW = "draw-control"
 LEGEND = "legend"
 DETAILS = "details"
+SELECTED = "layer-selected"  # the clicked facility and its precision circle
 
 # summary
 SUMMARY_TABLE = "summary-table"

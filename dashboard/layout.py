@@ -189,6 +189,7 @@ def page(mapdata: MapData, state: PageState, *, tianditu_key: str | None) -> htm
                     clusterToLayer={"variable": "newtown.clusterToLayer"},
                 ), name=t("layer_facilities", lang), checked=True),
             ]),
+            dl.LayerGroup(id=ids.SELECTED),
             dl.FeatureGroup([dl.EditControl(
                 id=ids.DRAW, position="topright",
                 draw={"polyline": False, "marker": False, "circle": False,

@@ -123,3 +123,15 @@ def test_tooltips_escape_html_from_data(bundled_atlas):
     features = MapData(atlas).facility_features(atlas.facilities, datum="wgs84", lang="zh")
     tip = features["features"][0]["properties"]["tooltip"]
     assert tip == "&lt;img src=x onerror=alert(1)&gt;"
+
+
+def test_precision_circle_has_the_facility_radius_in_the_display_datum(mapdata, bundled_atlas):
+    from dashboard.callbacks.map import precision_circle
+
+    fac = bundled_atlas.facilities
+    fid = fac.index[0]
+    (circle,) = precision_circle(mapdata, fid, "gcj02", "zh")
+    assert circle.radius == float(fac.at[fid, "coord_precision_m"])
+    gx, gy = wgs84_to_gcj02(fac.geometry.x[fid], fac.geometry.y[fid])
+    assert circle.center == pytest.approx([float(gy), float(gx)])
+    assert precision_circle(mapdata, "no-such-id", "wgs84", "zh") == []

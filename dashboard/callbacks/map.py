@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dash_leaflet as dl
 from dash import Dash, Input, Output, State, html, no_update
 
 from dashboard import ids
@@ -12,6 +13,7 @@ from dashboard.i18n import t
 from dashboard.layout import tile_layers, town_label_markers
 from dashboard.mapdata import MapData
 from geo import catalog
+from geo.crs import convert
 
 BOUNDARY_OUTPUTS = (
     (ids.DISTRICTS, "districts"),
@@ -74,6 +76,22 @@ def details_panel(mapdata: MapData, facility_id: str, lang: str) -> html.Div:
     ], id="details-" + str(row["id"]))
 
 
+def precision_circle(mapdata: MapData, facility_id: str, datum: str, lang: str) -> list:
+    """A circle of the facility's coordinate precision: where it may really be."""
+    fac = mapdata.atlas.facilities
+    if facility_id not in fac.index:
+        return []
+    row = fac.loc[facility_id]
+    x, y = convert(row.geometry.x, row.geometry.y, from_datum="wgs84", to_datum=datum)
+    radius = float(row["coord_precision_m"])
+    return [dl.Circle(
+        center=[float(y), float(x)], radius=radius, interactive=False,
+        className="precision-circle",
+        color="#12355b", weight=1.5, dashArray="4 4", fillOpacity=0.06,
+        children=dl.Tooltip(t("precision_m", lang, m=f"{radius:,.0f}")),
+    )]
+
+
 def register(app: Dash, mapdata: MapData, *, tianditu_key: str | None) -> None:
     @app.callback(
         Output(ids.TILES, "children"),
@@ -89,12 +107,16 @@ def register(app: Dash, mapdata: MapData, *, tianditu_key: str | None) -> None:
 
     @app.callback(
         Output(ids.DETAILS, "children"),
+        Output(ids.SELECTED, "children"),
         Input(ids.FACILITIES, "clickData"),
         State(ids.PAGE_LANG, "data"),
+        State(ids.BASEMAP, "value"),
         prevent_initial_call=True,
     )
-    def show_details(click, lang):  # type: ignore[no-untyped-def]
+    def show_details(click, lang, basemap):  # type: ignore[no-untyped-def]
         props = (click or {}).get("properties") or {}
         if props.get("cluster") or "id" not in props:
-            return no_update
-        return details_panel(mapdata, str(props["id"]), lang or "zh")
+            return no_update, no_update
+        fid = str(props["id"])
+        return (details_panel(mapdata, fid, lang or "zh"),
+                precision_circle(mapdata, fid, datum_for(basemap), lang or "zh"))

@@ -185,8 +185,13 @@ def test_click_facility_opens_details(page, server_url, bundled_atlas):
     fid = fac.index[0]
     lon, lat = fac.geometry.x[fid], fac.geometry.y[fid]
     open_page(page, server_url + f"?q={fid}&view={lat:.5f},{lon:.5f},15")
-    page.locator(f"path.facility-{fid}").click()
+    marker = page.locator(f"path.facility-{fid}")
+    marker.hover()  # hover shows the name as a tooltip
+    page.wait_for_selector(".leaflet-tooltip", timeout=TIMEOUT)
+    assert fac.at[fid, "name_zh"] in page.locator(".leaflet-tooltip").first.text_content()
+    marker.click()
     page.wait_for_selector(f"#details-{fid}", timeout=TIMEOUT)
+    page.wait_for_selector("path.precision-circle", timeout=TIMEOUT)  # where it may really be
     details = page.locator("#details").inner_text()
     assert fac.at[fid, "name_zh"] in details
     assert "坐标精度" in details and "资料来源" in details
