@@ -10,15 +10,21 @@ from flask import Response
 from flask_compress import Compress
 
 from dashboard import layout
-from dashboard.callbacks import filters, page
+from dashboard.callbacks import filters, page, upload
 from dashboard.callbacks import map as map_callbacks
 from dashboard.mapdata import MapData
 from geo.atlas import Atlas, load_atlas
+from geo.ingest import MAX_UPLOAD_BYTES
 
 ASSETS = Path(__file__).parent / "assets"
 
 
-def create_app(atlas: Atlas | None = None, *, data_dir: str | Path | None = None) -> Dash:
+def create_app(
+    atlas: Atlas | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+) -> Dash:
     """Build the app for an Atlas (loaded from ``data_dir`` or the bundled data if not given).
 
     Server-side data is read-only after this point; per-user state lives in the URL.
@@ -38,9 +44,12 @@ def create_app(atlas: Atlas | None = None, *, data_dir: str | Path | None = None
     )
     app.layout = layout.shell
     Compress(app.server)
-    page.register(app, mapdata, tianditu_key=tianditu_key)
+    page.register(app, mapdata, tianditu_key=tianditu_key, max_upload_bytes=max_upload_bytes)
     filters.register(app, mapdata)
     map_callbacks.register(app, mapdata, tianditu_key=tianditu_key)
+    upload.register(app, mapdata, max_upload_bytes=max_upload_bytes)
+    # Uploads are checked in the browser first; this caps what any request may carry.
+    app.server.config["MAX_CONTENT_LENGTH"] = 2 * max_upload_bytes + 1_000_000
 
     @app.server.route("/healthz")
     def healthz() -> Response:

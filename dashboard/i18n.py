@@ -69,6 +69,22 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "yes": ("是", "yes"),
     "no": ("否（位于边界外）", "no (outside the boundary)"),
     "precision_m": ("约 ±{m} 米", "about ±{m} m"),
+    "upload": ("上传数据", "Upload data"),
+    "upload_hint": ("拖入或点击选择 CSV、XLSX、GeoJSON、GeoPackage 或 zip 压缩的 "
+                    "Shapefile（≤{mb} MB）",
+                    "Drop or choose a CSV, XLSX, GeoJSON, GeoPackage or zipped Shapefile "
+                    "(≤ {mb} MB)"),
+    "upload_datum": ("文件坐标系", "Coordinates in the file"),
+    "upload_too_big": ("{name}：文件 {size} MB，超过 {mb} MB 的上传上限，未上传。",
+                       "{name}: {size} MB is over the {mb} MB upload limit; not uploaded."),
+    "upload_ok": ("{name}：{n} 条有效记录已作为本会话图层加入（仅保存在您的浏览器中）",
+                  "{name}: {n} valid rows added as a layer for this session only "
+                  "(kept in your browser)"),
+    "upload_failed": ("{name}：发现 {n} 个问题，未加入。请修改后重新上传：",
+                      "{name}: {n} problems found, nothing added. Fix and upload again:"),
+    "upload_clear": ("移除上传图层", "Remove uploaded layer"),
+    "layer_uploaded": ("上传的图层", "Uploaded layer"),
+    "uploaded_count": ("（另有上传 {n} 个）", " (+{n} uploaded)"),
     "boundary_note": ("新城边界为依据公开描述数字化的近似范围，非测绘成果。",
                       "Town boundaries are approximate digitisations of published "
                       "descriptions, not surveys."),

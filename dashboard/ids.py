@@ -39,3 +39,14 @@ SUMMARY_CHART = "summary-chart"
 ZOOM_TOWN = "zoom-town"  # pattern-matching: {"type": ZOOM_TOWN, "town": key}
 
 LANG_LINK = "lang-link"
+
+# upload (per-user: the parsed layer lives in the browser, nothing is written on the server)
+UPLOAD = "upload"
+UPLOAD_DATUM = "upload-datum"
+UPLOAD_PAYLOAD = "upload-payload"
+UPLOAD_LIMIT = "upload-limit"
+UPLOADED = "uploaded"
+UPLOAD_STATUS = "upload-status"
+UPLOAD_CLEAR = "upload-clear"
+UPLOADED_FACILITIES = "layer-uploaded-facilities"
+UPLOADED_BOUNDARIES = "layer-uploaded-boundaries"

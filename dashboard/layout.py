@@ -12,6 +12,7 @@ from dashboard.i18n import t
 from dashboard.mapdata import MapData
 from dashboard.urlstate import PageState, state_to_search
 from geo import catalog
+from geo.ingest import MAX_UPLOAD_BYTES
 
 BASEMAP_TILES: dict[str, list[dict[str, object]]] = {
     "osm": [{"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "maxZoom": 19,
@@ -100,7 +101,36 @@ def legend(lang: str) -> html.Div:
     return html.Div([html.Label(t("legend", lang), className="nt-label"), *rows], id=ids.LEGEND)
 
 
-def page(mapdata: MapData, state: PageState, *, tianditu_key: str | None) -> html.Div:
+def upload_section(lang: str, max_upload_bytes: int) -> html.Div:
+    """Drop zone, declared datum and the validation report for a user's own file."""
+    mb = f"{max_upload_bytes / 2**20:.0f}"
+    return html.Div([
+        html.Label(t("upload", lang), className="nt-label"),
+        dcc.Upload(id=ids.UPLOAD, children=html.Div(t("upload_hint", lang, mb=mb)),
+                   className="nt-upload", multiple=False,
+                   accept=".csv,.txt,.xlsx,.geojson,.json,.gpkg,.zip"),
+        html.Label(t("upload_datum", lang), htmlFor=ids.UPLOAD_DATUM, className="nt-note"),
+        dcc.RadioItems(id=ids.UPLOAD_DATUM, value="wgs84", inline=True, className="nt-radio-inline",
+                       options=[{"label": "WGS84", "value": "wgs84"},
+                                {"label": "GCJ-02", "value": "gcj02"},
+                                {"label": "BD-09", "value": "bd09"}]),
+        dcc.Loading(html.Div(id=ids.UPLOAD_STATUS, className="nt-note"), type="dot"),
+        html.Button(t("upload_clear", lang), id=ids.UPLOAD_CLEAR, className="reset"),
+        dcc.Store(id=ids.UPLOAD_PAYLOAD, storage_type="memory"),
+        # The size check runs in the browser (an oversize file gets a message, not a silent
+        # rejection), so the limit travels with the page.
+        dcc.Store(id=ids.UPLOAD_LIMIT, data=max_upload_bytes),
+        dcc.Store(id=ids.UPLOADED, storage_type="memory"),
+    ])
+
+
+def page(
+    mapdata: MapData,
+    state: PageState,
+    *,
+    tianditu_key: str | None,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+) -> html.Div:
     """The whole page for one language, with controls set from the URL state."""
     lang, flt, datum = state.lang, state.filter, state.datum
     if state.view:
@@ -149,6 +179,7 @@ def page(mapdata: MapData, state: PageState, *, tianditu_key: str | None) -> htm
         dcc.RadioItems(id=ids.BASEMAP, value=state.basemap, className="nt-radio",
                        options=basemap_options(lang, tianditu_key=tianditu_key)),
         legend(lang),
+        upload_section(lang, max_upload_bytes),
         html.Div(t("boundary_note", lang), className="nt-note"),
         *[html.Div(n, className="nt-note warn") for n in state.notices],
     ], className="nt-side")
@@ -182,6 +213,12 @@ def page(mapdata: MapData, state: PageState, *, tianditu_key: str | None) -> htm
                     dl.LayerGroup(id=ids.TOWN_LABELS,
                                   children=town_label_markers(mapdata, datum, lang)),
                 ]), name=t("layer_towns", lang), checked=True),
+                dl.Overlay(dl.LayerGroup([
+                    dl.GeoJSON(id=ids.UPLOADED_BOUNDARIES, data=None,
+                               style={"variable": "newtown.uploadedBoundaryStyle"}),
+                    dl.GeoJSON(id=ids.UPLOADED_FACILITIES, data=None,
+                               pointToLayer={"variable": "newtown.uploadedPointToLayer"}),
+                ]), name=t("layer_uploaded", lang), checked=True),
                 dl.Overlay(dl.GeoJSON(
                     id=ids.FACILITIES, data=None, cluster=True, zoomToBoundsOnClick=True,
                     superClusterOptions={"radius": 40, "maxZoom": 12},

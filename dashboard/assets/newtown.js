@@ -16,6 +16,15 @@ window.newtown = Object.assign({}, window.newtown, {
     });
     return L.marker(latlng, {icon: icon});
   },
+  uploadedPointToLayer: function (feature, latlng) {
+    return L.circleMarker(latlng, {
+      radius: 6, weight: 2.5, color: "#000000", fillColor: "#ffffff", fillOpacity: 1,
+      className: "uploaded-marker"
+    });
+  },
+  uploadedBoundaryStyle: function () {
+    return {color: "#6a1b9a", weight: 2, fillOpacity: 0.05, dashArray: "2 4"};
+  },
   districtStyle: function () {
     return {color: "#8a8a8a", weight: 1, fillOpacity: 0.03, dashArray: "3 3"};
   },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,11 +10,13 @@ import plotly.graph_objects as go
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard import ids
+from dashboard.callbacks.upload import uploaded_facilities
 from dashboard.i18n import t
 from dashboard.mapdata import MapData, to_wgs84_polygon
 from dashboard.urlstate import GCJ02_BASEMAPS, PageState, parse_state, state_to_search
 from geo import catalog
 from geo.atlas import counts_by_town_and_layer
+from geo.crs import convert
 from geo.query import Filter
 
 FILTER_INPUTS = [
@@ -53,24 +56,53 @@ def filter_from_controls(
 @dataclass(frozen=True)
 class SelectionView:
     geojson: dict[str, Any]
+    uploaded: dict[str, Any] | None
     count: str
     drawn_note: str
     table: html.Table
     figure: go.Figure
 
 
-def selection_view(mapdata: MapData, flt: Filter, *, datum: str, lang: str) -> SelectionView:
-    """Everything that changes when the selection changes."""
+def selection_view(
+    mapdata: MapData, flt: Filter, *, datum: str, lang: str, uploaded: Any = None
+) -> SelectionView:
+    """Everything that changes when the selection changes.
+
+    ``uploaded`` (the user's own facilities, a GeoDataFrame) is filtered with the same Filter
+    and drawn as its own layer; the summary counts the bundled facilities.
+    """
     facilities = mapdata.atlas.facilities
     selected = flt.select(facilities)
     counts = counts_by_town_and_layer(selected)
+    count = t("selected", lang, n=len(selected), total=len(facilities))
+    uploaded_geojson = None
+    if uploaded is not None:
+        chosen = flt.select(uploaded)
+        uploaded_geojson = uploaded_features(chosen, datum=datum)
+        count += t("uploaded_count", lang, n=len(chosen))
     return SelectionView(
         geojson=mapdata.facility_features(selected, datum=datum, lang=lang),
-        count=t("selected", lang, n=len(selected), total=len(facilities)),
+        uploaded=uploaded_geojson,
+        count=count,
         drawn_note=t("drawn_active", lang) if flt.within is not None else "",
         table=summary_table(counts, lang),
         figure=summary_figure(counts, lang),
     )
+
+
+def uploaded_features(uploaded: Any, *, datum: str) -> dict[str, Any]:
+    """The user's selected uploaded facilities as display GeoJSON (tooltips escaped)."""
+    import html as html_lib
+
+    x = uploaded.geometry.x.to_numpy()
+    y = uploaded.geometry.y.to_numpy()
+    if datum != "wgs84" and len(uploaded):
+        x, y = convert(x, y, from_datum="wgs84", to_datum=datum)
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(a), float(b)]},
+         "properties": {"id": str(fid), "tooltip": html_lib.escape(str(name))}}
+        for fid, name, a, b in zip(uploaded.index, uploaded["name_zh"], x, y, strict=True)
+    ]}
 
 
 def summary_table(counts, lang: str) -> html.Table:  # type: ignore[no-untyped-def]
@@ -115,6 +147,24 @@ def summary_figure(counts, lang: str) -> go.Figure:  # type: ignore[no-untyped-d
     return fig
 
 
+def uploaded_boundaries(store: dict[str, Any] | None, datum: str) -> dict[str, Any] | None:
+    """The user's uploaded polygons in the display datum (names escaped for tooltips)."""
+    import html as html_lib
+
+    import geopandas as gpd
+
+    from geo.crs import convert_gdf
+
+    if not store or store.get("kind") != "boundaries":
+        return None
+    gdf = gpd.GeoDataFrame.from_features(store["geojson"]["features"], crs=4326)
+    if datum != "wgs84":
+        gdf = convert_gdf(gdf, from_datum="wgs84", to_datum=datum)
+    gdf = gdf[["name_zh", "geometry"]].assign(tooltip=gdf["name_zh"].astype(str).map(
+        html_lib.escape))
+    return json.loads(gdf.to_json(drop_id=True))
+
+
 def url_for_controls(
     current_search: str | None, flt: Filter, basemap: str | None, center: Any, zoom: Any,
 ) -> str:
@@ -135,19 +185,26 @@ def url_for_controls(
 def register(app: Dash, mapdata: MapData) -> None:
     @app.callback(
         Output(ids.FACILITIES, "data"),
+        Output(ids.UPLOADED_FACILITIES, "data"),
+        Output(ids.UPLOADED_BOUNDARIES, "data"),
         Output(ids.COUNT, "children"),
         Output(ids.DRAWN_NOTE, "children"),
         Output(ids.SUMMARY_TABLE, "children"),
         Output(ids.SUMMARY_CHART, "figure"),
         *FILTER_INPUTS,
+        Input(ids.UPLOADED, "data"),
         State(ids.PAGE_LANG, "data"),
     )
     def update_selection(towns, industries, categories, levels, statuses, text, drawn,
-                         basemap, lang):  # type: ignore[no-untyped-def]
+                         basemap, uploaded, lang):  # type: ignore[no-untyped-def]
         flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
                                    drawn, basemap)
-        view = selection_view(mapdata, flt, datum=datum_for(basemap), lang=lang or "zh")
-        return view.geojson, view.count, view.drawn_note, view.table, view.figure
+        datum = datum_for(basemap)
+        view = selection_view(mapdata, flt, datum=datum, lang=lang or "zh",
+                              uploaded=uploaded_facilities(uploaded))
+        boundaries = uploaded_boundaries(uploaded, datum)
+        return (view.geojson, view.uploaded, boundaries, view.count, view.drawn_note,
+                view.table, view.figure)
 
     @app.callback(
         Output(ids.URL, "search"),

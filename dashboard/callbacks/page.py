@@ -10,7 +10,9 @@ from dashboard.mapdata import MapData
 from dashboard.urlstate import parse_state
 
 
-def register(app: Dash, mapdata: MapData, *, tianditu_key: str | None) -> None:
+def register(
+    app: Dash, mapdata: MapData, *, tianditu_key: str | None, max_upload_bytes: int
+) -> None:
     @app.callback(
         Output(ids.PAGE, "children"),
         Output(ids.PAGE_LANG, "data"),
@@ -22,4 +24,5 @@ def register(app: Dash, mapdata: MapData, *, tianditu_key: str | None) -> None:
         if rendered_lang is not None:
             return no_update, no_update
         state = parse_state(search)
-        return page(mapdata, state, tianditu_key=tianditu_key), state.lang
+        return (page(mapdata, state, tianditu_key=tianditu_key,
+                     max_upload_bytes=max_upload_bytes), state.lang)
