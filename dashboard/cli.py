@@ -198,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_command(sub)
 
+    from dashboard.cli_geocode import add_geocode_command
+
+    add_geocode_command(sub)
+
     p = sub.add_parser("serve", help="run the dashboard")
     data_option(p)
     p.add_argument("--host", default="127.0.0.1")

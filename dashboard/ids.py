@@ -50,3 +50,11 @@ UPLOAD_STATUS = "upload-status"
 UPLOAD_CLEAR = "upload-clear"
 UPLOADED_FACILITIES = "layer-uploaded-facilities"
 UPLOADED_BOUNDARIES = "layer-uploaded-boundaries"
+
+# export
+EXPORT_FORMAT = "export-format"
+EXPORT_LAYERS = "export-layers"
+EXPORT_DATUM = "export-datum"
+EXPORT_BUTTON = "export-button"
+EXPORT_STATUS = "export-status"
+EXPORT_DOWNLOAD = "export-download"

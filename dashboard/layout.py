@@ -8,6 +8,7 @@ import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.callbacks.export import export_section
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
 from dashboard.urlstate import PageState, state_to_search
@@ -250,6 +251,7 @@ def page(
         dcc.Loading(html.Div(id=ids.SUMMARY_TABLE), type="dot"),
         dcc.Graph(id=ids.SUMMARY_CHART, config={"displayModeBar": False},
                   style={"height": "320px"}),
+        export_section(lang),
     ], className="nt-right")
     return html.Div([header, html.Div([side, center, right], className="nt-main")],
                     lang="zh-CN" if lang == "zh" else "en")

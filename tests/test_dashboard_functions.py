@@ -135,3 +135,25 @@ def test_precision_circle_has_the_facility_radius_in_the_display_datum(mapdata, 
     gx, gy = wgs84_to_gcj02(fac.geometry.x[fid], fac.geometry.y[fid])
     assert circle.center == pytest.approx([float(gy), float(gx)])
     assert precision_circle(mapdata, "no-such-id", "wgs84", "zh") == []
+
+
+def test_export_bundle_is_the_selection_plus_its_metadata(mapdata, bundled_atlas):
+    import io
+    import zipfile
+
+    from dashboard.callbacks.export import export_bundle
+
+    flt = Filter.create(towns=["nanhui"])
+    name, data, _messages = export_bundle(mapdata, flt, fmt="geojson",
+                                          layer_names=["facilities"], datum="wgs84")
+    assert name.endswith(".geojson.zip")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        geojson = next(n for n in names if n.endswith(".geojson"))
+        meta = json.loads(archive.read(next(n for n in names if n.endswith(".meta.json"))))
+        doc = json.loads(archive.read(geojson))
+    expected = flt.select(bundled_atlas.facilities)
+    assert {f["properties"]["id"] for f in doc["features"]} == set(expected.index)
+    assert meta["filter"] == {"town": "nanhui"}
+    with pytest.raises(ValueError, match="nothing to export"):
+        export_bundle(mapdata, flt, fmt="geojson", layer_names=[], datum="wgs84")

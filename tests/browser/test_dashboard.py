@@ -216,3 +216,22 @@ def test_draw_rectangle_filters_by_area(page, server_url, bundled_atlas):
     assert expected < total
     wait_count(page, expected, total)
     assert page.locator("#drawn-note").inner_text() != ""
+
+
+def test_export_downloads_what_is_on_screen(page, server_url, bundled_atlas):
+    import io
+    import json
+    import zipfile
+
+    open_page(page, server_url + "?town=songjiang")
+    expected = set(Filter.create(towns=["songjiang"]).select(bundled_atlas.facilities).index)
+    with page.expect_download(timeout=TIMEOUT) as info:
+        page.click("#export-button")
+    download = info.value
+    assert download.suggested_filename.endswith(".geojson.zip")
+    with zipfile.ZipFile(io.BytesIO(Path(download.path()).read_bytes())) as archive:
+        names = archive.namelist()
+        assert "towns.geojson" in names  # the default layers: selection and town boundaries
+        assert any(n.endswith(".meta.json") for n in names)
+        doc = json.loads(archive.read("facilities.geojson"))
+    assert {f["properties"]["id"] for f in doc["features"]} == expected
