@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
-from dash import Dash
+from dash import Dash, Input, Output, set_props
 from flask import Response
 from flask_compress import Compress
 
-from dashboard import layout
+from dashboard import ids, layout
 from dashboard.callbacks import export, filters, page, upload
 from dashboard.callbacks import map as map_callbacks
 from dashboard.mapdata import MapData
@@ -17,6 +18,16 @@ from geo.atlas import Atlas, load_atlas
 from geo.ingest import MAX_UPLOAD_BYTES
 
 ASSETS = Path(__file__).parent / "assets"
+
+
+log = logging.getLogger("newtown")
+
+
+def _show_error(err: Exception) -> None:
+    """A failing callback tells the user and leaves every other part of the page working."""
+    log.exception("callback failed", exc_info=err)
+    set_props(ids.ERROR_NOTICE, {"children": f"出错了 / Something went wrong: "
+                                             f"{type(err).__name__}: {err}"[:300]})
 
 
 def create_app(
@@ -36,6 +47,7 @@ def create_app(
     tianditu_key = os.environ.get("TIANDITU_KEY") or None
     app = Dash(
         __name__,
+        on_error=_show_error,
         title="新城图谱 New Town Atlas",
         assets_folder=str(ASSETS),
         serve_locally=True,  # every script and stylesheet from this server: works offline
@@ -51,6 +63,11 @@ def create_app(
     export.register(app, mapdata)
     # Uploads are checked in the browser first; this caps what any request may carry.
     app.server.config["MAX_CONTENT_LENGTH"] = 2 * max_upload_bytes + 1_000_000
+
+    # Click the error notice to dismiss it.
+    app.clientside_callback("function (n) { return ''; }",
+                            Output(ids.ERROR_NOTICE, "children", allow_duplicate=True),
+                            Input(ids.ERROR_NOTICE, "n_clicks"), prevent_initial_call=True)
 
     @app.server.route("/healthz")
     def healthz() -> Response:

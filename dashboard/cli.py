@@ -167,8 +167,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(atlas)
     url = f"http://{args.host}:{args.port}/"
     print(f"New Town Atlas serving {len(atlas.facilities)} facilities from {atlas.data_dir}")
-    print(f"open {url}  (Ctrl+C to stop)", flush=True)
-    app.run(host=args.host, port=args.port, debug=False)
+    if args.debug:
+        print(f"open {url}  (Dash development server with debugging; Ctrl+C to stop)",
+              flush=True)
+        app.run(host=args.host, port=args.port, debug=True, use_reloader=False)
+        return 0
+    import waitress
+
+    print(f"open {url}  (waitress, {args.workers} worker threads; Ctrl+C to stop)", flush=True)
+    waitress.serve(app.server, host=args.host, port=args.port, threads=args.workers,
+                   ident="newtown")
     return 0
 
 
@@ -206,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     data_option(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--workers", type=int, default=8, metavar="N",
+                   help="worker threads of the production server (waitress); default 8")
+    p.add_argument("--debug", action="store_true",
+                   help="use Dash's development server with its debugging tools instead")
     p.set_defaults(func=cmd_serve)
     return parser
 

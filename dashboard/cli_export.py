@@ -1,4 +1,4 @@
-"""The `newtown export` subcommand: write the filtered selection to GIS files."""
+"""The `newtown export` subcommand: write the filtered selection to GIS files or a map."""
 
 from __future__ import annotations
 
@@ -13,16 +13,20 @@ from dashboard.cli import UsageError, add_filter_arguments, filter_from_args
 from geo._errors import DataError, UnknownNameError
 from geo.atlas import Atlas, load_atlas
 from geo.crs import DATUMS
-from geo.export import FORMATS, export
+from geo.export import ALL_FORMATS, MAP_FORMATS, export
 from geo.settings import DataLayout
 
 #: Layers the command can write, in the order they are written.
 LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors", "corridor_lines",
                            "zones")
 DEFAULT_LAYERS: tuple[str, ...] = ("facilities", "towns")
+#: The maps show what the dashboard shows.
+MAP_DEFAULT_LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors",
+                                       "corridor_lines", "zones")
 
 _FORMAT_NAMES = {"geojson": "GeoJSON (RFC 7946)", "gpkg": "GeoPackage", "shp": "zipped Shapefile",
-                 "csv": "CSV (UTF-8 with BOM)", "kml": "KML"}
+                 "csv": "CSV (UTF-8 with BOM)", "kml": "KML",
+                 "html": "standalone HTML map, opens offline", "png": "print PNG map"}
 
 
 def add_export_command(sub: Any) -> argparse.ArgumentParser:
@@ -38,18 +42,28 @@ def add_export_command(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--data", type=Path, default=None, metavar="DIR",
                    help="a folder laid out like data/ (default: the bundled data)")
-    p.add_argument("--format", dest="fmt", required=True, choices=FORMATS,
+    p.add_argument("--format", dest="fmt", required=True, choices=ALL_FORMATS,
                    help="geojson (one layer: .geojson; several: .geojson.zip), gpkg, shp "
-                        "(.shp.zip), csv (facilities only), kml. HTML and PNG maps are not "
-                        "available yet")
+                        "(.shp.zip), csv (facilities only), kml; html (a standalone map that "
+                        "opens with no internet) or png (a print map with legend, scale bar "
+                        "and north arrow)")
     add_filter_arguments(p)
     p.add_argument("--layers", action="append", default=None, metavar="L[,L...]",
                    help=f"layers to write, comma-separated or repeated: {', '.join(LAYERS)} "
-                        f"(default: {','.join(DEFAULT_LAYERS)}; facilities for csv). The filter "
-                        "applies to facilities; the other layers are written whole")
+                        f"(default: {','.join(DEFAULT_LAYERS)}; facilities for csv; all but "
+                        "the city outline for html/png). The filter applies to facilities; "
+                        "the other layers are written whole")
     p.add_argument("--crs", choices=DATUMS, default="wgs84",
                    help="coordinates: wgs84 (default, standard GIS), or gcj02 / bd09 for AMap / "
                         "Baidu base maps; the file name and metadata then say so")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh",
+                   help="html/png: language of the map's labels, legend and popups (default zh)")
+    p.add_argument("--title", default=None, metavar="TEXT",
+                   help="html/png: map title (default: 新城图谱 · 上海五个新城)")
+    p.add_argument("--no-online-basemap", dest="online_basemap", action="store_false",
+                   help="html: leave out the optional OpenStreetMap base layer, so the file "
+                        "holds no external address at all (the default background is blank "
+                        "either way and needs no internet)")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
                    help="file to write; the extension is added or adjusted to the format")
     p.set_defaults(func=cmd_export)
@@ -106,14 +120,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Run ``newtown export``; 0 on success, 2 with a message on bad input."""
     try:
         # CSV holds points only, so its default is the facilities alone.
-        names = parse_layers(args.layers) if args.layers else (
-            ("facilities",) if args.fmt == "csv" else DEFAULT_LAYERS)
+        if args.layers:
+            names = parse_layers(args.layers)
+        elif args.fmt == "csv":
+            names = ("facilities",)
+        else:
+            names = MAP_DEFAULT_LAYERS if args.fmt in MAP_FORMATS else DEFAULT_LAYERS
         flt = filter_from_args(args)
         atlas = load_atlas(args.data)
         layers = select_layers(atlas, names, flt)
         result = export(
             layers, args.output, fmt=args.fmt, datum=args.crs,
             metadata={"filter": flt.to_params(), "sources": data_sources(atlas.data_dir)},
+            lang=args.lang, title=args.title, online_basemap=args.online_basemap,
         )
     except DataError as exc:
         print(f"error: data problems\n{exc}", file=sys.stderr)

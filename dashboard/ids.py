@@ -39,6 +39,7 @@ SUMMARY_CHART = "summary-chart"
 ZOOM_TOWN = "zoom-town"  # pattern-matching: {"type": ZOOM_TOWN, "town": key}
 
 LANG_LINK = "lang-link"
+ERROR_NOTICE = "error-notice"  # shown when a callback fails; the app stays usable
 
 # upload (per-user: the parsed layer lives in the browser, nothing is written on the server)
 UPLOAD = "upload"

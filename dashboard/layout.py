@@ -44,6 +44,7 @@ def shell() -> html.Div:
     return html.Div([
         dcc.Location(id=ids.URL, refresh=False),
         dcc.Store(id=ids.PAGE_LANG),
+        html.Div(id=ids.ERROR_NOTICE, className="nt-error", role="alert"),
         # Replaced by the page as soon as the first callback answers.
         html.Div(id=ids.PAGE, children=html.Div("新城图谱 · New Town Atlas …",
                                                  className="nt-boot")),

@@ -235,3 +235,27 @@ def test_export_downloads_what_is_on_screen(page, server_url, bundled_atlas):
         assert any(n.endswith(".meta.json") for n in names)
         doc = json.loads(archive.read("facilities.geojson"))
     assert {f["properties"]["id"] for f in doc["features"]} == expected
+
+
+def test_a_failing_callback_shows_a_notice_and_the_app_stays_usable(
+        page, server_url, bundled_atlas, monkeypatch):
+    import dashboard.callbacks.filters as filters
+
+    real = filters.selection_view
+
+    def flaky(mapdata, flt, **kwargs):
+        if flt.text == "boom":
+            raise RuntimeError("simulated failure")
+        return real(mapdata, flt, **kwargs)
+
+    monkeypatch.setattr(filters, "selection_view", flaky)
+    open_page(page, server_url)
+    page.fill("#filter-search", "boom")
+    page.wait_for_function("() => document.getElementById('error-notice')"
+                           ".textContent.includes('simulated failure')", timeout=TIMEOUT)
+    page.click("#error-notice")  # dismiss
+    page.wait_for_function("() => document.getElementById('error-notice').textContent === ''")
+    page.fill("#filter-search", "华为")
+    total = len(bundled_atlas.facilities)
+    expected = len(Filter.create(text="华为").select(bundled_atlas.facilities))
+    wait_count(page, expected, total)
