@@ -206,7 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_command(sub)
 
+    from dashboard.cli_clusters import add_cluster_commands
     from dashboard.cli_geocode import add_geocode_command
+
+    add_cluster_commands(sub)
 
     add_geocode_command(sub)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import unicodedata
 from collections.abc import Sequence
@@ -83,6 +84,11 @@ def add_cluster_commands(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--correction", choices=("fdr", "none"), default="fdr",
                    help="multiple-testing correction of the p-values (default fdr)")
+    p.add_argument("--inference", choices=("permutation", "normal"), default="permutation",
+                   help="p-values from permutations (default; a lone dense cell is not "
+                        "significant, only a dense patch of cells) or from Gi*'s normal z "
+                        "(as ArcGIS does; also flags lone dense cells, but assumes normality "
+                        "that sparse counts lack)")
     p.set_defaults(func=cmd_hotspots)
 
 
@@ -120,6 +126,8 @@ def _guarded(run: Any, args: argparse.Namespace) -> int:
     except (UnknownNameError, UsageError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # `newtown clusters | head`: the caller handles a reader that left
     except OSError as exc:
         print(f"error: cannot write {args.output}: {exc}", file=sys.stderr)
         return 2
@@ -335,14 +343,22 @@ def _hotspots(args: argparse.Namespace) -> int:
     if flt.within is not None:
         study = gpd.GeoSeries([flt.within], crs=GEOGRAPHIC_CRS).to_crs(atlas.towns_m.crs)
     cells = hotspots(points, cell=args.cell, study_area=study, permutations=args.permutations,
-                     seed=args.seed, correction=args.correction)
+                     seed=args.seed, correction=args.correction, inference=args.inference)
     cells = cells.assign(town=_cell_towns(cells, atlas.towns_m))
     params = {"cell": args.cell, "permutations": args.permutations, "seed": args.seed,
-              "correction": args.correction, "statistic": "Getis-Ord Gi* (esda.G_Local, "
-              "star=True, binary contiguity)", "crs": "EPSG:4549"}
+              "correction": args.correction, "inference": args.inference,
+              "statistic": "Getis-Ord Gi* (esda.G_Local, star=True, binary contiguity)",
+              "crs": "EPSG:4549"}
     notes: list[str] = []
     if len(points) == 0:
         notes.append("no facility matches the filter: every cell is empty, nothing to test")
+    elif (cells["hotspot"] == "not_significant").all() and args.inference == "permutation":
+        floor = 1 / (args.permutations + 1)
+        notes.append(
+            f"nothing is significant: with {args.permutations} permutations no p-value is below "
+            f"{floor:.4f}, and across {len(cells)} cells the FDR correction needs several cells "
+            "that low; a concentration inside one cell is not a hot spot under permutation. "
+            "Try coarser cells, --permutations 9999, or --inference normal")
     wgs84 = cells.reset_index().to_crs(GEOGRAPHIC_CRS)
     if args.output is not None:
         result = export({"hotspots": wgs84}, args.output, fmt="geojson",
@@ -414,10 +430,11 @@ def format_hotspots(cells: gpd.GeoDataFrame, *,
                  "no cell is significant at 90% after the correction; highest Gi* cells:")
     if len(shown):
         lines.append(title)
-        header = (["单元", "类别", "设施", "z", "p_sim", "q", "经度", "纬度", "新城"] if zh else
-                  ["cell", "class", "count", "z", "p_sim", "q", "lon", "lat", "town"])
+        p_column = "p_sim" if params.get("inference", "permutation") == "permutation" else "p_norm"
+        header = (["单元", "类别", "设施", "z", p_column, "q", "经度", "纬度", "新城"] if zh else
+                  ["cell", "class", "count", "z", p_column, "q", "lon", "lat", "town"])
         rows = [[str(cid), HOTSPOT_CLASSES[row["hotspot"]][0 if zh else 1], str(row["count"]),
-                 f"{row['gi_z']:.2f}", f"{row['p_sim']:.3f}", f"{row['q']:.3f}",
+                 f"{row['gi_z']:.2f}", f"{row[p_column]:.3g}", f"{row['q']:.3g}",
                  f"{row['lon']:.5f}", f"{row['lat']:.5f}",
                  catalog.TOWNS[row["town"]].label(lang) if row["town"] else "—"]
                 for cid, row in shown.iterrows()]
@@ -437,7 +454,8 @@ def hotspots_document(cells: gpd.GeoDataFrame, *,
         if not keep[cid]:
             continue
         rows.append({"cell": str(cid), "count": int(row["count"]), "gi_z": _finite(row["gi_z"]),
-                     "p_sim": _finite(row["p_sim"]), "q": _finite(row["q"]),
+                     "p_sim": _finite(row["p_sim"]), "p_norm": _finite(row["p_norm"]),
+                     "q": _finite(row["q"]),
                      "hotspot": row["hotspot"], "town": row["town"] or None,
                      "centre": [round(float(x), 6), round(float(y), 6)]})
     counts = cells["hotspot"].value_counts()
@@ -458,7 +476,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="newtown")
     add_cluster_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:  # the reader left (`| head`): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
