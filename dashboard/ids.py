@@ -14,6 +14,8 @@ SEARCH = "filter-search"
 RESET = "filter-reset"
 COUNT = "selection-count"
 DRAWN_NOTE = "drawn-note"
+DRAWN_AREA = "drawn-area"  # store: the spatial filter, WGS84, as in the URL
+DRAWN_LAYER = "layer-drawn-area"
 
 # map
 MAP = "map"

@@ -177,6 +177,7 @@ def page(
         dcc.Loading(html.Div(id=ids.COUNT, className="nt-count"), type="dot"),
         html.Div(t("draw_hint", lang), className="nt-note"),
         html.Div(id=ids.DRAWN_NOTE, className="nt-note warn"),
+        dcc.Store(id=ids.DRAWN_AREA, data=flt.to_params().get("within")),
         html.Label(t("basemap", lang), htmlFor=ids.BASEMAP, className="nt-label"),
         dcc.RadioItems(id=ids.BASEMAP, value=state.basemap, className="nt-radio",
                        options=basemap_options(lang, tianditu_key=tianditu_key)),
@@ -186,9 +187,6 @@ def page(
         *[html.Div(n, className="nt-note warn") for n in state.notices],
     ], className="nt-side")
 
-    drawn = None
-    if flt.within is not None:
-        drawn = _drawn_geojson(flt.within, mapdata, datum)
     the_map = dl.Map(
         id=ids.MAP, **view, style={"height": "100%", "width": "100%"},
         preferCanvas=False, maxZoom=18, minZoom=7, zoomSnap=0.25, zoomDelta=0.5,
@@ -233,8 +231,10 @@ def page(
                 id=ids.DRAW, position="topright",
                 draw={"polyline": False, "marker": False, "circle": False,
                       "circlemarker": False, "polygon": True, "rectangle": True},
-                edit={"edit": False}, geojson=drawn,
+                edit={"edit": False},
             )]),
+            dl.GeoJSON(id=ids.DRAWN_LAYER, style={"variable": "newtown.drawnAreaStyle"},
+                       interactive=False),
             dl.ScaleControl(position="bottomleft", imperial=False),
         ],
     )
@@ -256,21 +256,3 @@ def page(
     ], className="nt-right")
     return html.Div([header, html.Div([side, center, right], className="nt-main")],
                     lang="zh-CN" if lang == "zh" else "en")
-
-
-def _drawn_geojson(area, mapdata: MapData, datum: str) -> dict:  # type: ignore[no-untyped-def]
-    """The URL's drawn area as EditControl features, in the display datum."""
-    import numpy as np
-    import shapely
-
-    from geo.crs import convert
-
-    features = []
-    polygons = area.geoms if area.geom_type == "MultiPolygon" else [area]
-    for polygon in polygons:
-        ring = np.asarray(polygon.exterior.coords)
-        x, y = convert(ring[:, 0], ring[:, 1], from_datum="wgs84", to_datum=datum)
-        geom = shapely.Polygon(np.column_stack([x, y]))
-        features.append({"type": "Feature", "properties": {"type": "polygon"},
-                         "geometry": shapely.geometry.mapping(geom)})
-    return {"type": "FeatureCollection", "features": features}

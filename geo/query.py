@@ -151,7 +151,7 @@ class Filter:
         if self.text:
             params["q"] = self.text
         if self.within is not None:
-            params["within"] = _encode_polygon(self.within)
+            params["within"] = encode_area(self.within)
         return params
 
     def to_query_string(self) -> str:
@@ -168,7 +168,7 @@ class Filter:
 
         text = " ".join(values("q"))
         within_text = values("within")
-        within = _decode_polygon(within_text[0]) if within_text and within_text[0] else None
+        within = decode_area(within_text[0]) if within_text and within_text[0] else None
         return cls.create(
             towns=values("town"), industries=values("industry"),
             categories=values("category"), levels=values("level"),
@@ -229,7 +229,7 @@ def _check_within(polygon: shapely.Geometry) -> Polygon | MultiPolygon:
     return shapely.normalize(shapely.set_precision(polygon, 10 ** -_COORD_DECIMALS))
 
 
-def _encode_polygon(area: Polygon | MultiPolygon) -> str:
+def encode_area(area: Polygon | MultiPolygon) -> str:
     """Exterior rings as ``lon,lat;lon,lat;...``, polygons separated by ``|`` (no holes)."""
     parts = area.geoms if isinstance(area, MultiPolygon) else [area]
     return "|".join(
@@ -239,7 +239,7 @@ def _encode_polygon(area: Polygon | MultiPolygon) -> str:
     )
 
 
-def _decode_polygon(text: str) -> Polygon | MultiPolygon:
+def decode_area(text: str) -> Polygon | MultiPolygon:
     polygons = []
     for ring_text in text.split("|"):
         try:

@@ -157,3 +157,20 @@ def test_export_bundle_is_the_selection_plus_its_metadata(mapdata, bundled_atlas
     assert meta["filter"] == {"town": "nanhui"}
     with pytest.raises(ValueError, match="nothing to export"):
         export_bundle(mapdata, flt, fmt="geojson", layer_names=[], datum="wgs84")
+
+
+def test_drawn_area_survives_the_draw_controls_mount_report():
+    from dash import no_update
+
+    from dashboard.callbacks.filters import drawn_area_from_shapes, drawn_area_geojson
+
+    empty = {"type": "FeatureCollection", "features": []}
+    assert drawn_area_from_shapes(empty, None, "none") is no_update  # mount: keep the link's area
+    assert drawn_area_from_shapes(empty, {"type": "draw:deleteStop"}, "none") is None
+    square = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+              "geometry": {"type": "Polygon", "coordinates": [[[121.2, 31.3], [121.3, 31.3],
+                                                               [121.3, 31.4], [121.2, 31.3]]]}}]}
+    area = drawn_area_from_shapes(square, {"type": "draw:drawStop"}, "none")
+    assert Filter.from_query_string(f"within={area}").within.area == pytest.approx(0.005)
+    shown = drawn_area_geojson(area, "gcj02")["features"][0]["geometry"]["coordinates"][0]
+    assert min(x for x, _ in shown) > 121.2  # shifted east for AMap

@@ -4,7 +4,8 @@ window.newtown = Object.assign({}, window.newtown, {
   pointToLayer: function (feature, latlng) {
     return L.circleMarker(latlng, {
       radius: 7, weight: 1.5, color: "#ffffff", fillColor: feature.properties.colour,
-      fillOpacity: 0.95, className: "facility-marker facility-" + feature.properties.id
+      fillOpacity: 0.95, className: "facility-marker facility-" + feature.properties.id,
+      pane: "markerPane"  // above every polygon, so a town never hides a facility's click
     });
   },
   clusterToLayer: function (feature, latlng) {
@@ -19,11 +20,14 @@ window.newtown = Object.assign({}, window.newtown, {
   uploadedPointToLayer: function (feature, latlng) {
     return L.circleMarker(latlng, {
       radius: 6, weight: 2.5, color: "#000000", fillColor: "#ffffff", fillOpacity: 1,
-      className: "uploaded-marker"
+      className: "uploaded-marker", pane: "markerPane"
     });
   },
   uploadedBoundaryStyle: function () {
     return {color: "#6a1b9a", weight: 2, fillOpacity: 0.05, dashArray: "2 4"};
+  },
+  drawnAreaStyle: function () {
+    return {color: "#d35400", weight: 2, dashArray: "6 4", fillOpacity: 0.04};
   },
   districtStyle: function () {
     return {color: "#8a8a8a", weight: 1, fillOpacity: 0.03, dashArray: "3 3"};

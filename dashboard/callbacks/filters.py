@@ -17,7 +17,7 @@ from dashboard.urlstate import GCJ02_BASEMAPS, PageState, parse_state, state_to_
 from geo import catalog
 from geo.atlas import counts_by_town_and_layer
 from geo.crs import convert
-from geo.query import Filter
+from geo.query import Filter, decode_area, encode_area
 
 FILTER_INPUTS = [
     Input(ids.TOWN, "value"),
@@ -26,7 +26,7 @@ FILTER_INPUTS = [
     Input(ids.LEVEL, "value"),
     Input(ids.STATUS, "value"),
     Input(ids.SEARCH, "value"),
-    Input(ids.DRAW, "geojson"),
+    Input(ids.DRAWN_AREA, "data"),
     Input(ids.BASEMAP, "value"),
 ]
 
@@ -42,14 +42,18 @@ def filter_from_controls(
     levels: list[str] | None,
     statuses: list[str] | None,
     text: str | None,
-    drawn: dict[str, Any] | None,
+    drawn_area: str | None,
     basemap: str | None,
 ) -> Filter:
-    """The shared Filter for the dashboard's control values (drawn shapes back to WGS84)."""
+    """The shared Filter for the dashboard's control values.
+
+    ``drawn_area`` is the spatial filter as the URL writes it (WGS84); ``basemap`` is
+    accepted so every caller passes the same control values, and does not change the filter.
+    """
     return Filter.create(
         towns=towns or [], industries=industries or [], categories=categories or [],
         levels=levels or [], statuses=statuses or [], text=text or "",
-        within=to_wgs84_polygon(drawn, datum_for(basemap)),
+        within=decode_area(drawn_area) if drawn_area else None,
     )
 
 
@@ -165,6 +169,35 @@ def uploaded_boundaries(store: dict[str, Any] | None, datum: str) -> dict[str, A
     return json.loads(gdf.to_json(drop_id=True))
 
 
+def drawn_area_from_shapes(drawn: dict[str, Any] | None, action: Any, basemap: str | None):  # type: ignore[no-untyped-def]
+    """The spatial filter after the user drew or deleted shapes (WGS84, URL form).
+
+    The draw control reports its (empty) layers once when it mounts, before the user did
+    anything: that must not wipe an area restored from a shared link, so an empty report
+    with no drawing action yet changes nothing.
+    """
+    area = to_wgs84_polygon(drawn, datum_for(basemap))
+    if area is not None:
+        return encode_area(Filter.create(within=area).within)  # type: ignore[arg-type]
+    if action is None:
+        return no_update
+    return None
+
+
+def drawn_area_geojson(area: str | None, datum: str) -> dict[str, Any] | None:
+    """The spatial filter as a display layer in the map's datum (shared links show it too)."""
+    import geopandas as gpd
+
+    from geo.crs import convert_gdf
+
+    if not area:
+        return None
+    frame = gpd.GeoDataFrame(geometry=[decode_area(area)], crs=4326)
+    if datum != "wgs84":
+        frame = convert_gdf(frame, from_datum="wgs84", to_datum=datum)
+    return json.loads(frame.to_json(drop_id=True))
+
+
 def url_for_controls(
     current_search: str | None, flt: Filter, basemap: str | None, center: Any, zoom: Any,
 ) -> str:
@@ -229,12 +262,31 @@ def register(app: Dash, mapdata: MapData) -> None:
         Output(ids.STATUS, "value"),
         Output(ids.SEARCH, "value"),
         Output(ids.DRAW, "editToolbar"),
+        Output(ids.DRAWN_AREA, "data", allow_duplicate=True),
         Input(ids.RESET, "n_clicks"),
         prevent_initial_call=True,
     )
     def reset(n_clicks):  # type: ignore[no-untyped-def]
         clear = {"mode": "remove", "action": "clear all", "n_clicks": n_clicks}
-        return [], [], [], [], [], "", clear
+        return [], [], [], [], [], "", clear, None
+
+    @app.callback(
+        Output(ids.DRAWN_AREA, "data"),
+        Input(ids.DRAW, "geojson"),
+        State(ids.DRAW, "action"),
+        State(ids.BASEMAP, "value"),
+        prevent_initial_call=True,
+    )
+    def capture_drawing(drawn, action, basemap):  # type: ignore[no-untyped-def]
+        return drawn_area_from_shapes(drawn, action, basemap)
+
+    @app.callback(
+        Output(ids.DRAWN_LAYER, "data"),
+        Input(ids.DRAWN_AREA, "data"),
+        Input(ids.BASEMAP, "value"),
+    )
+    def show_drawn_area(area, basemap):  # type: ignore[no-untyped-def]
+        return drawn_area_geojson(area, datum_for(basemap))
 
     @app.callback(
         Output(ids.MAP, "viewport"),

@@ -259,3 +259,14 @@ def test_a_failing_callback_shows_a_notice_and_the_app_stays_usable(
     total = len(bundled_atlas.facilities)
     expected = len(Filter.create(text="华为").select(bundled_atlas.facilities))
     wait_count(page, expected, total)
+
+
+def test_shared_link_with_a_drawn_area_restores_and_shows_it(page, server_url, bundled_atlas):
+    query = "?within=121.1,31.2;121.3,31.2;121.3,31.4;121.1,31.4"
+    expected = len(Filter.from_query_string(query).select(bundled_atlas.facilities))
+    total = len(bundled_atlas.facilities)
+    assert 0 < expected < total
+    open_page(page, server_url + query)
+    wait_count(page, expected, total)
+    assert page.locator("#drawn-note").text_content() != ""
+    page.wait_for_function("() => location.search.includes('within=')", timeout=TIMEOUT)
