@@ -8,6 +8,7 @@ import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.callbacks.clusters import clusters_section
 from dashboard.callbacks.export import export_section
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
@@ -214,6 +215,11 @@ def page(
                                   children=town_label_markers(mapdata, datum, lang)),
                 ]), name=t("layer_towns", lang), checked=True),
                 dl.Overlay(dl.LayerGroup([
+                    dl.GeoJSON(id=ids.CL_DENSITY, style={"variable": "newtown.resultStyle"}),
+                    dl.GeoJSON(id=ids.CL_HOTSPOTS, style={"variable": "newtown.resultStyle"}),
+                    dl.GeoJSON(id=ids.CL_HULLS, style={"variable": "newtown.hullStyle"}),
+                ]), name=t("layer_analysis", lang), checked=True),
+                dl.Overlay(dl.LayerGroup([
                     dl.GeoJSON(id=ids.UPLOADED_BOUNDARIES, data=None,
                                style={"variable": "newtown.uploadedBoundaryStyle"}),
                     dl.GeoJSON(id=ids.UPLOADED_FACILITIES, data=None,
@@ -252,6 +258,7 @@ def page(
         dcc.Loading(html.Div(id=ids.SUMMARY_TABLE), type="dot"),
         dcc.Graph(id=ids.SUMMARY_CHART, config={"displayModeBar": False},
                   style={"height": "320px"}),
+        clusters_section(lang),
         export_section(lang),
     ], className="nt-right")
     return html.Div([header, html.Div([side, center, right], className="nt-main")],

@@ -174,3 +174,34 @@ def test_drawn_area_survives_the_draw_controls_mount_report():
     assert Filter.from_query_string(f"within={area}").within.area == pytest.approx(0.005)
     shown = drawn_area_geojson(area, "gcj02")["features"][0]["geometry"]["coordinates"][0]
     assert min(x for x, _ in shown) > 121.2  # shifted east for AMap
+
+
+def test_cluster_run_on_the_real_data_and_its_export(mapdata, bundled_atlas):
+    import io
+    import zipfile
+
+    from dashboard.callbacks.clusters import cluster_focus, display_layers, run_clusters
+    from dashboard.callbacks.export import analysis_layers, export_bundle
+
+    result = run_clusters(mapdata, Filter(), method="dbscan", eps_m=3000, min_samples=3,
+                          min_cluster_size=5, extras=["density"], bandwidth_m=2000,
+                          cell="h3:8", lang="en")
+    sizes = [r["size"] for r in result["rows"]]
+    assert sizes == sorted(sizes, reverse=True) and sum(sizes) + result["noise"] == len(
+        bundled_atlas.facilities)
+    hulls, density, _cells = display_layers(result, "gcj02")
+    assert len(hulls["features"]) == len(sizes) and density["features"]
+    area, _view = cluster_focus(mapdata, result, 0, "wgs84")
+    members = set(result["rows"][0]["members"].split(";"))
+    chosen = set(Filter.from_query_string(f"within={area}").select(bundled_atlas.facilities)
+                 .index)
+    assert members <= chosen
+    layers, params = analysis_layers(result)
+    assert set(layers) == {"clusters", "density"} and params["method"] == "DBSCAN"
+    _name, data, _ = export_bundle(mapdata, Filter(), fmt="gpkg",
+                                   layer_names=["facilities", "analysis"], datum="wgs84",
+                                   analysis=layers, analysis_params=params)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        meta = json.loads(archive.read(next(n for n in archive.namelist()
+                                            if n.endswith(".meta.json"))))
+    assert meta["analysis"]["eps_m"] == 3000

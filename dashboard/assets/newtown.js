@@ -29,6 +29,14 @@ window.newtown = Object.assign({}, window.newtown, {
   drawnAreaStyle: function () {
     return {color: "#d35400", weight: 2, dashArray: "6 4", fillOpacity: 0.04};
   },
+  resultStyle: function (feature) {
+    var c = feature.properties.colour || "#888888";
+    return {color: c, weight: 0.5, fillColor: c, fillOpacity: 0.45};
+  },
+  hullStyle: function (feature) {
+    var c = feature.properties.colour || "#333333";
+    return {color: c, weight: 2.5, fillColor: c, fillOpacity: 0.12};
+  },
   districtStyle: function () {
     return {color: "#8a8a8a", weight: 1, fillOpacity: 0.03, dashArray: "3 3"};
   },

@@ -21,7 +21,9 @@ from geo.query import Filter
 
 #: Layers a user can tick; "facilities" is always the current selection.
 EXPORT_LAYERS = ("facilities", "towns", "districts", "corridors", "corridor_lines", "zones",
-                 "uploaded")
+                 "uploaded", "analysis")
+#: Result layers of the analysis panels (stores in the browser, WGS84 GeoJSON) by export name.
+ANALYSIS_LAYERS = {"clusters": "clusters", "density": "density", "hotspots": "hotspots"}
 
 
 def _literal_values(tp: Any) -> tuple[str, ...]:
@@ -44,6 +46,7 @@ def export_bundle(
     datum: str,
     uploaded: Any = None,
     analysis: dict[str, Any] | None = None,
+    analysis_params: dict[str, Any] | None = None,
 ) -> tuple[str, bytes, tuple[str, ...]]:
     """Write the export in a private temp folder; return (download name, zip bytes, messages).
 
@@ -58,10 +61,13 @@ def export_bundle(
         elif name == "uploaded":
             if uploaded is not None:
                 layers[name] = flt.select(uploaded)
+        elif name == "analysis":
+            continue  # the analysis layers come in ``analysis``
         elif name in EXPORT_LAYERS:
             layers[name] = getattr(atlas, name)
-    for name, frame in (analysis or {}).items():
-        layers[name] = frame
+    if "analysis" in layer_names:
+        for name, frame in (analysis or {}).items():
+            layers[name] = frame
     if not layers:
         raise ValueError("nothing to export: tick at least one layer")
     stamp = datetime.now().astimezone().strftime("%Y%m%dT%H%M")
@@ -69,6 +75,7 @@ def export_bundle(
         target = Path(tmp) / f"newtown-{stamp}.{fmt}"
         result = export(layers, target, fmt=fmt, datum=datum,  # type: ignore[arg-type]
                         metadata={"filter": flt.to_params(), "exported_from": "dashboard",
+                                  "analysis": analysis_params or None,
                                   "sources": _sources(atlas)})
         messages = tuple(result.messages)
         if result.output.suffix == ".zip":  # already an archive: make sure the sidecar is in it
@@ -81,6 +88,25 @@ def export_bundle(
             for path in (result.output, result.sidecar):
                 archive.write(path, path.name)
         return f"{result.output.name}.zip", buffer.getvalue(), messages
+
+
+def analysis_layers(*stores: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """GeoDataFrames (WGS84) and parameters of the analysis results held in the browser."""
+    import geopandas as gpd
+
+    layers: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    for store in stores:
+        if not store:
+            continue
+        for key, name in ANALYSIS_LAYERS.items():
+            data = store.get(key)
+            if data and data.get("features"):
+                frame = gpd.GeoDataFrame.from_features(data["features"], crs=4326)
+                layers[name] = frame.drop(columns=[c for c in ("colour", "tooltip")
+                                                   if c in frame.columns])
+        params.update(store.get("params") or {})
+    return layers, params
 
 
 def _sources(atlas: Any) -> dict[str, str]:
@@ -98,6 +124,7 @@ def export_section(lang: str) -> html.Div:
         "towns": t("layer_towns", lang), "districts": t("layer_districts", lang),
         "corridors": t("layer_corridor", lang), "corridor_lines": t("layer_g60_line", lang),
         "zones": t("layer_zone", lang), "uploaded": t("layer_uploaded", lang),
+        "analysis": t("layer_analysis", lang),
     }
     return html.Div([
         html.H3(t("export", lang)),
@@ -125,6 +152,7 @@ def register(app: Dash, mapdata: MapData) -> None:
         Input(ids.EXPORT_BUTTON, "n_clicks"),
         *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
         State(ids.UPLOADED, "data"),
+        State(ids.CL_STORE, "data"),
         State(ids.EXPORT_FORMAT, "value"),
         State(ids.EXPORT_LAYERS, "value"),
         State(ids.EXPORT_DATUM, "value"),
@@ -132,14 +160,16 @@ def register(app: Dash, mapdata: MapData) -> None:
         prevent_initial_call=True,
     )
     def download(_n, towns, industries, categories, levels, statuses, text, drawn, basemap,
-                 uploaded, fmt, layer_names, datum, lang):  # type: ignore[no-untyped-def]
+                 uploaded, clusters, fmt, layer_names, datum, lang):  # type: ignore[no-untyped-def]
         lang = lang or "zh"
+        analysis = analysis_layers(clusters)
         flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
                                    drawn, basemap)
         try:
             name, data, messages = export_bundle(
                 mapdata, flt, fmt=fmt, layer_names=layer_names or [], datum=datum,
-                uploaded=uploaded_facilities(uploaded))
+                uploaded=uploaded_facilities(uploaded), analysis=analysis[0],
+                analysis_params=analysis[1])
         except ValueError as exc:
             return no_update, html.Div(str(exc), className="warn")
         notes = [html.Div(m) for m in messages]

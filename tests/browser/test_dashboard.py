@@ -270,3 +270,19 @@ def test_shared_link_with_a_drawn_area_restores_and_shows_it(page, server_url, b
     wait_count(page, expected, total)
     assert page.locator("#drawn-note").text_content() != ""
     page.wait_for_function("() => location.search.includes('within=')", timeout=TIMEOUT)
+
+
+def test_clusters_panel_runs_draws_and_focuses_a_cluster(page, server_url, bundled_atlas):
+    open_page(page, server_url)
+    page.click("#cl-run")
+    page.wait_for_selector("#cluster-table", timeout=TIMEOUT)
+    rows = page.locator("#cluster-table tbody tr")
+    assert rows.count() >= 3
+    assert "DBSCAN" in page.locator("#cl-results").text_content()
+    page.locator("#cluster-table tbody tr").first.locator("button").click()
+    page.wait_for_function("() => location.search.includes('within=')", timeout=TIMEOUT)
+    search = page.evaluate("() => location.search")
+    expected = len(Filter.from_query_string(search).select(bundled_atlas.facilities))
+    size = int(rows.first.locator("td").nth(1).text_content())
+    assert expected >= size  # the cluster's members, and anything else inside its hull
+    wait_count(page, expected, len(bundled_atlas.facilities))

@@ -1,0 +1,289 @@
+"""Clusters panel: DBSCAN/HDBSCAN hulls, kernel density bands and Gi* hotspots on the map.
+
+The analysis runs on the current selection (the shared Filter) in EPSG:4549 metres. Results
+go to the browser (a dcc.Store, in WGS84) so they are per user, can be shown in either datum
+and can be exported; nothing is kept on the server.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+from typing import Any
+
+import geopandas as gpd
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from dashboard import ids
+from dashboard.callbacks.filters import FILTER_INPUTS, datum_for, filter_from_controls
+from dashboard.i18n import t
+from dashboard.mapdata import MapData
+from geo import catalog
+from geo.clustering import (
+    HOTSPOT_CLASSES,
+    clark_evans_by_town,
+    cluster_hulls,
+    dbscan_labels,
+    density_contours,
+    hdbscan_labels,
+    hotspots,
+    kernel_density,
+)
+from geo.crs import convert_gdf
+from geo.query import Filter, encode_area
+from geo.settings import GEOGRAPHIC_CRS
+
+CLUSTER_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
+                   "#a6761d", "#1f78b4", "#b15928", "#6a3d9a")
+DENSITY_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+HOTSPOT_COLOURS = {"hot_99": "#b2182b", "hot_95": "#ef8a62", "hot_90": "#fddbc7",
+                   "cold_90": "#d1e5f0", "cold_95": "#67a9cf", "cold_99": "#2166ac"}
+MAX_PERMUTATIONS = 999
+
+
+def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    return json.loads(frame.to_crs(GEOGRAPHIC_CRS).to_json(drop_id=True))
+
+
+def run_clusters(
+    mapdata: MapData,
+    flt: Filter,
+    *,
+    method: str,
+    eps_m: float,
+    min_samples: int,
+    min_cluster_size: int,
+    extras: list[str],
+    bandwidth_m: float,
+    cell: str,
+    lang: str,
+) -> dict[str, Any]:
+    """Run the chosen analyses on the selection; return JSON-ready results (WGS84)."""
+    atlas = mapdata.atlas
+    selected = flt.select(atlas.facilities)
+    points = atlas.facilities_m.loc[selected.index]
+    if method == "hdbscan":
+        labels = hdbscan_labels(points, min_cluster_size=min_cluster_size)
+        params: dict[str, Any] = {"method": "HDBSCAN", "min_cluster_size": min_cluster_size}
+    else:
+        labels = dbscan_labels(points, eps_m=eps_m, min_samples=min_samples)
+        params = {"method": "DBSCAN", "eps_m": eps_m, "min_samples": min_samples}
+    hulls = cluster_hulls(points, labels, attributes=atlas.facilities, towns_m=atlas.towns_m)
+    members = labels[labels >= 0].groupby(labels[labels >= 0]).groups
+    rows = []
+    for number, row in hulls.iterrows():
+        layers = [catalog.INDUSTRIES[k].label(lang) for k in str(row["dominant_layers"]).split(";")
+                  if k in catalog.INDUSTRIES]
+        towns = [catalog.TOWNS[k].label(lang) for k in str(row["towns"]).split(";")
+                 if k in catalog.TOWNS]
+        rows.append({"cluster": int(number), "size": int(row["size"]),
+                     "area_km2": round(float(row["area_m2"]) / 1e6, 2),
+                     "towns": "、".join(towns), "layers": "、".join(layers),
+                     "members": ";".join(map(str, members.get(number, [])))})
+    colours = [CLUSTER_COLOURS[int(i) % len(CLUSTER_COLOURS)] for i in hulls.index]
+    shapes = hulls.reset_index().assign(
+        colour=colours,
+        members=[r["members"] for r in rows],
+        tooltip=[html_lib.escape(f"#{r['cluster']} · {r['size']} · {r['layers']}")
+                 for r in rows])
+    result: dict[str, Any] = {
+        "params": params, "count": len(points), "noise": int((labels < 0).sum()),
+        "rows": rows,
+        "clusters": _geojson(shapes[["cluster", "size", "area_m2", "dominant_layers", "towns",
+                                     "members", "colour", "tooltip", "geometry"]]),
+    }
+    dispersion = clark_evans_by_town(points, atlas.towns_m)
+    result["dispersion"] = [
+        {"town": catalog.TOWNS[str(key)].label(lang),
+         "sentence": f"n={int(row['n'])}: {row['sentence_en' if lang == 'en' else 'sentence_zh']}"}
+        for key, row in dispersion.iterrows()
+    ]
+    if "density" in extras and len(points) >= 2:
+        grid = kernel_density(points, bandwidth_m=bandwidth_m, extent=atlas.towns_m)
+        bands = density_contours(grid, levels=5)
+        bands = bands.assign(
+            colour=[DENSITY_COLOURS[min(int(v), len(DENSITY_COLOURS) - 1)]
+                    for v in bands["level"]],
+            tooltip=[f"{lo:.2f}–{hi:.2f} /km²" for lo, hi in zip(bands["lower"],
+                                                                 bands["upper"], strict=True)])
+        result["density"] = _geojson(bands)
+        params["bandwidth_m"] = bandwidth_m
+    if "hotspots" in extras and len(points) >= 2:
+        cells = hotspots(points, cell=cell, study_area=atlas.towns_m,
+                         permutations=MAX_PERMUTATIONS, seed=0)
+        significant = cells[cells["hotspot"] != "not_significant"]
+        result["hotspot_summary"] = {k: int(v) for k, v in
+                                     cells["hotspot"].value_counts().items()}
+        shown = significant.assign(
+            colour=[HOTSPOT_COLOURS[c] for c in significant["hotspot"]],
+            tooltip=[html_lib.escape(f"{HOTSPOT_CLASSES[c][1 if lang == 'en' else 0]} "
+                                     f"(n={n}, z={z:.1f})")
+                     for c, n, z in zip(significant["hotspot"], significant["count"],
+                                        significant["gi_z"], strict=True)])
+        result["hotspots"] = _geojson(shown.reset_index(drop=True)[
+            ["count", "gi_z", "q", "hotspot", "colour", "tooltip", "geometry"]])
+        params.update({"cell": cell, "permutations": MAX_PERMUTATIONS, "seed": 0,
+                       "correction": "fdr"})
+    return result
+
+
+def display_layers(result: dict[str, Any] | None, datum: str) -> tuple[Any, Any, Any]:
+    """Cluster hulls, density bands and hotspot cells in the display datum."""
+    out = []
+    for key in ("clusters", "density", "hotspots"):
+        data = (result or {}).get(key)
+        if data and datum != "wgs84" and data.get("features"):
+            frame = gpd.GeoDataFrame.from_features(data["features"], crs=GEOGRAPHIC_CRS)
+            data = json.loads(convert_gdf(frame, from_datum="wgs84", to_datum=datum)
+                              .to_json(drop_id=True))
+        out.append(data)
+    return out[0], out[1], out[2]
+
+
+def results_panel(result: dict[str, Any] | None, lang: str) -> html.Div:
+    if not result:
+        return html.Div()
+    params = ", ".join(f"{k}={v}" for k, v in result["params"].items())
+    head = html.Tr([html.Th("#"), html.Th(t("cl_size", lang)), html.Th("km²"),
+                    html.Th(t("town", lang)), html.Th(t("industry", lang))])
+    body = [html.Tr([
+        html.Td(html.Button(
+            [html.Span(className="swatch",
+                       style={"background": CLUSTER_COLOURS[r["cluster"] % 10]}),
+             str(r["cluster"])],
+            id={"type": ids.CLUSTER_ROW, "index": r["cluster"]}, className="zoom-btn",
+            title=t("cl_zoom", lang))),
+        html.Td(r["size"]), html.Td(r["area_km2"]), html.Td(r["towns"]), html.Td(r["layers"]),
+    ]) for r in result["rows"]]
+    parts: list[Any] = [
+        html.Div(t("cl_summary", lang, n=result["count"], k=len(result["rows"]),
+                   noise=result["noise"], params=params), className="nt-note"),
+        html.Table([html.Thead(head), html.Tbody(body)], className="summary-table",
+                   id="cluster-table"),
+    ]
+    if result.get("dispersion"):
+        parts.append(html.Div(t("cl_dispersion", lang), className="nt-label"))
+        parts += [html.Div(f"{d['town']}: {d['sentence']}", className="nt-note")
+                  for d in result["dispersion"]]
+    if "hotspot_summary" in result:
+        counts = result["hotspot_summary"]
+        significant = sum(v for k, v in counts.items() if k != "not_significant")
+        parts.append(html.Div(t("cl_hotspots", lang, n=significant, total=sum(counts.values())),
+                              className="nt-note"))
+    return html.Div(parts)
+
+
+def legend_rows(lang: str) -> html.Div:
+    density = [html.Span(className="swatch", style={"background": c}) for c in DENSITY_COLOURS]
+    hot = [html.Div([html.Span(className="swatch", style={"background": colour}),
+                     HOTSPOT_CLASSES[key][1 if lang == "en" else 0]], className="legend-row")
+           for key, colour in HOTSPOT_COLOURS.items()]
+    return html.Details([html.Summary(t("cl_legend", lang)),
+                         html.Div([*density, " ", t("cl_density_legend", lang)],
+                                  className="legend-row"), *hot])
+
+
+def clusters_section(lang: str) -> html.Div:
+    return html.Div([
+        html.H3(t("clusters", lang)),
+        dcc.RadioItems(id=ids.CL_METHOD, value="dbscan", inline=True,
+                       className="nt-radio-inline",
+                       options=[{"label": "DBSCAN", "value": "dbscan"},
+                                {"label": "HDBSCAN", "value": "hdbscan"}]),
+        html.Div([
+            html.Label([t("cl_eps", lang), dcc.Input(id=ids.CL_EPS, type="number", value=3000,
+                                                      min=50, max=50000, step=50,
+                                                      className="nt-num")]),
+            html.Label([t("cl_min_samples", lang),
+                        dcc.Input(id=ids.CL_MIN_SAMPLES, type="number", value=3, min=1,
+                                  max=100, step=1, className="nt-num")]),
+            html.Label([t("cl_min_cluster", lang),
+                        dcc.Input(id=ids.CL_MIN_CLUSTER, type="number", value=5, min=2,
+                                  max=500, step=1, className="nt-num")]),
+        ], className="nt-params"),
+        dcc.Checklist(id=ids.CL_EXTRAS, value=[], className="nt-radio-inline",
+                      options=[{"label": t("cl_density", lang), "value": "density"},
+                               {"label": t("cl_hotspot_layer", lang), "value": "hotspots"}]),
+        html.Div([
+            html.Label([t("cl_bandwidth", lang),
+                        dcc.Input(id=ids.CL_BANDWIDTH, type="number", value=2000, min=100,
+                                  max=20000, step=100, className="nt-num")]),
+            html.Label([t("cl_cell", lang),
+                        dcc.Dropdown(id=ids.CL_CELL, value="h3:8", clearable=False,
+                                     options=["h3:7", "h3:8", "h3:9", "grid:500", "grid:1000",
+                                              "grid:2000"], className="nt-inline-dd")]),
+        ], className="nt-params"),
+        html.Button(t("run", lang), id=ids.CL_RUN, className="reset"),
+        dcc.Loading(html.Div(id=ids.CL_RESULTS), type="dot"),
+        legend_rows(lang),
+        dcc.Store(id=ids.CL_STORE, storage_type="memory"),
+    ])
+
+
+def register(app: Dash, mapdata: MapData) -> None:
+    @app.callback(
+        Output(ids.CL_STORE, "data"),
+        Input(ids.CL_RUN, "n_clicks"),
+        *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
+        State(ids.CL_METHOD, "value"),
+        State(ids.CL_EPS, "value"),
+        State(ids.CL_MIN_SAMPLES, "value"),
+        State(ids.CL_MIN_CLUSTER, "value"),
+        State(ids.CL_EXTRAS, "value"),
+        State(ids.CL_BANDWIDTH, "value"),
+        State(ids.CL_CELL, "value"),
+        State(ids.PAGE_LANG, "data"),
+        prevent_initial_call=True,
+    )
+    def run(_n, towns, industries, categories, levels, statuses, text, drawn, basemap,
+            method, eps_m, min_samples, min_cluster, extras, bandwidth_m, cell, lang):  # type: ignore[no-untyped-def]
+        flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
+                                   drawn, basemap)
+        return run_clusters(mapdata, flt, method=method or "dbscan",
+                            eps_m=float(eps_m or 3000), min_samples=int(min_samples or 3),
+                            min_cluster_size=int(min_cluster or 5), extras=extras or [],
+                            bandwidth_m=float(bandwidth_m or 2000), cell=cell or "h3:8",
+                            lang=lang or "zh")
+
+    @app.callback(
+        Output(ids.CL_HULLS, "data"),
+        Output(ids.CL_DENSITY, "data"),
+        Output(ids.CL_HOTSPOTS, "data"),
+        Output(ids.CL_RESULTS, "children"),
+        Input(ids.CL_STORE, "data"),
+        Input(ids.BASEMAP, "value"),
+        State(ids.PAGE_LANG, "data"),
+    )
+    def show(result, basemap, lang):  # type: ignore[no-untyped-def]
+        hulls, density, cells = display_layers(result, datum_for(basemap))
+        return hulls, density, cells, results_panel(result, lang or "zh")
+
+    @app.callback(
+        Output(ids.DRAWN_AREA, "data", allow_duplicate=True),
+        Output(ids.MAP, "viewport", allow_duplicate=True),
+        Input({"type": ids.CLUSTER_ROW, "index": ALL}, "n_clicks"),
+        State(ids.CL_STORE, "data"),
+        State(ids.BASEMAP, "value"),
+        prevent_initial_call=True,
+    )
+    def focus_cluster(clicks, result, basemap):  # type: ignore[no-untyped-def]
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks) or not result:
+            return no_update, no_update
+        return cluster_focus(mapdata, result, int(trigger["index"]), datum_for(basemap))
+
+
+def cluster_focus(mapdata: MapData, result: dict[str, Any], number: int, datum: str):  # type: ignore[no-untyped-def]
+    """Filter to a cluster's area (its hull, 100 m wider so members on the edge count) and
+    zoom to it."""
+    from geo.crs import to_metric
+
+    feature = next(f for f in result["clusters"]["features"]
+                   if f["properties"]["cluster"] == number)
+    hull = gpd.GeoDataFrame.from_features([feature], crs=GEOGRAPHIC_CRS)
+    metric = to_metric(hull)
+    area = metric.buffer(100).to_crs(GEOGRAPHIC_CRS).iloc[0]
+    x0, y0, x1, y1 = area.bounds
+    bounds = mapdata.shift_bounds([[y0, x0], [y1, x1]], datum)
+    return (encode_area(Filter.create(within=area.simplify(0.0001)).within),  # type: ignore[arg-type]
+            {"bounds": bounds, "transition": "flyToBounds"})
