@@ -1,4 +1,4 @@
-"""Write selected layers to files GIS teams can open: GeoJSON, GeoPackage, Shapefile, CSV, KML.
+"""Write selected layers to files: GeoJSON, GeoPackage, Shapefile, CSV, KML, HTML map, print PNG.
 
 One call, :func:`export`, writes one data file plus a sidecar ``<output>.meta.json`` that tells
 the receiving team what they got: the filter, analysis parameters, data sources and dates, the
@@ -29,6 +29,14 @@ Design decisions, per format:
   message; exactly one point layer is written.
 * **KML** through GDAL's LIBKML driver: one ``.kml``, one ``<Folder>`` per layer, the
   placemark name taken from ``name_zh``.
+* **HTML** (:data:`MAP_FORMATS`): one standalone ``.html`` map built by
+  :func:`geo.webmap.build_webmap`, with every script and style inlined so it opens with no
+  internet (blank background by default; OpenStreetMap is an optional, non-default base layer
+  unless ``online_basemap=False``). Data text reaches the page only as escaped JSON.
+* **PNG**: one print map from :func:`geo.printmap.build_printmap` (drawn in EPSG:4549, with
+  title, legend, scale bar, north arrow, CRS/source notes and the approximate/schematic caveat).
+  Both map formats draw WGS84 only: a GCJ-02/BD-09 picture would be off by 500 m-1 km with no
+  AMap/Baidu tiles under it, so ``datum`` other than ``wgs84`` is refused for them.
 
 Every output goes to a hidden temporary folder beside the target and is renamed into place
 only when everything has been written, so a failed export leaves no file at all (not even a
@@ -65,7 +73,9 @@ from geo.crs import DATUMS, Datum, convert_gdf
 from geo.settings import GEOGRAPHIC_CRS
 
 __all__ = [
+    "ALL_FORMATS",
     "FORMATS",
+    "MAP_FORMATS",
     "METADATA_TABLE",
     "SHAPEFILE_FIELD_NAMES",
     "ExportResult",
@@ -76,8 +86,14 @@ __all__ = [
     "shapefile_field_names",
 ]
 
-Format = Literal["geojson", "gpkg", "shp", "csv", "kml"]
-FORMATS: Final[tuple[str, ...]] = get_args(Format)
+DataFormat = Literal["geojson", "gpkg", "shp", "csv", "kml"]
+MapFormat = Literal["html", "png"]
+Format = DataFormat | MapFormat
+#: The GIS data formats (read back by GDAL).
+FORMATS: Final[tuple[str, ...]] = get_args(DataFormat)
+#: The map formats: a standalone HTML map and a print PNG.
+MAP_FORMATS: Final[tuple[str, ...]] = get_args(MapFormat)
+ALL_FORMATS: Final[tuple[str, ...]] = FORMATS + MAP_FORMATS
 
 #: Name of the non-spatial key/value table added to every GeoPackage export.
 METADATA_TABLE: Final = "export_metadata"
@@ -179,6 +195,9 @@ def export(
     fmt: Format,
     datum: Datum = "wgs84",
     metadata: Mapping[str, object],
+    lang: str = "zh",
+    title: str | None = None,
+    online_basemap: bool = True,
 ) -> ExportResult:
     """Write ``layers`` (name -> GeoDataFrame in EPSG:4326) to ``path`` as ``fmt``.
 
@@ -192,11 +211,23 @@ def export(
     under ``context``. An empty selection is not an error: it writes a valid empty file and
     says so in ``result.messages``. Raises ValueError for bad input (unknown format or datum,
     a layer not in EPSG:4326, a bad layer name, a file name for another format).
+
+    ``lang`` (``zh`` or ``en``), ``title`` and ``online_basemap`` apply to the map formats
+    (``html``, ``png``) only.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt not in ALL_FORMATS:
+        raise ValueError(
+            f"unknown export format {fmt!r}; expected one of {', '.join(ALL_FORMATS)}")
     if datum not in DATUMS:
         raise ValueError(f"unknown datum {datum!r}; expected one of {', '.join(DATUMS)}")
+    if fmt in MAP_FORMATS and datum != "wgs84":
+        raise ValueError(
+            f"{fmt} maps are drawn in WGS84 only (they carry no AMap/Baidu tiles, so "
+            f"{_DATUM_LABELS.get(datum, datum)} positions would simply be misplaced); use "
+            "datum 'wgs84', or a data format (geojson, gpkg, shp, csv, kml) for "
+            f"{_DATUM_LABELS.get(datum, datum)}")
+    if fmt in MAP_FORMATS and lang not in ("zh", "en"):
+        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
     if not layers:
         raise ValueError("nothing to export: no layers given")
     frames = {name: _prepare_layer(name, gdf, datum) for name, gdf in layers.items()}
@@ -228,10 +259,21 @@ def export(
         to_write, field_names, notes = _shapefile_frames(frames)
         messages.extend(notes)
 
+    exported_at = datetime.now().astimezone().isoformat(timespec="seconds")
+    rendered: str | bytes = ""
+    map_info: dict[str, object] | None = None
+    if fmt in MAP_FORMATS:
+        rendered, map_info, notes = _render_map(
+            frames, fmt=fmt, metadata={**metadata, "exported_at": exported_at}, lang=lang,
+            title=title, online_basemap=online_basemap)
+        messages.extend(notes)
+
     doc = _sidecar_document(
         frames, fmt=fmt, datum=datum, target=target, metadata=metadata, skipped=skipped,
-        field_names=field_names, messages=messages,
+        field_names=field_names, messages=messages, exported_at=exported_at,
     )
+    if map_info is not None:
+        doc["map"] = map_info
     sidecar_text = json.dumps(doc, ensure_ascii=False, indent=2, default=_json_default) + "\n"
 
     with _staging(target.parent) as stage:
@@ -245,8 +287,12 @@ def export(
             _write_shapefile_zip(to_write, staged, sidecar=(sidecar.name, sidecar_text))
         elif fmt == "csv":
             _write_csv(frames, staged)
-        else:
+        elif fmt == "kml":
             _write_kml(frames, staged)
+        elif isinstance(rendered, bytes):
+            staged.write_bytes(rendered)
+        else:
+            staged.write_text(rendered, encoding="utf-8")
         staged_sidecar = stage / sidecar.name
         staged_sidecar.write_text(sidecar_text, encoding="utf-8")
         _commit([(staged, target), (staged_sidecar, sidecar)])
@@ -266,7 +312,8 @@ def export_path(
     """The file name :func:`export` writes for ``path``.
 
     A name without a recognised extension gets the format's one (``.geojson``, ``.gpkg``,
-    ``.shp.zip``, ``.csv``, ``.kml``; ``.geojson.zip`` for several GeoJSON layers); a name
+    ``.shp.zip``, ``.csv``, ``.kml``, ``.html``, ``.png``; ``.geojson.zip`` for several GeoJSON
+    layers); a name
     ending in ``.shp`` becomes ``.shp.zip`` and, for several GeoJSON layers, ``.geojson``
     becomes ``.geojson.zip``. A name with another format's extension is refused. For GCJ-02
     or BD-09, ``.gcj02``/``.bd09`` is inserted before the extension unless already present.
@@ -284,7 +331,8 @@ def export_path(
     elif fmt == "shp":
         default, accepted, upgrade = ".shp.zip", (".shp.zip", ".zip"), (".shp",)
     else:
-        default = {"gpkg": ".gpkg", "csv": ".csv", "kml": ".kml"}[fmt]
+        default = {"gpkg": ".gpkg", "csv": ".csv", "kml": ".kml", "html": ".html",
+                   "png": ".png"}[fmt]
         accepted, upgrade = (default,), ()
 
     stem, ext = name, default
@@ -619,6 +667,40 @@ def _write_kml(frames: Mapping[str, gpd.GeoDataFrame], path: Path) -> None:
                      layer_options={"FOLDER": "YES"})
 
 
+# -- maps ------------------------------------------------------------------------------------
+
+
+def _render_map(
+    frames: Mapping[str, gpd.GeoDataFrame], *, fmt: str, metadata: Mapping[str, object],
+    lang: str, title: str | None, online_basemap: bool,
+) -> tuple[str | bytes, dict[str, object], list[str]]:
+    """The HTML page or PNG bytes for ``frames``, what the sidecar says about it, and notes.
+
+    Nothing is written here; folium and matplotlib are imported only when a map is asked for.
+    """
+    if fmt == "html":
+        from geo.webmap import OSM_TILE_URL, SIMPLIFY_M, build_webmap
+
+        page = build_webmap(frames, title=title, lang=lang, metadata=metadata,
+                            online_basemap=online_basemap)
+        info: dict[str, object] = {
+            "kind": "standalone HTML map (folium/Leaflet, scripts and styles inlined)",
+            "lang": lang,
+            "drawn_in": f"{GEOGRAPHIC_CRS} coordinates, shown by Leaflet in Web Mercator",
+            "default_basemap": "none (blank background; the page makes no network request)",
+            "optional_basemap": OSM_TILE_URL if online_basemap else None,
+            "display_simplification_m": dict(SIMPLIFY_M),
+        }
+        return page, info, []
+    from geo.printmap import build_printmap
+
+    picture = build_printmap(frames, title=title, lang=lang, metadata=metadata)
+    info = {"kind": "print PNG (matplotlib Agg)", "lang": picture.lang,
+            "size_px": list(picture.size_px), "drawn_in": "EPSG:4549 (metres)",
+            "font": picture.font}
+    return picture.png, info, list(picture.messages)
+
+
 # -- sidecar ---------------------------------------------------------------------------------
 
 
@@ -632,6 +714,7 @@ def _sidecar_document(
     skipped: Mapping[str, str],
     field_names: Mapping[str, Mapping[str, str]],
     messages: list[str],
+    exported_at: str,
 ) -> dict[str, object]:
     given = dict(metadata)
     flt: Any = given.pop("filter", {})
@@ -647,7 +730,7 @@ def _sidecar_document(
         "title": "New Town Atlas (新城图谱) export",
         "file": target.name,
         "format": fmt,
-        "exported_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "exported_at": exported_at,
         "software": {"name": "newtown-atlas", "version": geo.__version__,
                      "gdal": pyogrio.__gdal_version_string__},
         "crs": {

@@ -473,7 +473,7 @@ def test_refuses_other_crs(out, facilities):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"fmt": "html"}, "unknown export format 'html'"),
+        ({"fmt": "pdf"}, "unknown export format 'pdf'"),
         ({"fmt": "gpkg", "datum": "cgcs2000"}, "unknown datum 'cgcs2000'"),
         ({"fmt": "gpkg", "layers": {}}, "no layers"),
         ({"fmt": "gpkg", "layers": {"My Layer": None}}, "not usable as a file or table name"),
@@ -782,17 +782,18 @@ def test_cli_bad_data_dir_exits_2(tmp_path, capsys):
     assert "error: data problems" in capsys.readouterr().err
 
 
-def test_cli_refuses_html_for_now(tmp_path, capsys):
+def test_cli_refuses_unknown_format(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        run_cli(["export", "--format", "html", "-o", str(tmp_path / "x.html")])
+        run_cli(["export", "--format", "pdf", "-o", str(tmp_path / "x.pdf")])
     assert exit_info.value.code == 2
-    assert "invalid choice: 'html'" in capsys.readouterr().err
+    assert "invalid choice: 'pdf'" in capsys.readouterr().err
 
 
-def test_cli_help_says_html_png_later(capsys):
+def test_cli_help_lists_the_map_formats(capsys):
+    # HTML and PNG maps themselves are tested in tests/test_webmap.py
     with pytest.raises(SystemExit):
         run_cli(["export", "--help"])
-    assert "HTML and PNG maps are not available yet" in " ".join(capsys.readouterr().out.split())
+    assert "html,png" in " ".join(capsys.readouterr().out.split()).replace(" ", "")
 
 
 def test_parse_layers():

@@ -16,7 +16,7 @@ from dashboard.callbacks.filters import FILTER_INPUTS, filter_from_controls
 from dashboard.callbacks.upload import uploaded_facilities
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
-from geo.export import Format, export
+from geo.export import MAP_FORMATS, Format, export
 from geo.query import Filter
 
 #: Layers a user can tick; "facilities" is always the current selection.
@@ -47,6 +47,7 @@ def export_bundle(
     uploaded: Any = None,
     analysis: dict[str, Any] | None = None,
     analysis_params: dict[str, Any] | None = None,
+    lang: str = "zh",
 ) -> tuple[str, bytes, tuple[str, ...]]:
     """Write the export in a private temp folder; return (download name, zip bytes, messages).
 
@@ -73,7 +74,11 @@ def export_bundle(
     stamp = datetime.now().astimezone().strftime("%Y%m%dT%H%M")
     with tempfile.TemporaryDirectory(prefix="newtown-export-") as tmp:
         target = Path(tmp) / f"newtown-{stamp}.{fmt}"
+        extra: dict[str, Any] = {}
+        if fmt in MAP_FORMATS:  # maps are drawn in WGS84 and labelled in the page's language
+            datum, extra = "wgs84", {"lang": lang}
         result = export(layers, target, fmt=fmt, datum=datum,  # type: ignore[arg-type]
+                        **extra,
                         metadata={"filter": flt.to_params(), "exported_from": "dashboard",
                                   "analysis": analysis_params or None,
                                   "sources": _sources(atlas)})
@@ -169,7 +174,7 @@ def register(app: Dash, mapdata: MapData) -> None:
             name, data, messages = export_bundle(
                 mapdata, flt, fmt=fmt, layer_names=layer_names or [], datum=datum,
                 uploaded=uploaded_facilities(uploaded), analysis=analysis[0],
-                analysis_params=analysis[1])
+                analysis_params=analysis[1], lang=lang)
         except ValueError as exc:
             return no_update, html.Div(str(exc), className="warn")
         notes = [html.Div(m) for m in messages]
