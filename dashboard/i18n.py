@@ -39,6 +39,7 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "layer_corridor": ("G60科创走廊（示意）", "G60 corridor (schematic)"),
     "layer_g60_line": ("G60沪昆高速（示意）", "G60 expressway (schematic)"),
     "layer_zone": ("南汇未来产业先导区（示意）", "Nanhui future-industry zone (schematic)"),
+    "layer_aggregate": ("设施聚合网格", "Facility grid counts"),
     "layer_facilities": ("创新设施", "Facilities"),
     "legend": ("产业图层", "Industry layers"),
     "details": ("设施详情", "Facility details"),
@@ -118,6 +119,9 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "cl_legend": ("分析图例", "Analysis legend"),
     "cl_density_legend": ("核密度（低→高，设施/平方公里）", "density, low → high (per km²)"),
     "layer_analysis": ("分析结果", "Analysis results"),
+    "agg_note": ("聚合显示：每格 {m} 米内的设施数；放大查看单个设施",
+                 "Aggregated: facilities per {m} m cell; zoom in for single facilities"),
+    "in_view_note": ("显示当前视野内的 {n} 个设施", "Showing the {n} facilities in view"),
     "boundary_note": ("新城边界为依据公开描述数字化的近似范围，非测绘成果。",
                       "Town boundaries are approximate digitisations of published "
                       "descriptions, not surveys."),

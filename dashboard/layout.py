@@ -225,6 +225,9 @@ def page(
                     dl.GeoJSON(id=ids.UPLOADED_FACILITIES, data=None,
                                pointToLayer={"variable": "newtown.uploadedPointToLayer"}),
                 ]), name=t("layer_uploaded", lang), checked=True),
+                dl.Overlay(dl.GeoJSON(id=ids.AGGREGATE, style={"variable": "newtown.aggStyle"},
+                                      onEachFeature={"variable": "newtown.aggLabel"}),
+                           name=t("layer_aggregate", lang), checked=True),
                 dl.Overlay(dl.GeoJSON(
                     id=ids.FACILITIES, data=None, cluster=True, zoomToBoundsOnClick=True,
                     superClusterOptions={"radius": 40, "maxZoom": 12},
@@ -246,6 +249,7 @@ def page(
     )
     center = html.Div([
         the_map,
+        html.Div(id=ids.MAP_NOTE, className="nt-mapnote"),
         html.Div(id=ids.DATUM_NOTE, className="nt-datum",
                  children=t("datum", lang, datum=t(f"datum_{datum}", lang))),
     ], className="nt-map")

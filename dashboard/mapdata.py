@@ -16,6 +16,7 @@ import shapely
 from geo import catalog
 from geo.atlas import Atlas
 from geo.crs import convert, convert_gdf, to_metric
+from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS
 
 Datum = str  # "wgs84" | "gcj02"
 DISPLAY_DATUMS: tuple[Datum, ...] = ("wgs84", "gcj02")
@@ -31,6 +32,11 @@ _DISPLAY_COLUMNS = {
     "zones": ["key", "name_zh", "name_en", "boundary_quality"],
 }
 DECIMALS = 6
+#: Above this many facilities in view the map gets server-side grid counts instead of points.
+POINT_LIMIT = 2000
+#: Grid cell size (metres, EPSG:4549) for aggregated views, by map zoom.
+AGG_CELL_M = {7: 20_000, 8: 10_000, 9: 5_000, 10: 2_000, 11: 1_000, 12: 500, 13: 250}
+AGG_COLOURS = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")
 
 
 def _simplified(gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
@@ -134,6 +140,52 @@ class MapData:
                                          colours, tips, strict=True)
         ]
         return {"type": "FeatureCollection", "features": features}
+
+    @cached_property
+    def metric_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Facility x, y in EPSG:4549 metres, in the order of ``atlas.facilities``."""
+        geoms = self.atlas.facilities_m.geometry
+        return geoms.x.to_numpy(), geoms.y.to_numpy()
+
+    @cached_property
+    def _to_wgs84(self):  # type: ignore[no-untyped-def]
+        from pyproj import Transformer
+
+        return Transformer.from_crs(METRIC_CRS, GEOGRAPHIC_CRS, always_xy=True)
+
+    def aggregate(self, positions: np.ndarray, *, zoom: float | None, datum: Datum) -> dict:
+        """Counts of facilities per square grid cell (metres), as display polygons.
+
+        ``positions`` are row positions in ``atlas.facilities``. The cell size follows the
+        zoom so a cell stays a few dozen pixels wide; only non-empty cells are sent.
+        """
+        level = round(zoom) if zoom is not None else 9
+        size = AGG_CELL_M[min(max(level, min(AGG_CELL_M)), max(AGG_CELL_M))]
+        x, y = self.metric_xy
+        cx = np.floor(x[positions] / size).astype(np.int64)
+        cy = np.floor(y[positions] / size).astype(np.int64)
+        cells, counts = np.unique(np.stack([cx, cy]), axis=1, return_counts=True)
+        x0, y0 = cells[0] * size, cells[1] * size
+        corners_x = np.stack([x0, x0 + size, x0 + size, x0, x0], axis=1)
+        corners_y = np.stack([y0, y0, y0 + size, y0 + size, y0], axis=1)
+        lon, lat = self._to_wgs84.transform(corners_x.ravel(), corners_y.ravel())
+        if datum != "wgs84":
+            lon, lat = convert(lon, lat, from_datum="wgs84", to_datum=datum)
+        lon = np.round(np.asarray(lon).reshape(corners_x.shape), DECIMALS)
+        lat = np.round(np.asarray(lat).reshape(corners_y.shape), DECIMALS)
+        top = max(int(counts.max()), 1) if len(counts) else 1
+        shades = np.minimum((np.log1p(counts) / np.log1p(top) * len(AGG_COLOURS)).astype(int),
+                            len(AGG_COLOURS) - 1)
+        features = [
+            {"type": "Feature",
+             "geometry": {"type": "Polygon",
+                          "coordinates": [np.column_stack([lo, la]).tolist()]},
+             "properties": {"count": int(n), "colour": AGG_COLOURS[s],
+                            "tooltip": f"{int(n):,}"}}
+            for lo, la, n, s in zip(lon, lat, counts, shades, strict=True)
+        ]
+        return {"type": "FeatureCollection", "features": features,
+                "properties": {"cell_m": size, "cells": len(features)}}
 
     def shift_bounds(self, bounds: list[list[float]], datum: Datum) -> list[list[float]]:
         """Bounds [[s, w], [n, e]] from WGS84 to the display datum."""

@@ -205,3 +205,28 @@ def test_cluster_run_on_the_real_data_and_its_export(mapdata, bundled_atlas):
         meta = json.loads(archive.read(next(n for n in archive.namelist()
                                             if n.endswith(".meta.json"))))
     assert meta["analysis"]["eps_m"] == 3000
+
+
+def test_too_many_points_are_aggregated_or_cut_to_the_view(mapdata, bundled_atlas, monkeypatch):
+    import dashboard.callbacks.filters as filters
+
+    monkeypatch.setattr(filters, "POINT_LIMIT", 20)  # the real limit is thousands
+    fac = bundled_atlas.facilities
+    view = selection_view(mapdata, Filter(), datum="wgs84", lang="en", zoom=9)
+    assert view.geojson["features"] == []
+    cells = view.aggregate["features"]
+    assert sum(c["properties"]["count"] for c in cells) == len(fac)
+    assert view.aggregate["properties"]["cell_m"] == 5000
+    assert "5,000 m cell" in view.map_note
+    # every facility lies in the cell that counts it
+    polygons = [shapely.geometry.shape(c["geometry"]) for c in cells]
+    for point in fac.geometry:
+        assert sum(p.covers(point) for p in polygons) >= 1
+    # zoomed in on one area: only the facilities in view, as points
+    nanhui = fac[fac["town"] == "nanhui"]
+    x0, y0, x1, y1 = nanhui.total_bounds
+    view = selection_view(mapdata, Filter(), datum="wgs84", lang="en",
+                          bounds=[[y0, x0], [y1, x1]], zoom=12)
+    shown = {f["id"] for f in view.geojson["features"]}
+    assert set(nanhui.index) <= shown and len(shown) <= 20
+    assert view.aggregate is None

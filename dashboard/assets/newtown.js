@@ -37,6 +37,13 @@ window.newtown = Object.assign({}, window.newtown, {
     var c = feature.properties.colour || "#333333";
     return {color: c, weight: 2.5, fillColor: c, fillOpacity: 0.12};
   },
+  aggStyle: function (feature) {
+    return {color: "#08306b", weight: 0.5, fillColor: feature.properties.colour,
+            fillOpacity: 0.75, className: "agg-cell"};
+  },
+  aggLabel: function (feature, layer) {
+    layer.bindTooltip(String(feature.properties.count));  // a number: nothing to escape
+  },
   districtStyle: function () {
     return {color: "#8a8a8a", weight: 1, fillOpacity: 0.03, dashArray: "3 3"};
   },

@@ -6,13 +6,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
 
 from dashboard import ids
 from dashboard.callbacks.upload import uploaded_facilities
 from dashboard.i18n import t
-from dashboard.mapdata import MapData, to_wgs84_polygon
+from dashboard.mapdata import POINT_LIMIT, MapData, to_wgs84_polygon
 from dashboard.urlstate import GCJ02_BASEMAPS, PageState, parse_state, state_to_search
 from geo import catalog
 from geo.atlas import counts_by_town_and_layer
@@ -60,24 +62,49 @@ def filter_from_controls(
 @dataclass(frozen=True)
 class SelectionView:
     geojson: dict[str, Any]
+    aggregate: dict[str, Any] | None  # grid counts instead of points when there are too many
+    map_note: str
     uploaded: dict[str, Any] | None
     count: str
     drawn_note: str
-    table: html.Table
-    figure: go.Figure
+    table: html.Table | None  # None when only the map view was asked for
+    figure: go.Figure | None
 
 
 def selection_view(
-    mapdata: MapData, flt: Filter, *, datum: str, lang: str, uploaded: Any = None
+    mapdata: MapData,
+    flt: Filter,
+    *,
+    datum: str,
+    lang: str,
+    uploaded: Any = None,
+    bounds: list[list[float]] | None = None,
+    zoom: float | None = None,
+    summary: bool = True,
 ) -> SelectionView:
     """Everything that changes when the selection changes.
 
+    Up to POINT_LIMIT selected facilities go to the browser as points (clustered there).
+    Beyond that only the points inside the map view (``bounds`` in the display datum) are
+    sent, and if those are still too many, counts per grid cell (metres, sized by ``zoom``).
     ``uploaded`` (the user's own facilities, a GeoDataFrame) is filtered with the same Filter
     and drawn as its own layer; the summary counts the bundled facilities.
     """
     facilities = mapdata.atlas.facilities
-    selected = flt.select(facilities)
-    counts = counts_by_town_and_layer(selected)
+    mask = flt.mask(facilities)
+    positions = np.flatnonzero(mask)
+    selected = facilities.iloc[positions]
+    points, aggregate, note = positions, None, ""
+    if len(positions) > POINT_LIMIT:
+        if bounds is not None:
+            points = positions[_in_bounds(facilities, positions, bounds, datum)]
+        if len(points) > POINT_LIMIT:
+            aggregate = mapdata.aggregate(points, zoom=zoom, datum=datum)
+            note = t("agg_note", lang, m=f"{aggregate['properties']['cell_m']:,}")
+            points = positions[:0]
+        else:
+            note = t("in_view_note", lang, n=len(points))
+    counts = counts_by_town_and_layer(selected) if summary else None
     count = t("selected", lang, n=len(selected), total=len(facilities))
     uploaded_geojson = None
     if uploaded is not None:
@@ -85,13 +112,27 @@ def selection_view(
         uploaded_geojson = uploaded_features(chosen, datum=datum)
         count += t("uploaded_count", lang, n=len(chosen))
     return SelectionView(
-        geojson=mapdata.facility_features(selected, datum=datum, lang=lang),
+        geojson=mapdata.facility_features(facilities.iloc[points], datum=datum, lang=lang),
+        aggregate=aggregate,
+        map_note=note,
         uploaded=uploaded_geojson,
         count=count,
         drawn_note=t("drawn_active", lang) if flt.within is not None else "",
-        table=summary_table(counts, lang),
-        figure=summary_figure(counts, lang),
+        table=summary_table(counts, lang) if counts is not None else None,
+        figure=summary_figure(counts, lang) if counts is not None else None,
     )
+
+
+def _in_bounds(facilities: Any, positions: np.ndarray, bounds: list[list[float]],
+               datum: str) -> np.ndarray:
+    """Which of ``positions`` lie in the map view, padded by a quarter on every side (so a
+    small pan needs no new data; the pad also covers the GCJ-02 offset of the bounds)."""
+    (south, west), (north, east) = bounds
+    pad_x, pad_y = (east - west) / 4, (north - south) / 4
+    x = facilities.geometry.x.to_numpy()[positions]
+    y = facilities.geometry.y.to_numpy()[positions]
+    return ((x >= west - pad_x) & (x <= east + pad_x) & (y >= south - pad_y)
+            & (y <= north + pad_y))
 
 
 def uploaded_features(uploaded: Any, *, datum: str) -> dict[str, Any]:
@@ -218,6 +259,8 @@ def url_for_controls(
 def register(app: Dash, mapdata: MapData) -> None:
     @app.callback(
         Output(ids.FACILITIES, "data"),
+        Output(ids.AGGREGATE, "data"),
+        Output(ids.MAP_NOTE, "children"),
         Output(ids.UPLOADED_FACILITIES, "data"),
         Output(ids.UPLOADED_BOUNDARIES, "data"),
         Output(ids.COUNT, "children"),
@@ -226,18 +269,41 @@ def register(app: Dash, mapdata: MapData) -> None:
         Output(ids.SUMMARY_CHART, "figure"),
         *FILTER_INPUTS,
         Input(ids.UPLOADED, "data"),
+        State(ids.MAP, "bounds"),
+        State(ids.MAP, "zoom"),
         State(ids.PAGE_LANG, "data"),
     )
     def update_selection(towns, industries, categories, levels, statuses, text, drawn,
-                         basemap, uploaded, lang):  # type: ignore[no-untyped-def]
+                         basemap, uploaded, bounds, zoom, lang):  # type: ignore[no-untyped-def]
         flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
                                    drawn, basemap)
         datum = datum_for(basemap)
         view = selection_view(mapdata, flt, datum=datum, lang=lang or "zh",
-                              uploaded=uploaded_facilities(uploaded))
+                              uploaded=uploaded_facilities(uploaded), bounds=bounds, zoom=zoom)
         boundaries = uploaded_boundaries(uploaded, datum)
-        return (view.geojson, view.uploaded, boundaries, view.count, view.drawn_note,
-                view.table, view.figure)
+        return (view.geojson, view.aggregate, view.map_note, view.uploaded, boundaries,
+                view.count, view.drawn_note, view.table, view.figure)
+
+    @app.callback(
+        Output(ids.FACILITIES, "data", allow_duplicate=True),
+        Output(ids.AGGREGATE, "data", allow_duplicate=True),
+        Output(ids.MAP_NOTE, "children", allow_duplicate=True),
+        Input(ids.MAP, "bounds"),
+        Input(ids.MAP, "zoom"),
+        *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
+        State(ids.PAGE_LANG, "data"),
+        prevent_initial_call=True,
+    )
+    def follow_view(bounds, zoom, towns, industries, categories, levels, statuses, text,
+                    drawn, basemap, lang):  # type: ignore[no-untyped-def]
+        # A separate callback, so a pan never cancels a pending filter update.
+        if len(mapdata.atlas.facilities) <= POINT_LIMIT:
+            raise PreventUpdate  # every facility is on the map already
+        flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
+                                   drawn, basemap)
+        view = selection_view(mapdata, flt, datum=datum_for(basemap), lang=lang or "zh",
+                              bounds=bounds, zoom=zoom, summary=False)
+        return view.geojson, view.aggregate, view.map_note
 
     @app.callback(
         Output(ids.URL, "search"),
