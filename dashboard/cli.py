@@ -206,10 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_command(sub)
 
+    from dashboard.cli_analysis import add_coverage_commands
     from dashboard.cli_clusters import add_cluster_commands
     from dashboard.cli_geocode import add_geocode_command
 
     add_cluster_commands(sub)
+    add_coverage_commands(sub)
 
     add_geocode_command(sub)
 

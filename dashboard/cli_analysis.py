@@ -175,7 +175,7 @@ def _coverage(args: argparse.Namespace) -> int:
 def _network_coverage(args: argparse.Namespace, atlas: Atlas, selected: gpd.GeoDataFrame,
                       population: gpd.GeoDataFrame | None
                       ) -> tuple[CoverageReport, dict[str, object]]:
-    from geo.network import isochrones, reach_m, read_network
+    from geo.network import MAX_SNAP_M, isochrones, reach_m, read_network
 
     if args.radius_m is not None or getattr(args, "life_circle", None):
         raise UsageError("--network measures reach as --mode and --minutes; "
@@ -185,7 +185,9 @@ def _network_coverage(args: argparse.Namespace, atlas: Atlas, selected: gpd.GeoD
     areas = isochrones(selected, network, mode=args.mode, minutes=args.minutes,
                        edge_buffer_m=args.edge_buffer_m)
     report = coverage_report(areas, atlas.towns_m, atlas.districts_m, population=population)
-    discs = coverage_report(selected, atlas.towns_m, None, radius_m=reach, population=population)
+    # Like for like: discs of the same reach around the facilities the network serves.
+    discs = coverage_report(selected.loc[areas["on_network"].to_numpy()], atlas.towns_m, None,
+                            radius_m=reach, population=population)
     by_town = {
         str(key): {
             "network_covered_m2": float(net),
@@ -205,8 +207,10 @@ def _network_coverage(args: argparse.Namespace, atlas: Atlas, selected: gpd.GeoD
         "directed": network.directed,
         "nodes": network.graph.number_of_nodes(),
         "street_m": network.length_m,
-        "facilities_off_network_m": {  # farther than a street buffer from the network
-            str(i): float(s) for i, s in areas["snap_m"].items() if s > args.edge_buffer_m},
+        "max_snap_m": MAX_SNAP_M,
+        "facilities_off_network_m": {  # outside the network's extent: no service area
+            str(i): float(s) for i, s, on in zip(areas.index, areas["snap_m"],
+                                                 areas["on_network"], strict=True) if not on},
         "towns": by_town,
     }
     return report, doc
@@ -227,13 +231,13 @@ def coverage_document(report: CoverageReport, flt: Filter,
     towns = report.towns
     has_pop = "population" in towns.columns
     rows = []
-    for _, row in towns.iterrows():
+    for idx, row in towns.iterrows():
         item: dict[str, object] = {
             "key": row.get("key"), **_town_names(str(row.get("key"))),
             "area_m2": round(float(row["area_m2"]), 1),
             "covered_m2": round(float(row["covered_m2"]), 1),
             "covered_share": _share(row["covered_share"]),
-            "gap_m2": round(float(report.gaps.loc[_, "gap_m2"]), 1),
+            "gap_m2": round(float(report.gaps.loc[idx, "gap_m2"]), 1),
         }
         if has_pop:
             item.update(population=round(float(row["population"]), 1),
@@ -410,9 +414,16 @@ def format_coverage(doc: Mapping[str, Any], *, lang: str = "zh") -> str:
             lines.append("* 沿海区: 行政边界含海域和滩涂, 不计算陆域覆盖率" if zh else
                          "* coastal: the polygon includes sea and tidal flats, so no land share")
     if net and net["facilities_off_network_m"]:
-        far = ", ".join(f"{k} ({v:,.0f} m)" for k, v in net["facilities_off_network_m"].items())
-        lines.append(("离路网较远的设施 (先步行到最近节点): " if zh else
-                      "facilities off the network (walk to the nearest node first): ") + far)
+        off = net["facilities_off_network_m"]
+        far = ", ".join(f"{k} ({v:,.0f} m)" for k, v in list(off.items())[:8])
+        more = len(off) - 8
+        if more > 0:
+            far += f" … (+{more})"
+        lines.append(
+            (f"{len(off)} 个设施距路网节点超过 {net['max_snap_m']:,.0f} m (在路网范围外, "
+             f"不计网络覆盖): " if zh else
+             f"{len(off)} facilities are more than {net['max_snap_m']:,.0f} m from any network "
+             f"node (outside the network's extent, no network coverage): ") + far)
     if doc.get("gaps_out"):
         lines.append(("空白区已写入 " if zh else "gaps written to ") + str(doc["gaps_out"]))
     return "\n".join(lines)
@@ -495,7 +506,7 @@ def siting_document(result: SitingResult, flt: Filter, *, radius_m: float | None
         "k": k,
         "objective": result.objective,
         "existing_radius_m": radius_m,
-        "existing_radius": "per category" if radius_m is None else f"{radius_m:g} m",
+        "existing_radius": None if radius_m is None else f"{radius_m:g} m",
         "new_radius_m": result.new_radius_m,
         "new_radius_from": new_radius_source,
         "candidates": result.candidates,
@@ -524,13 +535,14 @@ def format_siting(doc: Mapping[str, Any], *, lang: str = "zh") -> str:
         (f"选址建议: 新设施半径 {doc['new_radius_m']:g} m ({doc['new_radius_from']}), 目标 "
          f"{objective[0]}; 候选点 {doc['candidates']} 个 ({doc['candidate_source']}); 现状覆盖 "
          f"{_km2(doc['baseline_covered_m2'])} / {_km2(doc['area_m2'])} km² "
-         f"({_pct(doc['baseline_covered_share'])}), 现有设施半径 {doc['existing_radius']}")
+         f"({_pct(doc['baseline_covered_share'])}), 现有设施半径 "
+         f"{doc['existing_radius'] or '按类别默认'}")
         if zh else
         (f"siting: new facilities reach {doc['new_radius_m']:g} m ({doc['new_radius_from']}), "
          f"objective {objective[1]}; {doc['candidates']} candidates "
          f"({doc['candidate_source']}); covered now {_km2(doc['baseline_covered_m2'])} of "
          f"{_km2(doc['area_m2'])} km² ({_pct(doc['baseline_covered_share'])}), existing "
-         f"radius {doc['existing_radius']}"))
+         f"radius {doc['existing_radius'] or 'per category'}"))
     if not doc["picks"]:
         lines.append("没有候选点能增加覆盖" if zh else "no candidate adds any coverage")
         return "\n".join(lines)
