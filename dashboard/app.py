@@ -11,7 +11,7 @@ from flask import Response
 from flask_compress import Compress
 
 from dashboard import ids, layout
-from dashboard.callbacks import clusters, export, filters, page, upload
+from dashboard.callbacks import clusters, coverage, export, filters, page, upload
 from dashboard.callbacks import map as map_callbacks
 from dashboard.mapdata import MapData
 from geo.atlas import Atlas, load_atlas
@@ -62,6 +62,7 @@ def create_app(
     upload.register(app, mapdata, max_upload_bytes=max_upload_bytes)
     export.register(app, mapdata)
     clusters.register(app, mapdata)
+    coverage.register(app, mapdata)
     # Uploads are checked in the browser first; this caps what any request may carry.
     app.server.config["MAX_CONTENT_LENGTH"] = 2 * max_upload_bytes + 1_000_000
 

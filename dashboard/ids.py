@@ -79,3 +79,16 @@ CL_HULLS = "layer-cl-hulls"
 CL_DENSITY = "layer-cl-density"
 CL_HOTSPOTS = "layer-cl-hotspots"
 CLUSTER_ROW = "cluster-row"  # pattern-matching: {"type": CLUSTER_ROW, "index": n}
+
+# coverage panel
+COV_MODE = "cov-mode"
+COV_RADIUS = "cov-radius"
+COV_PRESET = "cov-preset"
+COV_K = "cov-k"
+COV_NEW_RADIUS = "cov-new-radius"
+COV_RUN = "cov-run"
+COV_RESULTS = "cov-results"
+COV_STORE = "cov-store"
+COV_LAYER = "layer-cov-covered"
+COV_GAPS = "layer-cov-gaps"
+COV_SITES = "layer-cov-sites"

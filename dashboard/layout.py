@@ -9,6 +9,7 @@ from dash import dcc, html
 
 from dashboard import ids
 from dashboard.callbacks.clusters import clusters_section
+from dashboard.callbacks.coverage import coverage_section
 from dashboard.callbacks.export import export_section
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
@@ -215,6 +216,10 @@ def page(
                                   children=town_label_markers(mapdata, datum, lang)),
                 ]), name=t("layer_towns", lang), checked=True),
                 dl.Overlay(dl.LayerGroup([
+                    dl.GeoJSON(id=ids.COV_LAYER, style={"variable": "newtown.coveredStyle"}),
+                    dl.GeoJSON(id=ids.COV_GAPS, style={"variable": "newtown.gapStyle"}),
+                    dl.GeoJSON(id=ids.COV_SITES,
+                               pointToLayer={"variable": "newtown.sitePointToLayer"}),
                     dl.GeoJSON(id=ids.CL_DENSITY, style={"variable": "newtown.resultStyle"}),
                     dl.GeoJSON(id=ids.CL_HOTSPOTS, style={"variable": "newtown.resultStyle"}),
                     dl.GeoJSON(id=ids.CL_HULLS, style={"variable": "newtown.hullStyle"}),
@@ -262,6 +267,7 @@ def page(
         dcc.Loading(html.Div(id=ids.SUMMARY_TABLE), type="dot"),
         dcc.Graph(id=ids.SUMMARY_CHART, config={"displayModeBar": False},
                   style={"height": "320px"}),
+        coverage_section(lang),
         clusters_section(lang),
         export_section(lang),
     ], className="nt-right")

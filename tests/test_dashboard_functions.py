@@ -197,14 +197,14 @@ def test_cluster_run_on_the_real_data_and_its_export(mapdata, bundled_atlas):
                  .index)
     assert members <= chosen
     layers, params = analysis_layers(result)
-    assert set(layers) == {"clusters", "density"} and params["method"] == "DBSCAN"
+    assert set(layers) == {"clusters", "density"} and params["clusters"]["method"] == "DBSCAN"
     _name, data, _ = export_bundle(mapdata, Filter(), fmt="gpkg",
                                    layer_names=["facilities", "analysis"], datum="wgs84",
                                    analysis=layers, analysis_params=params)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         meta = json.loads(archive.read(next(n for n in archive.namelist()
                                             if n.endswith(".meta.json"))))
-    assert meta["analysis"]["eps_m"] == 3000
+    assert meta["analysis"]["clusters"]["eps_m"] == 3000
 
 
 def test_too_many_points_are_aggregated_or_cut_to_the_view(mapdata, bundled_atlas, monkeypatch):
@@ -230,3 +230,23 @@ def test_too_many_points_are_aggregated_or_cut_to_the_view(mapdata, bundled_atla
     shown = {f["id"] for f in view.geojson["features"]}
     assert set(nanhui.index) <= shown and len(shown) <= 20
     assert view.aggregate is None
+
+
+def test_coverage_run_matches_the_library_and_suggests_sites(mapdata, bundled_atlas):
+    from dashboard.callbacks.coverage import display_layers, run_coverage
+    from geo.coverage import atlas_coverage
+
+    flt = Filter.create(towns=["nanhui"])
+    result = run_coverage(mapdata, flt, radius_mode="fixed", radius_m=3000, k=2,
+                          new_radius_m=3000, lang="en")
+    report = atlas_coverage(bundled_atlas, flt, radius_m=3000)
+    nanhui = next(r for r in result["rows"] if r["town"] == "nanhui")
+    expected = report.towns.set_index("key").at["nanhui", "covered_share"]
+    assert nanhui["share"] == pytest.approx(expected, abs=1e-4)
+    sites = result["sites"]["features"]
+    assert [f["properties"]["rank"] for f in sites] == [1, 2]
+    assert all(f["properties"]["gain_km2"] > 0 for f in sites)
+    covered, gaps, shown_sites = display_layers(result, "gcj02")
+    assert len(covered["features"]) == 5 and gaps["features"] and len(shown_sites["features"]) == 2
+    coastal = [d for d in result["districts"] if d["name"] == "Pudong New Area"]
+    assert coastal and coastal[0]["land_share"] is None  # sea in the polygon: no land share

@@ -44,6 +44,17 @@ window.newtown = Object.assign({}, window.newtown, {
   aggLabel: function (feature, layer) {
     layer.bindTooltip(String(feature.properties.count));  // a number: nothing to escape
   },
+  coveredStyle: function () {
+    return {color: "#2ca25f", weight: 0.5, fillColor: "#2ca25f", fillOpacity: 0.25};
+  },
+  gapStyle: function () {
+    return {color: "#de2d26", weight: 1, fillColor: "#de2d26", fillOpacity: 0.25,
+            className: "gap-polygon"};
+  },
+  sitePointToLayer: function (feature, latlng) {
+    return L.circleMarker(latlng, {radius: 9, weight: 3, color: "#000", fillColor: "#ffeb3b",
+                                   fillOpacity: 1, pane: "markerPane", className: "site-marker"});
+  },
   districtStyle: function () {
     return {color: "#8a8a8a", weight: 1, fillOpacity: 0.03, dashArray: "3 3"};
   },

@@ -23,7 +23,8 @@ from geo.query import Filter
 EXPORT_LAYERS = ("facilities", "towns", "districts", "corridors", "corridor_lines", "zones",
                  "uploaded", "analysis")
 #: Result layers of the analysis panels (stores in the browser, WGS84 GeoJSON) by export name.
-ANALYSIS_LAYERS = {"clusters": "clusters", "density": "density", "hotspots": "hotspots"}
+ANALYSIS_LAYERS = {"clusters": "clusters", "density": "density", "hotspots": "hotspots",
+                   "coverage": "coverage", "gaps": "coverage_gaps", "sites": "suggested_sites"}
 
 
 def _literal_values(tp: Any) -> tuple[str, ...]:
@@ -110,7 +111,8 @@ def analysis_layers(*stores: dict[str, Any] | None) -> tuple[dict[str, Any], dic
                 frame = gpd.GeoDataFrame.from_features(data["features"], crs=4326)
                 layers[name] = frame.drop(columns=[c for c in ("colour", "tooltip")
                                                    if c in frame.columns])
-        params.update(store.get("params") or {})
+        kind = str((store.get("params") or {}).get("analysis", "clusters"))
+        params[kind] = store.get("params") or {}
     return layers, params
 
 
@@ -158,6 +160,7 @@ def register(app: Dash, mapdata: MapData) -> None:
         *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
         State(ids.UPLOADED, "data"),
         State(ids.CL_STORE, "data"),
+        State(ids.COV_STORE, "data"),
         State(ids.EXPORT_FORMAT, "value"),
         State(ids.EXPORT_LAYERS, "value"),
         State(ids.EXPORT_DATUM, "value"),
@@ -165,9 +168,9 @@ def register(app: Dash, mapdata: MapData) -> None:
         prevent_initial_call=True,
     )
     def download(_n, towns, industries, categories, levels, statuses, text, drawn, basemap,
-                 uploaded, clusters, fmt, layer_names, datum, lang):  # type: ignore[no-untyped-def]
+                 uploaded, clusters, coverage, fmt, layer_names, datum, lang):  # type: ignore[no-untyped-def]
         lang = lang or "zh"
-        analysis = analysis_layers(clusters)
+        analysis = analysis_layers(clusters, coverage)
         flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
                                    drawn, basemap)
         try:

@@ -286,3 +286,15 @@ def test_clusters_panel_runs_draws_and_focuses_a_cluster(page, server_url, bundl
     size = int(rows.first.locator("td").nth(1).text_content())
     assert expected >= size  # the cluster's members, and anything else inside its hull
     wait_count(page, expected, len(bundled_atlas.facilities))
+
+
+def test_coverage_panel_shows_shares_gaps_and_sites(page, server_url):
+    open_page(page, server_url)
+    page.fill("#cov-k", "2")
+    page.click("#cov-run")
+    page.wait_for_selector("#coverage-table", timeout=TIMEOUT)
+    text = page.locator("#coverage-table").text_content()
+    assert "南汇新城" in text and "%" in text
+    page.wait_for_selector("path.gap-polygon", state="attached", timeout=TIMEOUT)
+    page.wait_for_selector("path.site-marker", state="attached", timeout=TIMEOUT)
+    assert page.locator("#site-list li").count() == 2

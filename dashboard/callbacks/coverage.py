@@ -1,0 +1,224 @@
+"""Coverage panel: how much of each town the selected facilities reach, the gaps, and where
+the next facilities would add the most.
+
+Runs on the current selection (the shared Filter) in EPSG:4549 metres through geo.coverage;
+results go to the browser (a dcc.Store, WGS84) for display in either datum and for export.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+from typing import Any
+
+import geopandas as gpd
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, State, dcc, html
+
+from dashboard import ids
+from dashboard.callbacks.filters import FILTER_INPUTS, datum_for, filter_from_controls
+from dashboard.i18n import t
+from dashboard.mapdata import MapData
+from geo import catalog
+from geo.coverage import LIFE_CIRCLE_PRESETS_M, atlas_coverage, suggest_sites
+from geo.crs import convert_gdf
+from geo.query import Filter
+from geo.settings import GEOGRAPHIC_CRS
+
+MAX_SITES = 10
+
+
+def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    return json.loads(frame.to_crs(GEOGRAPHIC_CRS).to_json(drop_id=True))
+
+
+def run_coverage(
+    mapdata: MapData,
+    flt: Filter,
+    *,
+    radius_mode: str,
+    radius_m: float,
+    k: int,
+    new_radius_m: float,
+    lang: str,
+) -> dict[str, Any]:
+    """Coverage per town and district, gap polygons and (k > 0) greedy site suggestions."""
+    atlas = mapdata.atlas
+    radius = None if radius_mode == "category" else float(radius_m)
+    report = atlas_coverage(atlas, flt, radius_m=radius)
+    towns = report.towns
+    rows = [{"town": str(r["key"]), "name": catalog.TOWNS[str(r["key"])].label(lang),
+             "area_km2": round(float(r["area_m2"]) / 1e6, 1),
+             "covered_km2": round(float(r["covered_m2"]) / 1e6, 1),
+             "share": round(float(r["covered_share"]), 4)}
+            for _, r in towns.iterrows()]
+    # ``covered`` is aligned with the towns table, one row per town.
+    covered = gpd.GeoDataFrame({"key": list(towns["key"].astype(str))},
+                               geometry=report.covered.to_numpy(), crs=report.covered.crs)
+    gaps = report.gaps[["key", "geometry"]].assign(
+        tooltip=[html_lib.escape(t("cov_gap_tip", lang, town=catalog.TOWNS[str(k)].label(lang)))
+                 for k in report.gaps["key"]])
+    params = {"analysis": "coverage", "radius_m": radius if radius is not None else
+              "per category (geo.settings.DEFAULT_RADIUS_M)", "selected": report.facilities,
+              "distinct_sites": report.distinct_sites, "crs": "EPSG:4549"}
+    result: dict[str, Any] = {
+        "params": params, "rows": rows,
+        "coverage": _geojson(covered.assign(tooltip=[r["name"] for r in rows])),
+        "gaps": _geojson(gaps),
+    }
+    if report.districts is not None:
+        result["districts"] = [
+            {"name": catalog.district_by_zh(str(r["name_zh"])).label(lang),
+             "covered_km2": round(float(r["covered_m2"]) / 1e6, 1),
+             # coastal polygons hold sea and tidal flats: no land share for them
+             "land_share": round(float(r["covered_share"]), 4) if r["land_area_ok"] else None}
+            for _, r in report.districts.iterrows() if float(r["covered_m2"]) > 0
+        ]
+    if k > 0:
+        selected = flt.select(atlas.facilities)
+        siting = suggest_sites(atlas.facilities_m.loc[selected.index], atlas.towns_m, k=k,
+                               new_radius_m=float(new_radius_m), radius_m=radius)
+        picks = siting.picks.reset_index()
+        picks = picks.assign(
+            gain_km2=(picks["gain_m2"] / 1e6).round(2),
+            tooltip=[html_lib.escape(t("cov_site_tip", lang, rank=int(r), gain=g / 1e6))
+                     for r, g in zip(picks["rank"], picks["gain_m2"], strict=True)])
+        result["sites"] = _geojson(picks[["rank", "town", "gain_km2", "covered_share_after",
+                                          "tooltip", "geometry"]])
+        params.update({"sites_k": k, "new_radius_m": float(new_radius_m),
+                       "candidates": siting.candidates, "objective": siting.objective})
+    return result
+
+
+def display_layers(result: dict[str, Any] | None, datum: str) -> tuple[Any, Any, Any]:
+    out = []
+    for key in ("coverage", "gaps", "sites"):
+        data = (result or {}).get(key)
+        if data and datum != "wgs84" and data.get("features"):
+            frame = gpd.GeoDataFrame.from_features(data["features"], crs=GEOGRAPHIC_CRS)
+            data = json.loads(convert_gdf(frame, from_datum="wgs84", to_datum=datum)
+                              .to_json(drop_id=True))
+        out.append(data)
+    return out[0], out[1], out[2]
+
+
+def results_panel(result: dict[str, Any] | None, lang: str) -> html.Div:
+    if not result:
+        return html.Div()
+    rows = result["rows"]
+    table = html.Table([
+        html.Thead(html.Tr([html.Th(t("town", lang)), html.Th("km²"),
+                            html.Th(t("cov_covered", lang)), html.Th(t("cov_share", lang))])),
+        html.Tbody([html.Tr([html.Td(r["name"]), html.Td(r["area_km2"]),
+                             html.Td(r["covered_km2"]), html.Td(f"{r['share']:.1%}")])
+                    for r in rows]),
+    ], className="summary-table", id="coverage-table")
+    fig = go.Figure(go.Bar(x=[r["name"] for r in rows], y=[r["share"] * 100 for r in rows],
+                           marker_color=[catalog.TOWNS[r["town"]].colour for r in rows],
+                           hovertemplate="%{x}: %{y:.1f}%<extra></extra>"))
+    fig.update_layout(margin={"l": 30, "r": 10, "t": 10, "b": 30}, height=200,
+                      yaxis={"range": [0, 100], "title": "%"},
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    params = result["params"]
+    parts: list[Any] = [
+        html.Div(t("cov_summary", lang, n=params["selected"], sites=params["distinct_sites"],
+                   radius=params["radius_m"]), className="nt-note"),
+        table,
+        dcc.Graph(figure=fig, config={"displayModeBar": False}, id="coverage-chart"),
+    ]
+    if result.get("sites"):
+        items = [html.Li(t("cov_site_row", lang, rank=f["properties"]["rank"],
+                           town=catalog.TOWNS[f["properties"]["town"]].label(lang),
+                           gain=f["properties"]["gain_km2"],
+                           after=f["properties"]["covered_share_after"]))
+                 for f in result["sites"]["features"]]
+        parts += [html.Div(t("cov_sites", lang), className="nt-label"),
+                  html.Ol(items, id="site-list", className="nt-note")]
+    if result.get("districts"):
+        parts.append(html.Details([
+            html.Summary(t("cov_districts", lang)),
+            *[html.Div(f"{d['name']}: {d['covered_km2']} km²"
+                       + (f" ({d['land_share']:.1%})" if d["land_share"] is not None
+                          else " " + t("cov_coastal", lang)), className="nt-note")
+              for d in result["districts"]]]))
+    return html.Div(parts)
+
+
+def coverage_section(lang: str) -> html.Div:
+    presets = [{"label": t("cov_category", lang), "value": "category"},
+               {"label": t("cov_fixed", lang), "value": "fixed"}]
+    return html.Div([
+        html.H3(t("coverage", lang)),
+        dcc.RadioItems(id=ids.COV_MODE, value="fixed", inline=True,
+                       className="nt-radio-inline", options=presets),
+        html.Div([
+            html.Label([t("cov_radius", lang),
+                        dcc.Input(id=ids.COV_RADIUS, type="number", value=3000, min=50,
+                                  max=30000, step=50, className="nt-num")]),
+            html.Label([t("cov_preset", lang),
+                        dcc.Dropdown(id=ids.COV_PRESET, clearable=True, className="nt-inline-dd",
+                                     options=[{"label": f"{k} ({v:.0f} m)", "value": v}
+                                              for k, v in LIFE_CIRCLE_PRESETS_M.items()])]),
+        ], className="nt-params"),
+        html.Div([
+            html.Label([t("cov_k", lang),
+                        dcc.Input(id=ids.COV_K, type="number", value=0, min=0, max=MAX_SITES,
+                                  step=1, className="nt-num")]),
+            html.Label([t("cov_new_radius", lang),
+                        dcc.Input(id=ids.COV_NEW_RADIUS, type="number", value=3000, min=100,
+                                  max=30000, step=100, className="nt-num")]),
+        ], className="nt-params"),
+        html.Button(t("run", lang), id=ids.COV_RUN, className="reset"),
+        dcc.Loading(html.Div(id=ids.COV_RESULTS), type="dot"),
+        html.Details([html.Summary(t("cl_legend", lang)),
+                      html.Div([html.Span(className="swatch", style={"background": "#2ca25f"}),
+                                t("cov_legend_covered", lang)], className="legend-row"),
+                      html.Div([html.Span(className="swatch", style={"background": "#de2d26"}),
+                                t("cov_legend_gap", lang)], className="legend-row"),
+                      html.Div([html.Span(className="swatch", style={"background": "#000"}),
+                                t("cov_legend_site", lang)], className="legend-row")]),
+        dcc.Store(id=ids.COV_STORE, storage_type="memory"),
+    ])
+
+
+def register(app: Dash, mapdata: MapData) -> None:
+    @app.callback(
+        Output(ids.COV_RADIUS, "value"),
+        Input(ids.COV_PRESET, "value"),
+        prevent_initial_call=True,
+    )
+    def use_preset(value):  # type: ignore[no-untyped-def]
+        return value if value else 3000
+
+    @app.callback(
+        Output(ids.COV_STORE, "data"),
+        Input(ids.COV_RUN, "n_clicks"),
+        *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
+        State(ids.COV_MODE, "value"),
+        State(ids.COV_RADIUS, "value"),
+        State(ids.COV_K, "value"),
+        State(ids.COV_NEW_RADIUS, "value"),
+        State(ids.PAGE_LANG, "data"),
+        prevent_initial_call=True,
+    )
+    def run(_n, towns, industries, categories, levels, statuses, text, drawn, basemap,
+            mode, radius_m, k, new_radius_m, lang):  # type: ignore[no-untyped-def]
+        flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
+                                   drawn, basemap)
+        return run_coverage(mapdata, flt, radius_mode=mode or "fixed",
+                            radius_m=float(radius_m or 3000),
+                            k=max(0, min(int(k or 0), MAX_SITES)),
+                            new_radius_m=float(new_radius_m or 3000), lang=lang or "zh")
+
+    @app.callback(
+        Output(ids.COV_LAYER, "data"),
+        Output(ids.COV_GAPS, "data"),
+        Output(ids.COV_SITES, "data"),
+        Output(ids.COV_RESULTS, "children"),
+        Input(ids.COV_STORE, "data"),
+        Input(ids.BASEMAP, "value"),
+        State(ids.PAGE_LANG, "data"),
+    )
+    def show(result, basemap, lang):  # type: ignore[no-untyped-def]
+        covered, gaps, sites = display_layers(result, datum_for(basemap))
+        return covered, gaps, sites, results_panel(result, lang or "zh")
