@@ -196,6 +196,25 @@ class MapData:
         return [[float(y[0]), float(x[0])], [float(y[1]), float(x[1])]]
 
 
+def geojson_from_frame(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    """A result layer as WGS84 GeoJSON for a browser store (any CRS in)."""
+    return json.loads(frame.to_crs(GEOGRAPHIC_CRS).to_json(drop_id=True))
+
+
+def in_display_datum(result: dict[str, Any] | None, keys: tuple[str, ...],
+                     datum: Datum) -> list[dict[str, Any] | None]:
+    """The WGS84 GeoJSON layers ``keys`` of a stored result, shifted to the display datum."""
+    out = []
+    for key in keys:
+        data = (result or {}).get(key)
+        if data and datum != "wgs84" and data.get("features"):
+            frame = gpd.GeoDataFrame.from_features(data["features"], crs=GEOGRAPHIC_CRS)
+            data = json.loads(convert_gdf(frame, from_datum="wgs84", to_datum=datum)
+                              .to_json(drop_id=True))
+        out.append(data)
+    return out
+
+
 def to_wgs84_polygon(geojson: dict[str, Any] | None, datum: Datum) -> shapely.Geometry | None:
     """The union of the polygons drawn on the map, back in WGS84 (None if nothing drawn)."""
     if not geojson:

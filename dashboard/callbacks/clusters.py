@@ -8,7 +8,6 @@ and can be exported; nothing is kept on the server.
 from __future__ import annotations
 
 import html as html_lib
-import json
 from typing import Any
 
 import geopandas as gpd
@@ -17,7 +16,7 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dashboard import ids
 from dashboard.callbacks.filters import FILTER_INPUTS, datum_for, filter_from_controls
 from dashboard.i18n import t
-from dashboard.mapdata import MapData
+from dashboard.mapdata import MapData, geojson_from_frame, in_display_datum
 from geo import catalog
 from geo.clustering import (
     HOTSPOT_CLASSES,
@@ -29,7 +28,6 @@ from geo.clustering import (
     hotspots,
     kernel_density,
 )
-from geo.crs import convert_gdf
 from geo.query import Filter, encode_area
 from geo.settings import GEOGRAPHIC_CRS
 
@@ -39,10 +37,6 @@ DENSITY_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 HOTSPOT_COLOURS = {"hot_99": "#b2182b", "hot_95": "#ef8a62", "hot_90": "#fddbc7",
                    "cold_90": "#d1e5f0", "cold_95": "#67a9cf", "cold_99": "#2166ac"}
 MAX_PERMUTATIONS = 999
-
-
-def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
-    return json.loads(frame.to_crs(GEOGRAPHIC_CRS).to_json(drop_id=True))
 
 
 def run_clusters(
@@ -89,7 +83,8 @@ def run_clusters(
     result: dict[str, Any] = {
         "params": params, "count": len(points), "noise": int((labels < 0).sum()),
         "rows": rows,
-        "clusters": _geojson(shapes[["cluster", "size", "area_m2", "dominant_layers", "towns",
+        "clusters": geojson_from_frame(shapes[["cluster", "size", "area_m2", "dominant_layers",
+                                               "towns",
                                      "members", "colour", "tooltip", "geometry"]]),
     }
     dispersion = clark_evans_by_town(points, atlas.towns_m)
@@ -106,7 +101,7 @@ def run_clusters(
                     for v in bands["level"]],
             tooltip=[f"{lo:.2f}–{hi:.2f} /km²" for lo, hi in zip(bands["lower"],
                                                                  bands["upper"], strict=True)])
-        result["density"] = _geojson(bands)
+        result["density"] = geojson_from_frame(bands)
         params["bandwidth_m"] = bandwidth_m
     if "hotspots" in extras and len(points) >= 2:
         cells = hotspots(points, cell=cell, study_area=atlas.towns_m,
@@ -120,7 +115,7 @@ def run_clusters(
                                      f"(n={n}, z={z:.1f})")
                      for c, n, z in zip(significant["hotspot"], significant["count"],
                                         significant["gi_z"], strict=True)])
-        result["hotspots"] = _geojson(shown.reset_index(drop=True)[
+        result["hotspots"] = geojson_from_frame(shown.reset_index(drop=True)[
             ["count", "gi_z", "q", "hotspot", "colour", "tooltip", "geometry"]])
         params.update({"cell": cell, "permutations": MAX_PERMUTATIONS, "seed": 0,
                        "correction": "fdr"})
@@ -129,15 +124,8 @@ def run_clusters(
 
 def display_layers(result: dict[str, Any] | None, datum: str) -> tuple[Any, Any, Any]:
     """Cluster hulls, density bands and hotspot cells in the display datum."""
-    out = []
-    for key in ("clusters", "density", "hotspots"):
-        data = (result or {}).get(key)
-        if data and datum != "wgs84" and data.get("features"):
-            frame = gpd.GeoDataFrame.from_features(data["features"], crs=GEOGRAPHIC_CRS)
-            data = json.loads(convert_gdf(frame, from_datum="wgs84", to_datum=datum)
-                              .to_json(drop_id=True))
-        out.append(data)
-    return out[0], out[1], out[2]
+    first, second, third = in_display_datum(result, ("clusters", "density", "hotspots"), datum)
+    return first, second, third
 
 
 def results_panel(result: dict[str, Any] | None, lang: str) -> html.Div:

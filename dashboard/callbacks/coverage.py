@@ -8,7 +8,6 @@ results go to the browser (a dcc.Store, WGS84) for display in either datum and f
 from __future__ import annotations
 
 import html as html_lib
-import json
 from typing import Any
 
 import geopandas as gpd
@@ -18,18 +17,12 @@ from dash import Dash, Input, Output, State, dcc, html
 from dashboard import ids
 from dashboard.callbacks.filters import FILTER_INPUTS, datum_for, filter_from_controls
 from dashboard.i18n import t
-from dashboard.mapdata import MapData
+from dashboard.mapdata import MapData, geojson_from_frame, in_display_datum
 from geo import catalog
 from geo.coverage import LIFE_CIRCLE_PRESETS_M, atlas_coverage, suggest_sites
-from geo.crs import convert_gdf
 from geo.query import Filter
-from geo.settings import GEOGRAPHIC_CRS
 
 MAX_SITES = 10
-
-
-def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
-    return json.loads(frame.to_crs(GEOGRAPHIC_CRS).to_json(drop_id=True))
 
 
 def run_coverage(
@@ -63,8 +56,8 @@ def run_coverage(
               "distinct_sites": report.distinct_sites, "crs": "EPSG:4549"}
     result: dict[str, Any] = {
         "params": params, "rows": rows,
-        "coverage": _geojson(covered.assign(tooltip=[r["name"] for r in rows])),
-        "gaps": _geojson(gaps),
+        "coverage": geojson_from_frame(covered.assign(tooltip=[r["name"] for r in rows])),
+        "gaps": geojson_from_frame(gaps),
     }
     if report.districts is not None:
         result["districts"] = [
@@ -83,7 +76,8 @@ def run_coverage(
             gain_km2=(picks["gain_m2"] / 1e6).round(2),
             tooltip=[html_lib.escape(t("cov_site_tip", lang, rank=int(r), gain=g / 1e6))
                      for r, g in zip(picks["rank"], picks["gain_m2"], strict=True)])
-        result["sites"] = _geojson(picks[["rank", "town", "gain_km2", "covered_share_after",
+        result["sites"] = geojson_from_frame(picks[["rank", "town", "gain_km2",
+                                                    "covered_share_after",
                                           "tooltip", "geometry"]])
         params.update({"sites_k": k, "new_radius_m": float(new_radius_m),
                        "candidates": siting.candidates, "objective": siting.objective})
@@ -91,15 +85,9 @@ def run_coverage(
 
 
 def display_layers(result: dict[str, Any] | None, datum: str) -> tuple[Any, Any, Any]:
-    out = []
-    for key in ("coverage", "gaps", "sites"):
-        data = (result or {}).get(key)
-        if data and datum != "wgs84" and data.get("features"):
-            frame = gpd.GeoDataFrame.from_features(data["features"], crs=GEOGRAPHIC_CRS)
-            data = json.loads(convert_gdf(frame, from_datum="wgs84", to_datum=datum)
-                              .to_json(drop_id=True))
-        out.append(data)
-    return out[0], out[1], out[2]
+    """Covered areas, gap polygons and suggested sites in the display datum."""
+    first, second, third = in_display_datum(result, ("coverage", "gaps", "sites"), datum)
+    return first, second, third
 
 
 def results_panel(result: dict[str, Any] | None, lang: str) -> html.Div:
