@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import tempfile
 import warnings
@@ -13,6 +14,10 @@ from typing import IO
 import geopandas as gpd
 
 from geo._errors import DataError, Problem
+
+# Python's csv module refuses cells over 131,072 characters with a bare csv.Error; allow long
+# cells so the validators can name the row and field ("longer than 300 characters").
+csv.field_size_limit(64 * 1024 * 1024)
 
 #: Encodings tried in order for CSV text. GB18030 is a superset of GBK/GB2312, which is what
 #: Excel writes for "CSV" on a Chinese-locale Windows machine.
@@ -90,4 +95,8 @@ def read_vector(path: Path) -> gpd.GeoDataFrame:
     for w in caught:
         if issubclass(w.category, RuntimeWarning):
             raise DataError(Problem(str(path), None, None, None, f"GDAL: {w.message}"))
+    if not isinstance(gdf, gpd.GeoDataFrame):  # e.g. a CSV: a table with no geometry column
+        raise DataError(Problem(str(path), None, "geometry", None,
+                                "no geometry: expected a vector file (GeoJSON, GeoPackage, "
+                                "Shapefile) with points or polygons"))
     return gdf

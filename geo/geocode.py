@@ -906,7 +906,12 @@ def read_address_csv(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[s
     except UnicodeDecodeError as exc:
         raise DataError(Problem(file, None, None, None,
                                 f"cannot decode text as UTF-8 or GB18030 ({exc.reason})")) from exc
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise DataError(Problem(file, max(reader.line_num - 1, 1), None, None,
+                                f"unreadable CSV: {exc}")) from exc
     header = rows[0]
     width = len(header)
     body = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -74,7 +75,10 @@ def read_upload(
         return Upload(name, "facilities", data, _datum_note(datum))
     with tempfile.TemporaryDirectory(prefix="newtown-upload-") as tmp:
         path = _materialise(name, raw, suffix, Path(tmp))
-        gdf = read_vector(path)
+        try:
+            gdf = read_vector(path)
+        except DataError as exc:  # name the user's file, never the server's temp copy
+            raise DataError([_renamed(p, name, tmp) for p in exc.problems], file=name) from None
         if gdf.crs is None:
             raise DataError(Problem(name, None, "crs", None,
                                     "file has no CRS; declare EPSG:4326 (WGS84)"))
@@ -93,6 +97,13 @@ def read_upload(
         return Upload(name, "boundaries", _check_polygons(name, gdf), _datum_note(datum))
     raise DataError(Problem(name, None, "geometry", sorted(types),
                             "expected only points (facilities) or only polygons (boundaries)"))
+
+
+def _renamed(problem: Problem, name: str, folder: str) -> Problem:
+    message = problem.message.replace(str(Path(folder)), "").replace("/layer.shp", name)
+    for temp in (f"upload{PurePosixPath(name).suffix.lower()}", "layer.shp"):
+        message = message.replace(temp, name)
+    return Problem(name, problem.row, problem.field, problem.value, message)
 
 
 def _datum_note(datum: str) -> tuple[str, ...]:
@@ -118,10 +129,20 @@ def _read_table(name: str, raw: bytes, suffix: str) -> pd.DataFrame:
     except UnicodeDecodeError as exc:
         raise DataError(Problem(name, None, None, None,
                                 "cannot decode text as UTF-8 or GB18030")) from exc
-    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = [r for r in reader if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise DataError(Problem(name, max(reader.line_num - 1, 1), None, None,
+                                f"unreadable CSV: {exc}")) from exc
     if not rows:
         raise DataError(Problem(name, None, None, None, "file is empty"))
     header, body = [h.strip() for h in rows[0]], rows[1:]
+    repeated = sorted({h for h in header if h and header.count(h) > 1})
+    if repeated:
+        raise DataError([Problem(name, None, h, None, "column appears more than once in the "
+                                                      "header; keep one") for h in repeated],
+                        file=name)
     bad = [Problem(name, n, None, len(r), f"row has {len(r)} cells but the header has "
                                           f"{len(header)}")
            for n, r in enumerate(body, start=1) if len(r) != len(header)]
@@ -165,9 +186,9 @@ def _materialise(name: str, raw: bytes, suffix: str, folder: Path) -> Path:
         total = sum(m.file_size for m in members)
         packed = max(1, sum(m.compress_size for m in members))
         if total > MAX_UNZIPPED_BYTES or total / packed > MAX_ZIP_RATIO:
-            raise DataError(Problem(name, None, None, f"{total / 1e6:.0f} MB unpacked",
+            raise DataError(Problem(name, None, None, f"{total / 2**20:.0f} MB unpacked",
                                     "zip unpacks to too much data (possible zip bomb); "
-                                    f"limit {MAX_UNZIPPED_BYTES / 1e6:.0f} MB and ratio "
+                                    f"limit {MAX_UNZIPPED_BYTES / 2**20:.0f} MB and ratio "
                                     f"{MAX_ZIP_RATIO}:1"))
         shapefiles = [m for m in members if m.filename.lower().endswith(".shp")]
         if len(shapefiles) != 1:
@@ -181,8 +202,15 @@ def _materialise(name: str, raw: bytes, suffix: str, folder: Path) -> Path:
                 continue
             # Only the file name is kept: no directories, so nothing escapes the temp folder.
             target = folder / f"layer{inner.suffix.lower()}"
-            with archive.open(member) as src:
-                data = src.read(MAX_UNZIPPED_BYTES + 1)
+            try:
+                with archive.open(member) as src:
+                    data = src.read(MAX_UNZIPPED_BYTES + 1)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise DataError(Problem(name, None, None, member.filename,
+                                        f"damaged zip: {exc}")) from exc
+            if len(data) > MAX_UNZIPPED_BYTES:
+                raise DataError(Problem(name, None, None, member.filename,
+                                        "zip unpacks to too much data (possible zip bomb)"))
             target.write_bytes(data)
     path = folder / "layer.shp"
     missing = [ext for ext in (".shx", ".dbf") if not (folder / f"layer{ext}").exists()]
