@@ -20,7 +20,6 @@ docs/CORPUS.md is generated from the same table by ``python tests/test_corpus.py
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import os
