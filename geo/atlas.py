@@ -70,12 +70,25 @@ def counts_by_town_and_layer(facilities: pd.DataFrame) -> pd.DataFrame:
     """
     towns = list(catalog.TOWNS)
     layers = list(catalog.INDUSTRY_LAYERS)
-    table = pd.DataFrame(0, index=pd.Index(towns, name="town"), columns=layers, dtype=int)
-    for town, layer_text in zip(facilities["town"], facilities["layers"], strict=True):
+    # Count facilities per (town, distinct ';'-joined layer list) first (a vectorised
+    # group-by), then spread each of the few hundred distinct lists over its layers.
+    town_codes = pd.Categorical(facilities["town"], categories=towns).codes
+    if (town_codes < 0).any():
+        unknown = facilities["town"].to_numpy()[town_codes < 0][0]
+        raise KeyError(unknown)
+    layer_codes, layer_lists = pd.factorize(facilities["layers"])
+    pairs = np.bincount(town_codes.astype(np.int64) * len(layer_lists) + layer_codes,
+                        minlength=len(towns) * len(layer_lists))
+    pairs = pairs.reshape(len(towns), len(layer_lists))
+    column = {layer: j for j, layer in enumerate(layers)}
+    counts = np.zeros((len(towns), len(layers)), dtype=np.int64)
+    for k, layer_text in enumerate(layer_lists):
         for layer in layer_text.split(";"):
             if layer:
-                table.at[town, layer] += 1
-    table["total"] = facilities["town"].value_counts().reindex(towns, fill_value=0).astype(int)
+                counts[:, column[layer]] += pairs[:, k]
+    table = pd.DataFrame(counts, index=pd.Index(towns, name="town"), columns=layers,
+                         dtype=int)
+    table["total"] = pairs.sum(axis=1).astype(int)
     return table
 
 
@@ -142,13 +155,19 @@ def _check_towns_in_districts(
 
 def _annotate_facilities(facilities: gpd.GeoDataFrame, towns: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Add ``layers`` (top-level industry layers) and ``in_town`` (inside its town polygon)."""
-    layers = facilities["industries"].map(
-        lambda text: ";".join(dict.fromkeys(catalog.industry_layer(k)
-                                            for k in text.split(";") if k))
-    )
+    # A million facilities hold a few hundred distinct industry lists: roll each up once.
+    codes, texts = pd.factorize(facilities["industries"])
+    rolled = np.array([";".join(dict.fromkeys(catalog.industry_layer(k)
+                                              for k in text.split(";") if k))
+                       for text in texts], dtype=object)
+    layers = pd.Series(rolled[codes], index=facilities.index)
     in_town = np.zeros(len(facilities), dtype=bool)
     x, y = facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy()
+    town = facilities["town"].to_numpy()
     for key, geom in zip(towns["key"], towns.geometry, strict=True):
-        mask = (facilities["town"] == key).to_numpy()
-        in_town[mask] = shapely.contains_xy(geom, x[mask], y[mask])
+        mask = town == key
+        if mask.any():
+            prepared = shapely.from_wkb(shapely.to_wkb(geom))  # prepare a copy, not the Atlas'
+            shapely.prepare(prepared)
+            in_town[mask] = shapely.contains_xy(prepared, x[mask], y[mask])
     return facilities.assign(layers=layers, in_town=in_town)

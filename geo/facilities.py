@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
 from collections.abc import Callable, Iterable
+from itertools import repeat
 from pathlib import Path
 
 import geopandas as gpd
@@ -65,10 +67,48 @@ def _read_csv_table(path: Path) -> pd.DataFrame:
         raise DataError(Problem(file, None, None, None, "file is empty; expected a header row "
                                 f"with columns {', '.join(REQUIRED)}"))
     try:
-        text, _encoding = decode_text(raw)
+        text, encoding = decode_text(raw)
     except UnicodeDecodeError as exc:
         raise DataError(Problem(file, None, None, None,
                                 f"cannot decode text as UTF-8 or GB18030 ({exc.reason})")) from exc
+    if not text.strip():  # e.g. nothing but a byte-order mark
+        raise DataError(Problem(file, None, None, None, "file is empty; expected a header row "
+                                f"with columns {', '.join(REQUIRED)}"))
+    # pandas parses UTF-8 bytes much faster than a str (which it re-encodes chunk by chunk).
+    if encoding == "utf-8":
+        utf8 = raw
+    elif encoding == "utf-8 with BOM":
+        utf8 = raw[len(codecs.BOM_UTF8):]
+    else:
+        utf8 = text.encode("utf-8")
+    table = _parse_csv_fast(utf8)
+    if table is None:
+        table = _parse_csv_exact(text, file)
+    return table
+
+
+def _parse_csv_fast(utf8: bytes) -> pd.DataFrame | None:
+    """pandas' C parser on a well-formed file; None when the csv module must decide.
+
+    The C parser fails on a row with too many cells but pads a short row with empty cells,
+    and it keeps a row of blank cells that the csv-module path drops. Both leave the last
+    cell blank, so a blank last cell anywhere (rare: ``source``, the last column, is
+    required) sends the file to the exact path, as does any parser error.
+    """
+    try:
+        frame = pd.read_csv(io.BytesIO(utf8), header=None, dtype=object, encoding="utf-8",
+                            keep_default_na=False, skip_blank_lines=True, engine="c")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if frame.empty or frame.iloc[:, -1].str.strip().eq("").any():
+        return None
+    cells = frame.to_numpy(dtype=object)
+    header = [str(h).strip() for h in cells[0]]
+    return pd.DataFrame(cells[1:], columns=header, dtype=object)
+
+
+def _parse_csv_exact(text: str, file: str) -> pd.DataFrame:
+    """The csv module, row by row: names every row whose cell count differs from the header."""
     # The csv module handles \r\n, \r and \n line endings and quoted newlines alike.
     rows = list(csv.reader(io.StringIO(text, newline="")))
     rows = [r for r in rows if any(cell.strip() for cell in r)]
@@ -123,6 +163,11 @@ def validate_facilities(
     districts: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Validate a raw facility table (strings or numbers) and return a clean GeoDataFrame."""
+    repeated = sorted({str(c) for c in table.columns[table.columns.duplicated()]})
+    if repeated:
+        raise DataError([Problem(file, None, c, None, "column appears more than once in the "
+                                                      "header; keep one") for c in repeated],
+                        file=file)
     problems: list[Problem] = []
     if table.empty and len(table.columns) > 0:
         raise DataError(Problem(file, None, None, None,
@@ -145,39 +190,49 @@ def validate_facilities(
         problems.append(Problem(file, int(row), field, value, message))
 
     text_cols = [c for c in COLUMNS if c not in {"lon", "lat", "coord_precision_m", "year"}]
-    for column in text_cols:
-        df[column] = df[column].map(lambda v: "" if _blank(v) else str(v).strip())
+    # Text columns as object arrays of str: numpy and plain loops over them are several
+    # times faster than pandas string methods (this is the hot path at a million rows).
+    text = {column: _clean_text(df[column]) for column in text_cols}
     for column in REQUIRED:
         if column in text_cols:
-            for row in rows[df[column].eq("").to_numpy()]:
+            for row in rows[text[column] == ""]:
                 add(row, column, None, "required value is blank")
     for column in ("id", "name_zh", "name_en", "address"):
-        values = df[column]
-        for row in rows[values.str.len().gt(MAX_TEXT_LENGTH).to_numpy()]:
-            add(row, column, values.iloc[row - 1][:40] + "…",
+        values = text[column]
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        for row in rows[lengths > MAX_TEXT_LENGTH]:
+            add(row, column, values[row - 1][:40] + "…",
                 f"longer than {MAX_TEXT_LENGTH} characters")
-        for row in rows[values.str.startswith(_FORMULA_PREFIXES).to_numpy()]:
-            add(row, column, values.iloc[row - 1][:40],
+        formula = np.fromiter(map(str.startswith, values, repeat(_FORMULA_PREFIXES)),
+                              dtype=bool, count=len(values))
+        for row in rows[formula]:
+            add(row, column, values[row - 1][:40],
                 "starts like a spreadsheet formula (=, +, -, @); remove the leading character")
 
     # Duplicate ids name every row involved.
-    ids = df["id"]
-    dup = ids.ne("") & ids.duplicated(keep=False)
-    for value, group in df[dup].groupby("id").groups.items():
-        where = ", ".join(str(i + 1) for i in group)
-        for i in group:
-            add(i + 1, "id", value, f"duplicate id (rows {where})")
+    ids = text["id"]
+    dup = (ids != "") & pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy()
+    if dup.any():
+        at = np.flatnonzero(dup)
+        repeated = pd.Series(ids[at], index=at, dtype=object)
+        for value, group in repeated.groupby(repeated).groups.items():
+            where = ", ".join(str(i + 1) for i in group)
+            for i in group:
+                add(i + 1, "id", value, f"duplicate id (rows {where})")
 
     # Catalog terms: accept keys, zh, en and aliases; normalise to keys.
-    df["category"] = _resolve_column(df, "category", catalog.CATEGORY_NAMES, add)
-    df["town"] = _resolve_column(df, "town", catalog.TOWN_NAMES, add)
-    df["level"] = _resolve_column(df, "level", catalog.LEVEL_NAMES, add, default="other")
-    df["status"] = _resolve_column(df, "status", catalog.STATUS_NAMES, add, default="operating")
-    df["district"] = _resolve_column(
-        df, "district", catalog.DISTRICT_NAMES, add, default="",
+    text["category"] = _resolve_column(text["category"], "category", catalog.CATEGORY_NAMES,
+                                       add)
+    text["town"] = _resolve_column(text["town"], "town", catalog.TOWN_NAMES, add)
+    text["level"] = _resolve_column(text["level"], "level", catalog.LEVEL_NAMES, add,
+                                    default="other")
+    text["status"] = _resolve_column(text["status"], "status", catalog.STATUS_NAMES, add,
+                                     default="operating")
+    text["district"] = _resolve_column(
+        text["district"], "district", catalog.DISTRICT_NAMES, add, default="",
         to_value=lambda key: catalog.DISTRICTS[key].zh,
     )
-    df["industries"] = _resolve_industries(df, add)
+    industries = _resolve_industries(text.pop("industries"), add)
 
     lon, lat = _coordinates(df, add)
     precision = _numbers(df, "coord_precision_m", add, positive=True)
@@ -186,19 +241,22 @@ def validate_facilities(
     ok = np.isfinite(lon) & np.isfinite(lat)
     if city is not None:
         inside = np.zeros(len(df), dtype=bool)
-        inside[ok] = shapely.contains_xy(city, lon[ok], lat[ok])
+        inside[ok] = shapely.contains_xy(_prepared(city), lon[ok], lat[ok])
         for row in rows[ok & ~inside]:
             add(row, "lon/lat", (lon[row - 1], lat[row - 1]),
                 "point lies outside Shanghai's boundary")
         ok &= inside
     if districts is not None:
-        _check_districts(df, lon, lat, ok, districts, add)
+        _check_districts(text["district"], lon, lat, ok, districts, add)
 
     if problems:
         problems.sort(key=lambda p: (p.row or 0, COLUMNS.index(p.field) if p.field in COLUMNS
                                      else len(COLUMNS)))
         raise DataError(problems, file=file)
 
+    for column, values in text.items():
+        df[column] = pd.Series(values, index=df.index)  # all str: pandas infers its str dtype
+    df["industries"] = pd.Series(industries, index=df.index, dtype=object)
     out = df.assign(lon=lon, lat=lat, coord_precision_m=precision,
                     year=pd.array(year, dtype="Int64"))
     extra = [c for c in df.columns if c not in COLUMNS]
@@ -216,55 +274,90 @@ def _closest(name: str, options: Iterable[object]) -> str | None:
 
 Adder = Callable[[int, str, object, str], None]
 
+# Validation is vectorised: masks over whole columns find the flagged rows, and Problems are
+# built only for those (rare) rows. Values are resolved once per distinct value (a column
+# of a million rows holds a few hundred distinct towns, categories or industry lists).
+
+
+def _all_str(values: np.ndarray) -> bool:
+    """True when every value is a ``str`` (no None/NaN/number): the fast paths apply."""
+    return bool(pd.api.types.infer_dtype(values, skipna=False) == "string")
+
+
+def _clean_text(values: pd.Series) -> np.ndarray:
+    """Stripped text as an object array; blank, None and NaN become "", others their str."""
+    array = values.to_numpy(dtype=object)
+    if _all_str(array):
+        return np.array([v.strip() for v in array], dtype=object)
+    cleaned = values.map(lambda v: "" if _blank(v) else str(v).strip())
+    return cleaned.to_numpy(dtype=object)
+
 
 def _resolve_column(
-    df: pd.DataFrame,
+    values: np.ndarray,
     column: str,
     vocabulary: catalog.Vocabulary,
     add: Adder,
     *,
     default: str | None = None,
     to_value: Callable[[str], str] = lambda key: key,
-) -> pd.Series:
-    resolved: dict[str, str] = {}
-    for value in df[column].unique():
+) -> np.ndarray:
+    codes, uniques = pd.factorize(values)
+    blank_value = default if default is not None else ""
+    mapped: list[str] = []
+    errors: dict[int, str] = {}
+    for j, value in enumerate(uniques):
         if value == "":
+            mapped.append(blank_value)
             continue
         try:
-            resolved[value] = to_value(vocabulary.resolve(value))
+            mapped.append(to_value(vocabulary.resolve(value)))
         except UnknownNameError as exc:
-            for i in np.flatnonzero(df[column].eq(value).to_numpy()):
-                add(i + 1, column, value, str(exc))
-    blank_value = default if default is not None else ""
-    return df[column].map(lambda v: resolved.get(v, blank_value if v == "" else v))
+            mapped.append(value)
+            errors[j] = str(exc)
+    if errors:
+        bad = np.zeros(len(uniques), dtype=bool)
+        bad[list(errors)] = True
+        for i in np.flatnonzero(bad[codes]):
+            add(i + 1, column, uniques[codes[i]], errors[codes[i]])
+    return np.array(mapped, dtype=object)[codes]
 
 
-def _resolve_industries(df: pd.DataFrame, add: Adder) -> pd.Series:
-    cache: dict[str, str | None] = {}
-    out = []
-    for i, value in enumerate(df["industries"]):
-        if value not in cache:
-            keys, bad = [], []
-            for part in str(value).replace("；", ";").replace(",", ";").split(";"):
-                part = part.strip()
-                if not part:
-                    continue
-                key = catalog.INDUSTRY_NAMES.lookup(part)
-                if key is None:
-                    bad.append(part)
-                elif key not in keys:
-                    keys.append(key)
-            if bad:
-                cache[value] = None
-                for part in bad:
+def _resolve_industries(values: np.ndarray, add: Adder) -> np.ndarray:
+    codes, uniques = pd.factorize(values)
+    results: list[str] = []
+    bad_parts: dict[int, list[str]] = {}
+    for j, value in enumerate(uniques):
+        keys: list[str] = []
+        bad: list[str] = []
+        for part in str(value).replace("；", ";").replace(",", ";").split(";"):
+            part = part.strip()
+            if not part:
+                continue
+            key = catalog.INDUSTRY_NAMES.lookup(part)
+            if key is None:
+                bad.append(part)
+            elif key not in keys:
+                keys.append(key)
+        if bad:
+            bad_parts[j] = bad
+            results.append("")
+        else:
+            results.append(";".join(keys))
+    if bad_parts:
+        flagged = np.zeros(len(uniques), dtype=bool)
+        flagged[list(bad_parts)] = True
+        seen: set[int] = set()
+        for i in np.flatnonzero(flagged[codes]):
+            j = int(codes[i])
+            if j not in seen:
+                seen.add(j)
+                for part in bad_parts[j]:
                     add(i + 1, "industries", part,
                         "unknown industry; " + catalog.INDUSTRY_NAMES.suggest(part))
             else:
-                cache[value] = ";".join(keys)
-        elif cache[value] is None:
-            add(i + 1, "industries", value, "unknown industry (see first occurrence)")
-        out.append(cache[value] or "")
-    return pd.Series(out, index=df.index, dtype=object)
+                add(i + 1, "industries", uniques[j], "unknown industry (see first occurrence)")
+    return np.array(results, dtype=object)[codes]
 
 
 def _to_float(values: pd.Series) -> np.ndarray:
@@ -273,38 +366,59 @@ def _to_float(values: pd.Series) -> np.ndarray:
     return np.array(numbers, dtype=float)  # a writable copy
 
 
+def _raw_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(numbers as float with NaN where not numeric, mask of blank raw values)."""
+    array = values.to_numpy(dtype=object)
+    if _all_str(array):
+        stripped = np.array([v.strip() for v in array], dtype=object)
+        blank = stripped == ""
+        numbers = np.full(len(array), np.nan)
+        # Blank converts to NaN anyway; leaving it out spares pandas a failed parse per cell.
+        numbers[~blank] = pd.to_numeric(stripped[~blank], errors="coerce")
+        return numbers, blank
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "fiu":
+        numbers = np.array(values, dtype=float)
+        return numbers, np.isnan(numbers) if values.dtype.kind == "f" else np.zeros(
+            len(values), dtype=bool)
+    return _to_float(values), values.map(_blank).to_numpy(dtype=bool)
+
+
 def _coordinates(df: pd.DataFrame, add: Adder) -> tuple[np.ndarray, np.ndarray]:
-    lon = _to_float(df["lon"])
-    lat = _to_float(df["lat"])
+    lon, blank_lon = _raw_numbers(df["lon"])
+    lat, blank_lat = _raw_numbers(df["lat"])
+    raw_lon, raw_lat = df["lon"], df["lat"]
+    bad_lon = blank_lon | ~np.isfinite(lon)
+    bad_lat = blank_lat | ~np.isfinite(lat)
+    for i in np.flatnonzero(bad_lon | bad_lat):
+        for name, blank, value, raw in (("lon", blank_lon[i], lon[i], raw_lon),
+                                        ("lat", blank_lat[i], lat[i], raw_lat)):
+            if blank:
+                add(i + 1, name, None, "required value is blank")
+            elif not math.isfinite(value):
+                add(i + 1, name, raw.iloc[i], "not a finite number (decimal degrees expected)")
     min_lon, min_lat, max_lon, max_lat = SHANGHAI_BBOX
-    for i in range(len(df)):
-        x, y = lon[i], lat[i]
-        row = i + 1
-        bad = False
-        for name, v, raw in (("lon", x, df["lon"].iloc[i]), ("lat", y, df["lat"].iloc[i])):
-            if _blank(raw):
-                add(row, name, None, "required value is blank")
-                bad = True
-            elif not math.isfinite(v):
-                add(row, name, raw, "not a finite number (decimal degrees expected)")
-                bad = True
-        if bad:
-            lon[i] = lat[i] = np.nan
-            continue
-        message = None
-        if min_lat <= x <= max_lat and min_lon <= y <= max_lon:
-            message = "lon and lat look swapped (lat value in the lon column)"
-        elif abs(x) > 180 or abs(y) > 90:
-            if 1.3e7 < abs(x) < 1.4e7 and 3.5e6 < abs(y) < 3.8e6:
-                message = ("looks like EPSG:3857 web-mercator metres; give WGS84 degrees")
-            else:
-                message = "out of range: lon must be within ±180 and lat within ±90"
-        elif not (min_lon <= x <= max_lon and min_lat <= y <= max_lat):
-            message = (f"point is outside Shanghai (bounding box lon {min_lon}–{max_lon}, "
-                       f"lat {min_lat}–{max_lat})")
-        if message:
-            add(row, "lon/lat", (df["lon"].iloc[i], df["lat"].iloc[i]), message)
-            lon[i] = lat[i] = np.nan
+    x, y = lon, lat
+    valid = ~(bad_lon | bad_lat)
+    with np.errstate(invalid="ignore"):
+        swapped = (min_lat <= x) & (x <= max_lat) & (min_lon <= y) & (y <= max_lon)
+        out_of_range = (np.abs(x) > 180) | (np.abs(y) > 90)
+        mercator = ((np.abs(x) > 1.3e7) & (np.abs(x) < 1.4e7)
+                    & (np.abs(y) > 3.5e6) & (np.abs(y) < 3.8e6))
+        in_box = (min_lon <= x) & (x <= max_lon) & (min_lat <= y) & (y <= max_lat)
+    messages = (
+        "lon and lat look swapped (lat value in the lon column)",
+        "looks like EPSG:3857 web-mercator metres; give WGS84 degrees",
+        "out of range: lon must be within ±180 and lat within ±90",
+        f"point is outside Shanghai (bounding box lon {min_lon}–{max_lon}, "
+        f"lat {min_lat}–{max_lat})",
+    )
+    code = np.select([swapped, out_of_range & mercator, out_of_range, ~in_box], [1, 2, 3, 4], 0)
+    code[~valid] = 0
+    for i in np.flatnonzero(code):
+        add(i + 1, "lon/lat", (raw_lon.iloc[i], raw_lat.iloc[i]), messages[code[i] - 1])
+    drop = ~valid | (code > 0)
+    lon[drop] = np.nan
+    lat[drop] = np.nan
     return lon, lat
 
 
@@ -319,42 +433,73 @@ def _numbers(
     lo: float | None = None,
     hi: float | None = None,
 ) -> np.ndarray:
-    values = _to_float(df[column])
-    for i, v in enumerate(values):
-        raw = df[column].iloc[i]
-        if _blank(raw):
-            if not optional:
-                add(i + 1, column, None, "required value is blank")
-            continue
-        if not math.isfinite(v):
-            add(i + 1, column, raw, "not a number")
-        elif positive and v <= 0:
-            add(i + 1, column, raw, "must be a positive number of metres")
-        elif integer and v != int(v):
-            add(i + 1, column, raw, "must be a whole number")
-        elif (lo is not None and v < lo) or (hi is not None and v > hi):
-            add(i + 1, column, raw, f"must be between {lo:g} and {hi:g}")
+    values, blank = _raw_numbers(df[column])
+    raw = df[column]
+    finite = np.isfinite(values)
+    given = ~blank
+    zeros = np.zeros(len(values), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        not_positive = (values <= 0) if positive else zeros
+        fractional = (values != np.trunc(values)) if integer else zeros
+        out_of_range = ((values < lo) if lo is not None else zeros) | (
+            (values > hi) if hi is not None else zeros)
+    code = np.select(
+        [blank & (not optional), given & ~finite, given & not_positive, given & fractional,
+         given & out_of_range],
+        [1, 2, 3, 4, 5], 0,
+    )
+    for i in np.flatnonzero(code):
+        c = code[i]
+        if c == 1:
+            add(i + 1, column, None, "required value is blank")
+        elif c == 2:
+            add(i + 1, column, raw.iloc[i], "not a number")
+        elif c == 3:
+            add(i + 1, column, raw.iloc[i], "must be a positive number of metres")
+        elif c == 4:
+            add(i + 1, column, raw.iloc[i], "must be a whole number")
+        else:
+            add(i + 1, column, raw.iloc[i], f"must be between {lo:g} and {hi:g}")
     return values
 
 
+def _prepared(geom: shapely.Geometry) -> shapely.Geometry:
+    """A prepared copy (the caller's geometry is left as it was)."""
+    copy = shapely.from_wkb(shapely.to_wkb(geom))
+    shapely.prepare(copy)
+    return copy
+
+
 def _check_districts(
-    df: pd.DataFrame,
+    district: np.ndarray,
     lon: np.ndarray,
     lat: np.ndarray,
     ok: np.ndarray,
     districts: gpd.GeoDataFrame,
     add: Adder,
 ) -> None:
-    """Fill a blank district from the point; flag a stated district the point is not in."""
-    found = np.array([""] * len(df), dtype=object)
+    """Fill a blank district (in place) from the point; flag a stated district it is not in."""
+    found = np.full(len(district), "", dtype=object)
+    todo = np.flatnonzero(ok)
+    # Where districts overlap, the last one in file order wins: test them last-first and
+    # give each point to the first that contains it.
+    for name, geom in reversed(list(zip(districts["name_zh"], districts.geometry,
+                                        strict=True))):
+        if todo.size == 0:
+            break
+        x0, y0, x1, y1 = geom.bounds
+        px, py = lon[todo], lat[todo]
+        near = np.flatnonzero((px >= x0) & (px <= x1) & (py >= y0) & (py <= y1))
+        if near.size == 0:
+            continue
+        hit = near[shapely.contains_xy(_prepared(geom), px[near], py[near])]
+        found[todo[hit]] = name
+        todo = np.delete(todo, hit)
     idx = np.flatnonzero(ok)
-    for name, geom in zip(districts["name_zh"], districts.geometry, strict=True):
-        hit = shapely.contains_xy(geom, lon[idx], lat[idx])
-        found[idx[hit]] = name
-    for i in idx:
-        stated = df.at[i, "district"]
-        if stated == "":
-            df.at[i, "district"] = found[i]
-        elif found[i] and stated != found[i]:
-            add(i + 1, "district", stated,
-                f"point ({lon[i]:.6f}, {lat[i]:.6f}) lies in {found[i]}, not in {stated}")
+    stated, where = district[idx], found[idx]
+    blank = stated == ""
+    district[idx[blank]] = where[blank]
+    mismatch = ~blank & (where != "") & (stated != where)
+    for i in idx[mismatch]:
+        add(i + 1, "district", district[i],
+            f"point ({lon[i]:.6f}, {lat[i]:.6f}) lies in {found[i]}, not in {district[i]}")

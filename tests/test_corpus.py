@@ -130,8 +130,6 @@ TEMP_NAME = ("the message names the server's temp copy (upload.<ext> / layer.shp
              "passes the temp path to geo._io.read_vector and does not rename the problems")
 CSV_FIELD_LIMIT = ("Python's csv module refuses a cell over 131072 characters with "
                    "_csv.Error (not a ValueError), which escapes the reader")
-DUPLICATE_COLUMN = ("a header naming a column twice makes df[column] a DataFrame and "
-                    "validate_facilities fails with AttributeError")
 BAD_CRC = ("zipfile raises BadZipFile ('Bad CRC-32') while geo.ingest._materialise reads the "
            "member; only the ZipFile constructor's BadZipFile is caught")
 CSV_AS_BOUNDARY = ("GDAL reads a CSV without geometry as a plain DataFrame and "
@@ -181,8 +179,6 @@ CASES: list[Case] = [
                  geocoder=Rejects(1, None, "row has 2 cells but the header has 16")),
     facility_csv("duplicate_column.csv", "the header names 'lon' twice",
                  Rejects(None, "lon", "more than once"),
-                 loader=KnownBug(Rejects(None, "lon", "more than once"), AttributeError,
-                                 DUPLICATE_COLUMN),
                  ),
     facility_csv("not_text.csv", "binary bytes, neither UTF-8 nor GB18030",
                  Rejects(None, None, "cannot decode text as UTF-8 or GB18030"),

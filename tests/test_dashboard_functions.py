@@ -118,8 +118,9 @@ def test_tooltips_escape_html_from_data(bundled_atlas):
 
     hostile = bundled_atlas.facilities.iloc[:1].copy()
     hostile["name_zh"] = "<img src=x onerror=alert(1)>"
-    atlas = type(bundled_atlas)(**{**bundled_atlas.__dict__, "facilities":
-                                   gpd.GeoDataFrame(hostile, crs=4326)})
+    from dataclasses import replace
+
+    atlas = replace(bundled_atlas, facilities=gpd.GeoDataFrame(hostile, crs=4326))
     features = MapData(atlas).facility_features(atlas.facilities, datum="wgs84", lang="zh")
     tip = features["features"][0]["properties"]["tooltip"]
     assert tip == "&lt;img src=x onerror=alert(1)&gt;"
