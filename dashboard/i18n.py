@@ -49,6 +49,7 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
                         "Facilities per town and industry layer in the current selection "
                         "(a facility may belong to several layers)"),
     "total": ("合计", "Total"),
+    "show_chart": ("显示/隐藏图表（点击柱子定位新城）", "Show / hide chart (click a bar to zoom)"),
     "zoom_to": ("定位", "Zoom"),
     "count": ("数量", "Count"),
     # detail fields

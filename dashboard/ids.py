@@ -40,6 +40,9 @@ SELECTED = "layer-selected"  # the clicked facility and its precision circle
 # summary
 SUMMARY_TABLE = "summary-table"
 SUMMARY_CHART = "summary-chart"
+SUMMARY_FIGURE = "summary-figure"  # store: the chart is drawn only when asked for
+SUMMARY_TOGGLE = "summary-toggle"
+SUMMARY_HOLDER = "summary-holder"
 ZOOM_TOWN = "zoom-town"  # pattern-matching: {"type": ZOOM_TOWN, "town": key}
 
 LANG_LINK = "lang-link"

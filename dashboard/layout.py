@@ -265,8 +265,11 @@ def page(
         html.H3(t("summary", lang)),
         html.Div(t("summary_caption", lang), className="nt-note"),
         dcc.Loading(html.Div(id=ids.SUMMARY_TABLE), type="dot"),
-        dcc.Graph(id=ids.SUMMARY_CHART, config={"displayModeBar": False},
-                  style={"height": "320px"}),
+        # The chart loads plotly.js (4.8 MB), so it is drawn only when the user asks: the
+        # first load stays small and fast.
+        html.Button(t("show_chart", lang), id=ids.SUMMARY_TOGGLE, className="reset"),
+        dcc.Loading(html.Div(id=ids.SUMMARY_HOLDER), type="dot"),
+        dcc.Store(id=ids.SUMMARY_FIGURE),
         coverage_section(lang),
         clusters_section(lang),
         export_section(lang),

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
@@ -266,7 +266,7 @@ def register(app: Dash, mapdata: MapData) -> None:
         Output(ids.COUNT, "children"),
         Output(ids.DRAWN_NOTE, "children"),
         Output(ids.SUMMARY_TABLE, "children"),
-        Output(ids.SUMMARY_CHART, "figure"),
+        Output(ids.SUMMARY_FIGURE, "data"),
         *FILTER_INPUTS,
         Input(ids.UPLOADED, "data"),
         State(ids.MAP, "bounds"),
@@ -282,7 +282,7 @@ def register(app: Dash, mapdata: MapData) -> None:
                               uploaded=uploaded_facilities(uploaded), bounds=bounds, zoom=zoom)
         boundaries = uploaded_boundaries(uploaded, datum)
         return (view.geojson, view.aggregate, view.map_note, view.uploaded, boundaries,
-                view.count, view.drawn_note, view.table, view.figure)
+                view.count, view.drawn_note, view.table, view.figure.to_dict())
 
     @app.callback(
         Output(ids.FACILITIES, "data", allow_duplicate=True),
@@ -354,24 +354,42 @@ def register(app: Dash, mapdata: MapData) -> None:
     def show_drawn_area(area, basemap):  # type: ignore[no-untyped-def]
         return drawn_area_geojson(area, datum_for(basemap))
 
-    @app.callback(
-        Output(ids.MAP, "viewport"),
-        Input({"type": ids.ZOOM_TOWN, "town": ALL}, "n_clicks"),
-        Input(ids.SUMMARY_CHART, "clickData"),
-        State(ids.BASEMAP, "value"),
-        prevent_initial_call=True,
-    )
-    def zoom_to_town(_clicks, chart_click, basemap):  # type: ignore[no-untyped-def]
-        trigger = ctx.triggered_id
-        if isinstance(trigger, dict) and trigger.get("type") == ids.ZOOM_TOWN:
-            if not any(_clicks):
-                return no_update
-            town = trigger["town"]
-        elif trigger == ids.SUMMARY_CHART and chart_click:
-            town = chart_click["points"][0].get("customdata")
-        else:
-            return no_update
+    def town_viewport(town: str | None, basemap: str | None):  # type: ignore[no-untyped-def]
         if town not in mapdata.town_bounds:
             return no_update
         bounds = mapdata.shift_bounds(mapdata.town_bounds[town], datum_for(basemap))
         return {"bounds": bounds, "transition": "flyToBounds"}
+
+    @app.callback(
+        Output(ids.MAP, "viewport"),
+        Input({"type": ids.ZOOM_TOWN, "town": ALL}, "n_clicks"),
+        State(ids.BASEMAP, "value"),
+        prevent_initial_call=True,
+    )
+    def zoom_to_town(clicks, basemap):  # type: ignore[no-untyped-def]
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks):
+            return no_update
+        return town_viewport(trigger["town"], basemap)
+
+    @app.callback(
+        Output(ids.MAP, "viewport", allow_duplicate=True),
+        Input(ids.SUMMARY_CHART, "clickData"),
+        State(ids.BASEMAP, "value"),
+        prevent_initial_call=True,
+    )
+    def zoom_from_chart(chart_click, basemap):  # type: ignore[no-untyped-def]
+        if not chart_click:
+            return no_update
+        return town_viewport(chart_click["points"][0].get("customdata"), basemap)
+
+    @app.callback(
+        Output(ids.SUMMARY_HOLDER, "children"),
+        Input(ids.SUMMARY_TOGGLE, "n_clicks"),
+        Input(ids.SUMMARY_FIGURE, "data"),
+    )
+    def show_chart(n_clicks, figure):  # type: ignore[no-untyped-def]
+        if not n_clicks or n_clicks % 2 == 0 or not figure:
+            return None
+        return dcc.Graph(id=ids.SUMMARY_CHART, figure=figure, style={"height": "320px"},
+                         config={"displayModeBar": False})

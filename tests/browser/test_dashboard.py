@@ -298,3 +298,16 @@ def test_coverage_panel_shows_shares_gaps_and_sites(page, server_url):
     page.wait_for_selector("path.gap-polygon", state="attached", timeout=TIMEOUT)
     page.wait_for_selector("path.site-marker", state="attached", timeout=TIMEOUT)
     assert page.locator("#site-list li").count() == 2
+
+
+def test_chart_on_demand_and_a_bar_zooms_to_its_town(page, server_url):
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    open_page(page, server_url)
+    assert not any("plotly" in u for u in requests)  # first load without plotly.js
+    page.click("#summary-toggle")
+    page.wait_for_selector("#summary-chart .point path", state="attached", timeout=TIMEOUT)
+    before = page.evaluate("() => location.search")
+    page.locator("#summary-chart .point path").last.click(force=True)
+    page.wait_for_function("(b) => location.search !== b && /view=/.test(location.search)",
+                           arg=before, timeout=TIMEOUT)
