@@ -131,6 +131,10 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "cov_k": ("新增设施数", "new sites"),
     "cov_new_radius": ("新设施半径（米）", "new sites' radius (m)"),
     "cov_covered": ("已覆盖 km²", "covered km²"),
+    "cov_people": ("覆盖人口", "people covered"),
+    "cov_use_upload": ("纳入我上传的图层（设施参与计算；含人口列的多边形作为人口图层）",
+                       "Use my uploaded layer (facilities join in; polygons with a population "
+                       "column weight by population)"),
     "cov_share": ("覆盖率", "share"),
     "cov_summary": ("{n} 个设施（{sites} 个不同位置），服务半径 {radius} 米；"
                     "面积在 EPSG:4549 中计算",

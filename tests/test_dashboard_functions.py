@@ -251,3 +251,32 @@ def test_coverage_run_matches_the_library_and_suggests_sites(mapdata, bundled_at
     assert len(covered["features"]) == 5 and gaps["features"] and len(shown_sites["features"]) == 2
     coastal = [d for d in result["districts"] if d["name"] == "Pudong New Area"]
     assert coastal and coastal[0]["land_share"] is None  # sea in the polygon: no land share
+
+
+def test_coverage_with_uploaded_facilities_and_population(mapdata, bundled_atlas):
+    import geopandas as gpd
+
+    from dashboard.callbacks.coverage import run_coverage, uploaded_population
+
+    # a population polygon of 1,000 people wholly inside Fengxian new town
+    fengxian = bundled_atlas.town_geometry("fengxian")
+    block = fengxian.representative_point().buffer(0.005)
+    assert fengxian.contains(block)
+    store = {"kind": "boundaries", "geojson": json.loads(gpd.GeoDataFrame(
+        {"name_zh": ["街区"], "人口": [1000]}, geometry=[block], crs=4326).to_json())}
+    population = uploaded_population(store)
+    # one uploaded facility at the block's centre covers all of it
+    mine = gpd.GeoDataFrame({"id": ["U1"], "town": ["fengxian"], "industries": ["ai"],
+                             "category": ["lab"], "level": ["other"], "status": ["operating"],
+                             "name_zh": ["上传"], "name_en": [""], "address": [""]},
+                            geometry=[block.centroid], crs=4326).set_index("id", drop=False)
+    only_mine = Filter.create(text="上传")  # no bundled facility has this in its name
+    result = run_coverage(mapdata, only_mine, radius_mode="fixed",
+                          radius_m=3000, k=0, new_radius_m=3000, lang="en",
+                          uploaded=mine, population=population)
+    row = next(r for r in result["rows"] if r["town"] == "fengxian")
+    assert row["population"] == 1000 and row["covered_population"] == 1000
+    assert result["params"]["uploaded_facilities"] == 1
+    without = run_coverage(mapdata, only_mine, radius_mode="fixed", radius_m=3000, k=0,
+                           new_radius_m=3000, lang="en")
+    assert next(r for r in without["rows"] if r["town"] == "fengxian")["share"] == 0

@@ -11,16 +11,26 @@ import html as html_lib
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
 
 from dashboard import ids
 from dashboard.callbacks.filters import FILTER_INPUTS, datum_for, filter_from_controls
+from dashboard.callbacks.upload import uploaded_facilities
 from dashboard.i18n import t
 from dashboard.mapdata import MapData, geojson_from_frame, in_display_datum
 from geo import catalog
-from geo.coverage import LIFE_CIRCLE_PRESETS_M, atlas_coverage, suggest_sites
+from geo.coverage import (
+    LIFE_CIRCLE_PRESETS_M,
+    POPULATION_COLUMNS,
+    atlas_coverage,
+    coverage_report,
+    suggest_sites,
+)
+from geo.crs import to_metric
 from geo.query import Filter
+from geo.settings import GEOGRAPHIC_CRS
 
 MAX_SITES = 10
 
@@ -34,16 +44,40 @@ def run_coverage(
     k: int,
     new_radius_m: float,
     lang: str,
+    uploaded: gpd.GeoDataFrame | None = None,
+    population: gpd.GeoDataFrame | None = None,
 ) -> dict[str, Any]:
-    """Coverage per town and district, gap polygons and (k > 0) greedy site suggestions."""
+    """Coverage per town and district, gap polygons and (k > 0) greedy site suggestions.
+
+    ``uploaded`` (the user's own facilities, WGS84) join the selection under the same Filter;
+    ``population`` (the user's polygons or points with a population column, WGS84) adds
+    covered people by areal interpolation.
+    """
     atlas = mapdata.atlas
     radius = None if radius_mode == "category" else float(radius_m)
-    report = atlas_coverage(atlas, flt, radius_m=radius)
+    selected_m = atlas.facilities_m.loc[flt.select(atlas.facilities).index]
+    extra = 0
+    if uploaded is not None:
+        mine = to_metric(flt.select(uploaded))
+        extra = len(mine)
+        selected_m = gpd.GeoDataFrame(pd.concat([selected_m, mine[selected_m.columns.intersection(
+            mine.columns)]]), crs=selected_m.crs)
+    if extra or population is not None:
+        report = coverage_report(selected_m, atlas.towns_m, atlas.districts_m, radius_m=radius,
+                                 population=to_metric(population) if population is not None
+                                 else None)
+    else:
+        report = atlas_coverage(atlas, flt, radius_m=radius)  # cached per filter and radius
     towns = report.towns
     rows = [{"town": str(r["key"]), "name": catalog.TOWNS[str(r["key"])].label(lang),
              "area_km2": round(float(r["area_m2"]) / 1e6, 1),
              "covered_km2": round(float(r["covered_m2"]) / 1e6, 1),
-             "share": round(float(r["covered_share"]), 4)}
+             "share": round(float(r["covered_share"]), 4),
+             **({"population": round(float(r["population"])),
+                 "covered_population": round(float(r["covered_population"])),
+                 "population_share": None if pd.isna(r["population_share"]) else
+                 round(float(r["population_share"]), 4)}
+                if "population_share" in towns.columns else {})}
             for _, r in towns.iterrows()]
     # ``covered`` is aligned with the towns table, one row per town.
     covered = gpd.GeoDataFrame({"key": list(towns["key"].astype(str))},
@@ -53,7 +87,9 @@ def run_coverage(
                  for k in report.gaps["key"]])
     params = {"analysis": "coverage", "radius_m": radius if radius is not None else
               "per category (geo.settings.DEFAULT_RADIUS_M)", "selected": report.facilities,
-              "distinct_sites": report.distinct_sites, "crs": "EPSG:4549"}
+              "distinct_sites": report.distinct_sites, "crs": "EPSG:4549",
+              "uploaded_facilities": extra,
+              "population_layer": "uploaded" if population is not None else None}
     result: dict[str, Any] = {
         "params": params, "rows": rows,
         "coverage": geojson_from_frame(covered.assign(tooltip=[r["name"] for r in rows])),
@@ -68,9 +104,10 @@ def run_coverage(
             for _, r in report.districts.iterrows() if float(r["covered_m2"]) > 0
         ]
     if k > 0:
-        selected = flt.select(atlas.facilities)
-        siting = suggest_sites(atlas.facilities_m.loc[selected.index], atlas.towns_m, k=k,
-                               new_radius_m=float(new_radius_m), radius_m=radius)
+        siting = suggest_sites(selected_m, atlas.towns_m, k=k,
+                               new_radius_m=float(new_radius_m), radius_m=radius,
+                               population=to_metric(population) if population is not None
+                               else None)
         picks = siting.picks.reset_index()
         picks = picks.assign(
             gain_km2=(picks["gain_m2"] / 1e6).round(2),
@@ -94,11 +131,22 @@ def results_panel(result: dict[str, Any] | None, lang: str) -> html.Div:
     if not result:
         return html.Div()
     rows = result["rows"]
+    with_pop = any("population" in r for r in rows)
+
+    def people(r: dict[str, Any]) -> list[Any]:
+        if not with_pop:
+            return []
+        share = r["population_share"]
+        return [html.Td(f"{r['covered_population']:,} / {r['population']:,}"
+                        + (f" ({share:.1%})" if share is not None else ""))]
+
     table = html.Table([
         html.Thead(html.Tr([html.Th(t("town", lang)), html.Th("km²"),
-                            html.Th(t("cov_covered", lang)), html.Th(t("cov_share", lang))])),
+                            html.Th(t("cov_covered", lang)), html.Th(t("cov_share", lang)),
+                            *([html.Th(t("cov_people", lang))] if with_pop else [])])),
         html.Tbody([html.Tr([html.Td(r["name"]), html.Td(r["area_km2"]),
-                             html.Td(r["covered_km2"]), html.Td(f"{r['share']:.1%}")])
+                             html.Td(r["covered_km2"]), html.Td(f"{r['share']:.1%}"),
+                             *people(r)])
                     for r in rows]),
     ], className="summary-table", id="coverage-table")
     fig = go.Figure(go.Bar(x=[r["name"] for r in rows], y=[r["share"] * 100 for r in rows],
@@ -156,6 +204,8 @@ def coverage_section(lang: str) -> html.Div:
                         dcc.Input(id=ids.COV_NEW_RADIUS, type="number", value=3000, min=100,
                                   max=30000, step=100, className="nt-num")]),
         ], className="nt-params"),
+        dcc.Checklist(id=ids.COV_USE_UPLOAD, value=["use"], className="nt-radio-inline",
+                      options=[{"label": t("cov_use_upload", lang), "value": "use"}]),
         html.Button(t("run", lang), id=ids.COV_RUN, className="reset"),
         dcc.Loading(html.Div(id=ids.COV_RESULTS), type="dot"),
         html.Details([html.Summary(t("cl_legend", lang)),
@@ -167,6 +217,18 @@ def coverage_section(lang: str) -> html.Div:
                                 t("cov_legend_site", lang)], className="legend-row")]),
         dcc.Store(id=ids.COV_STORE, storage_type="memory"),
     ])
+
+
+def uploaded_population(store: dict[str, Any] | None) -> gpd.GeoDataFrame | None:
+    """The user's uploaded boundaries as a population layer, if they carry a population
+    column (e.g. ``population``, ``人口``); otherwise None."""
+    if not store or store.get("kind") != "boundaries":
+        return None
+    frame = gpd.GeoDataFrame.from_features(store["geojson"]["features"], crs=GEOGRAPHIC_CRS)
+    column = next((c for c in POPULATION_COLUMNS if c in frame.columns), None)
+    if column is None:
+        return None
+    return frame.assign(population=pd.to_numeric(frame[column], errors="coerce").fillna(0))
 
 
 def register(app: Dash, mapdata: MapData) -> None:
@@ -186,17 +248,22 @@ def register(app: Dash, mapdata: MapData) -> None:
         State(ids.COV_RADIUS, "value"),
         State(ids.COV_K, "value"),
         State(ids.COV_NEW_RADIUS, "value"),
+        State(ids.COV_USE_UPLOAD, "value"),
+        State(ids.UPLOADED, "data"),
         State(ids.PAGE_LANG, "data"),
         prevent_initial_call=True,
     )
     def run(_n, towns, industries, categories, levels, statuses, text, drawn, basemap,
-            mode, radius_m, k, new_radius_m, lang):  # type: ignore[no-untyped-def]
+            mode, radius_m, k, new_radius_m, use_upload, upload, lang):  # type: ignore[no-untyped-def]
         flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
                                    drawn, basemap)
+        mine = uploaded_facilities(upload) if use_upload else None
+        population = uploaded_population(upload) if use_upload else None
         return run_coverage(mapdata, flt, radius_mode=mode or "fixed",
                             radius_m=float(radius_m or 3000),
                             k=max(0, min(int(k or 0), MAX_SITES)),
-                            new_radius_m=float(new_radius_m or 3000), lang=lang or "zh")
+                            new_radius_m=float(new_radius_m or 3000), lang=lang or "zh",
+                            uploaded=mine, population=population)
 
     @app.callback(
         Output(ids.COV_LAYER, "data"),
