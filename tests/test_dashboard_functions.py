@@ -280,3 +280,24 @@ def test_coverage_with_uploaded_facilities_and_population(mapdata, bundled_atlas
     without = run_coverage(mapdata, only_mine, radius_mode="fixed", radius_m=3000, k=0,
                            new_radius_m=3000, lang="en")
     assert next(r for r in without["rows"] if r["town"] == "fengxian")["share"] == 0
+
+
+def test_uploaded_facilities_join_the_clusters(mapdata, bundled_atlas):
+    import geopandas as gpd
+
+    from dashboard.callbacks.clusters import run_clusters
+
+    # three uploaded points within 200 m of each other, far from any bundled facility
+    xs, ys = [121.30, 121.301, 121.302], [30.95, 30.951, 30.95]
+    mine = gpd.GeoDataFrame({"id": ["U1", "U2", "U3"], "town": ["fengxian"] * 3,
+                             "industries": ["ai;auto_icv"] * 3, "name_zh": ["上传"] * 3,
+                             "name_en": [""] * 3, "address": [""] * 3},
+                            geometry=gpd.points_from_xy(xs, ys), crs=4326)
+    mine = mine.set_index("id", drop=False)
+    flt = Filter.create(text="上传")
+    result = run_clusters(mapdata, flt, method="dbscan", eps_m=500, min_samples=3,
+                          min_cluster_size=5, extras=[], bandwidth_m=2000, cell="h3:8",
+                          lang="en", uploaded=mine)
+    (row,) = result["rows"]
+    assert row["size"] == 3 and set(row["members"].split(";")) == {"U1", "U2", "U3"}
+    assert "Automotive" in row["layers"] and "Artificial intelligence" in row["layers"]

@@ -11,10 +11,12 @@ import html as html_lib
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboard import ids
 from dashboard.callbacks.filters import FILTER_INPUTS, datum_for, filter_from_controls
+from dashboard.callbacks.upload import uploaded_facilities
 from dashboard.i18n import t
 from dashboard.mapdata import MapData, geojson_from_frame, in_display_datum
 from geo import catalog
@@ -28,6 +30,7 @@ from geo.clustering import (
     hotspots,
     kernel_density,
 )
+from geo.crs import to_metric
 from geo.query import Filter, encode_area
 from geo.settings import GEOGRAPHIC_CRS
 
@@ -51,18 +54,34 @@ def run_clusters(
     bandwidth_m: float,
     cell: str,
     lang: str,
+    uploaded: gpd.GeoDataFrame | None = None,
 ) -> dict[str, Any]:
-    """Run the chosen analyses on the selection; return JSON-ready results (WGS84)."""
+    """Run the chosen analyses on the selection; return JSON-ready results (WGS84).
+
+    ``uploaded`` (the user's own facilities, WGS84) join the selection under the same Filter.
+    """
     atlas = mapdata.atlas
     selected = flt.select(atlas.facilities)
     points = atlas.facilities_m.loc[selected.index]
+    attributes = atlas.facilities
+    if uploaded is not None and len(mine := flt.select(uploaded)):
+        mine = mine.assign(layers=mine["industries"].map(
+            lambda text: ";".join(dict.fromkeys(catalog.industry_layer(k)
+                                                for k in str(text).split(";") if k))))
+        mine_m = to_metric(mine)
+        columns = ["town", "layers", "geometry"]
+        points = gpd.GeoDataFrame(pd.concat([points[columns], mine_m[columns]]),
+                                  crs=points.crs)
+        attributes = pd.concat([atlas.facilities[["town", "layers"]], mine[["town", "layers"]]])
+        if not points.index.is_unique:
+            raise ValueError("an uploaded facility id repeats a bundled id; rename it")
     if method == "hdbscan":
         labels = hdbscan_labels(points, min_cluster_size=min_cluster_size)
         params: dict[str, Any] = {"method": "HDBSCAN", "min_cluster_size": min_cluster_size}
     else:
         labels = dbscan_labels(points, eps_m=eps_m, min_samples=min_samples)
         params = {"method": "DBSCAN", "eps_m": eps_m, "min_samples": min_samples}
-    hulls = cluster_hulls(points, labels, attributes=atlas.facilities, towns_m=atlas.towns_m)
+    hulls = cluster_hulls(points, labels, attributes=attributes, towns_m=atlas.towns_m)
     members = labels[labels >= 0].groupby(labels[labels >= 0]).groups
     rows = []
     for number, row in hulls.iterrows():
@@ -220,18 +239,20 @@ def register(app: Dash, mapdata: MapData) -> None:
         State(ids.CL_EXTRAS, "value"),
         State(ids.CL_BANDWIDTH, "value"),
         State(ids.CL_CELL, "value"),
+        State(ids.UPLOADED, "data"),
         State(ids.PAGE_LANG, "data"),
         prevent_initial_call=True,
     )
     def run(_n, towns, industries, categories, levels, statuses, text, drawn, basemap,
-            method, eps_m, min_samples, min_cluster, extras, bandwidth_m, cell, lang):  # type: ignore[no-untyped-def]
+            method, eps_m, min_samples, min_cluster, extras, bandwidth_m, cell, upload,
+            lang):  # type: ignore[no-untyped-def]
         flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
                                    drawn, basemap)
         return run_clusters(mapdata, flt, method=method or "dbscan",
                             eps_m=float(eps_m or 3000), min_samples=int(min_samples or 3),
                             min_cluster_size=int(min_cluster or 5), extras=extras or [],
                             bandwidth_m=float(bandwidth_m or 2000), cell=cell or "h3:8",
-                            lang=lang or "zh")
+                            lang=lang or "zh", uploaded=uploaded_facilities(upload))
 
     @app.callback(
         Output(ids.CL_HULLS, "data"),
@@ -264,7 +285,6 @@ def register(app: Dash, mapdata: MapData) -> None:
 def cluster_focus(mapdata: MapData, result: dict[str, Any], number: int, datum: str):  # type: ignore[no-untyped-def]
     """Filter to a cluster's area (its hull, 100 m wider so members on the edge count) and
     zoom to it."""
-    from geo.crs import to_metric
 
     feature = next(f for f in result["clusters"]["features"]
                    if f["properties"]["cluster"] == number)
