@@ -18,7 +18,10 @@ from geo.settings import DataLayout
 
 #: Layers the command can write, in the order they are written.
 LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors", "corridor_lines",
-                           "zones")
+                           "zones", "coverage", "coverage_gaps", "suggested_sites", "clusters")
+#: Analysis layers, computed on the filtered facilities with the --radius-m / --k / --eps-m
+#: / --min-samples options (the same engines as `newtown coverage`, `site` and `clusters`).
+ANALYSIS_LAYERS: tuple[str, ...] = ("coverage", "coverage_gaps", "suggested_sites", "clusters")
 DEFAULT_LAYERS: tuple[str, ...] = ("facilities", "towns")
 #: The maps show what the dashboard shows.
 MAP_DEFAULT_LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors",
@@ -64,6 +67,16 @@ def add_export_command(sub: Any) -> argparse.ArgumentParser:
                    help="html: leave out the optional OpenStreetMap base layer, so the file "
                         "holds no external address at all (the default background is blank "
                         "either way and needs no internet)")
+    analysis = p.add_argument_group("analysis layers (coverage, coverage_gaps, "
+                                    "suggested_sites, clusters)")
+    analysis.add_argument("--radius-m", type=float, default=3000.0, metavar="M",
+                          help="coverage reach in metres (default 3000)")
+    analysis.add_argument("--k", type=int, default=3, metavar="K",
+                          help="suggested_sites: how many new sites (default 3)")
+    analysis.add_argument("--eps-m", type=float, default=3000.0, metavar="M",
+                          help="clusters: DBSCAN eps in metres (default 3000)")
+    analysis.add_argument("--min-samples", type=int, default=3, metavar="N",
+                          help="clusters: DBSCAN min_samples (default 3)")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
                    help="file to write; the extension is added or adjusted to the format")
     p.set_defaults(func=cmd_export)
@@ -112,8 +125,51 @@ def select_layers(atlas: Atlas, names: tuple[str, ...], facilities_filter: Any) 
     return {
         name: facilities_filter.select(atlas.facilities) if name == "facilities"
         else getattr(atlas, name)
-        for name in names
+        for name in names if name not in ANALYSIS_LAYERS
     }
+
+
+def analysis_layers(atlas: Atlas, names: tuple[str, ...], flt: Any,
+                    args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The requested analysis layers (WGS84) and their parameters for the sidecar."""
+    import geopandas as gpd
+
+    from geo.clustering import cluster_hulls, dbscan_labels
+    from geo.coverage import atlas_coverage, suggest_sites
+    from geo.settings import GEOGRAPHIC_CRS
+
+    layers: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    wanted = [n for n in names if n in ANALYSIS_LAYERS]
+    if not wanted:
+        return layers, params
+    points = atlas.facilities_m.loc[flt.select(atlas.facilities).index]
+    if {"coverage", "coverage_gaps"} & set(wanted):
+        report = atlas_coverage(atlas, flt, radius_m=args.radius_m)
+        towns = report.towns
+        if "coverage" in wanted:
+            layers["coverage"] = gpd.GeoDataFrame(
+                towns[["key", "name_zh", "area_m2", "covered_m2", "covered_share"]],
+                geometry=report.covered.to_numpy(), crs=report.covered.crs).to_crs(
+                GEOGRAPHIC_CRS)
+        if "coverage_gaps" in wanted:
+            layers["coverage_gaps"] = report.gaps.to_crs(GEOGRAPHIC_CRS)
+        params["coverage"] = {"radius_m": args.radius_m, "crs": "EPSG:4549"}
+    if "suggested_sites" in wanted:
+        siting = suggest_sites(points, atlas.towns_m, k=args.k, new_radius_m=args.radius_m,
+                               radius_m=args.radius_m)
+        layers["suggested_sites"] = siting.picks.reset_index().to_crs(GEOGRAPHIC_CRS)
+        params["suggested_sites"] = {"k": args.k, "new_radius_m": args.radius_m,
+                                     "candidates": siting.candidates,
+                                     "method": "greedy maximal coverage"}
+    if "clusters" in wanted:
+        labels = dbscan_labels(points, eps_m=args.eps_m, min_samples=args.min_samples)
+        hulls = cluster_hulls(points, labels, attributes=atlas.facilities,
+                              towns_m=atlas.towns_m)
+        layers["clusters"] = hulls.reset_index().to_crs(GEOGRAPHIC_CRS)
+        params["clusters"] = {"method": "DBSCAN", "eps_m": args.eps_m,
+                              "min_samples": args.min_samples, "crs": "EPSG:4549"}
+    return layers, params
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -129,9 +185,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         flt = filter_from_args(args)
         atlas = load_atlas(args.data)
         layers = select_layers(atlas, names, flt)
+        computed, params = analysis_layers(atlas, names, flt, args)
+        layers.update(computed)
         result = export(
             layers, args.output, fmt=args.fmt, datum=args.crs,
-            metadata={"filter": flt.to_params(), "sources": data_sources(atlas.data_dir)},
+            metadata={"filter": flt.to_params(), "sources": data_sources(atlas.data_dir),
+                      "analysis": params or None},
             lang=args.lang, title=args.title, online_basemap=args.online_basemap,
         )
     except DataError as exc:

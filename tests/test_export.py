@@ -758,7 +758,7 @@ def test_cli_empty_selection_is_not_an_error(data_dir, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--layers", "facilities,coverage"], "--layers: unknown layer 'coverage'"),
+        (["--layers", "facilities,hotspotz"], "--layers: unknown layer 'hotspotz'"),
         (["--town", "Beijing"], "town: unknown"),
         (["-o", "x.gpkg"], "a geojson export is written as *.geojson"),
     ],
