@@ -6,7 +6,6 @@ import io
 import json
 import math
 import re
-import shutil
 import struct
 from pathlib import Path
 
@@ -451,22 +450,6 @@ def test_cli_refuses_gcj02_map(tmp_path, capsys):
 
 
 # --- real browser: offline, features drawn, no script from the data runs -----------------------
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
 
 def open_offline(browser, path: Path):  # type: ignore[no-untyped-def]
     """Open ``path`` with the network cut; return the page and the lists it fills."""
