@@ -43,7 +43,9 @@ def create_app(
     if atlas is None:
         atlas = load_atlas(data_dir)
     mapdata = MapData(atlas)
-    _ = mapdata.boundaries, mapdata.town_labels  # prepare display data before serving
+    # Prepare display data before serving, so the first user's first view is not the slow one.
+    _ = (mapdata.boundaries, mapdata.town_labels, mapdata.metric_xy, mapdata.colours,
+         mapdata.tooltips)
     tianditu_key = os.environ.get("TIANDITU_KEY") or None
     app = Dash(
         __name__,
