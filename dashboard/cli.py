@@ -242,6 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UnknownNameError, UsageError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. an output folder that cannot be written
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
