@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -227,15 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def report_errors(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a subcommand; bad input or an unwritable output becomes one message and exit 2.
+
+    Every subcommand goes through this, whether started by ``main`` or called directly.
+    """
     try:
-        return int(args.func(args))
-    except BrokenPipeError:  # `newtown info | head`: the reader left; not an error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        return int(func(args))
+    except BrokenPipeError:
+        raise  # a reader that left (`newtown info | head`): main handles it
     except DataError as exc:
         print(f"error: data problems\n{exc}", file=sys.stderr)
         return 2
@@ -243,8 +243,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. an output folder that cannot be written
-        print(f"error: {exc}", file=sys.stderr)
+        output = getattr(args, "output", None)
+        print(f"error: cannot write {output}: {exc}" if output else f"error: {exc}",
+              file=sys.stderr)
         return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return report_errors(args.func, args)
+    except BrokenPipeError:  # `newtown info | head`: the reader left; not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -14,9 +14,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from dashboard.cli import UsageError, add_filter_arguments, filter_from_args
+from dashboard.cli import UsageError, add_filter_arguments, filter_from_args, report_errors
 from geo import catalog
-from geo._errors import DataError, UnknownNameError
 from geo.atlas import Atlas, load_atlas
 from geo.coverage import (
     LIFE_CIRCLE_PRESETS_M,
@@ -125,26 +124,12 @@ def _population(args: argparse.Namespace) -> gpd.GeoDataFrame | None:
     return read_population(args.population, column=args.population_column)
 
 
-def _run(func: Any, args: argparse.Namespace) -> int:
-    try:
-        return int(func(args))
-    except DataError as exc:
-        print(f"error: data problems\n{exc}", file=sys.stderr)
-        return 2
-    except (UnknownNameError, UsageError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
 # -- coverage --------------------------------------------------------------------------------
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
     """Run ``newtown coverage``; 0 on success, 2 with a message on bad input."""
-    return _run(_coverage, args)
+    return report_errors(_coverage, args)
 
 
 def _coverage(args: argparse.Namespace) -> int:
@@ -434,7 +419,7 @@ def format_coverage(doc: Mapping[str, Any], *, lang: str = "zh") -> str:
 
 def cmd_site(args: argparse.Namespace) -> int:
     """Run ``newtown site``; 0 on success, 2 with a message on bad input."""
-    return _run(_site, args)
+    return report_errors(_site, args)
 
 
 def _new_radius(args: argparse.Namespace, radius_m: float | None) -> tuple[float, str]:

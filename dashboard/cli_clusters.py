@@ -17,9 +17,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dashboard.cli import UsageError, add_filter_arguments, filter_from_args
+from dashboard.cli import add_filter_arguments, filter_from_args, report_errors
 from geo import catalog
-from geo._errors import DataError, UnknownNameError
 from geo.atlas import Atlas, load_atlas
 from geo.clustering import (
     HOTSPOT_CLASSES,
@@ -117,30 +116,14 @@ def _study_towns(atlas: Atlas, flt: Filter) -> gpd.GeoDataFrame:
     return towns.loc[towns["key"].isin(flt.towns)] if flt.towns else towns
 
 
-def _guarded(run: Any, args: argparse.Namespace) -> int:
-    try:
-        return int(run(args))
-    except DataError as exc:
-        print(f"error: data problems\n{exc}", file=sys.stderr)
-        return 2
-    except (UnknownNameError, UsageError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        raise  # `newtown clusters | head`: the caller handles a reader that left
-    except OSError as exc:
-        print(f"error: cannot write {args.output}: {exc}", file=sys.stderr)
-        return 2
-
-
 def cmd_clusters(args: argparse.Namespace) -> int:
     """Run ``newtown clusters``; 0 on success, 2 with a message on bad input."""
-    return _guarded(_clusters, args)
+    return report_errors(_clusters, args)
 
 
 def cmd_hotspots(args: argparse.Namespace) -> int:
     """Run ``newtown hotspots``; 0 on success, 2 with a message on bad input."""
-    return _guarded(_hotspots, args)
+    return report_errors(_hotspots, args)
 
 
 def cluster_parameters(args: argparse.Namespace) -> dict[str, object]:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dashboard.cli import UsageError, add_filter_arguments, filter_from_args
-from geo._errors import DataError, UnknownNameError
+from dashboard.cli import UsageError, add_filter_arguments, filter_from_args, report_errors
 from geo.atlas import Atlas, load_atlas
 from geo.crs import DATUMS
 from geo.export import ALL_FORMATS, MAP_FORMATS, export
@@ -174,35 +172,28 @@ def analysis_layers(atlas: Atlas, names: tuple[str, ...], flt: Any,
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Run ``newtown export``; 0 on success, 2 with a message on bad input."""
-    try:
-        # CSV holds points only, so its default is the facilities alone.
-        if args.layers:
-            names = parse_layers(args.layers)
-        elif args.fmt == "csv":
-            names = ("facilities",)
-        else:
-            names = MAP_DEFAULT_LAYERS if args.fmt in MAP_FORMATS else DEFAULT_LAYERS
-        flt = filter_from_args(args)
-        atlas = load_atlas(args.data)
-        layers = select_layers(atlas, names, flt)
-        computed, params = analysis_layers(atlas, names, flt, args)
-        layers.update(computed)
-        result = export(
-            layers, args.output, fmt=args.fmt, datum=args.crs,
-            metadata={"filter": flt.to_params(), "sources": data_sources(atlas.data_dir),
-                      "analysis": params or None},
-            lang=args.lang, title=args.title, online_basemap=args.online_basemap,
-        )
-    except DataError as exc:
-        print(f"error: data problems\n{exc}", file=sys.stderr)
-        return 2
-    except (UnknownNameError, UsageError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: cannot write {args.output}: {exc}", file=sys.stderr)
-        return 2
+    return report_errors(_export, args)
 
+
+def _export(args: argparse.Namespace) -> int:
+    # CSV holds points only, so its default is the facilities alone.
+    if args.layers:
+        names = parse_layers(args.layers)
+    elif args.fmt == "csv":
+        names = ("facilities",)
+    else:
+        names = MAP_DEFAULT_LAYERS if args.fmt in MAP_FORMATS else DEFAULT_LAYERS
+    flt = filter_from_args(args)
+    atlas = load_atlas(args.data)
+    layers = select_layers(atlas, names, flt)
+    computed, params = analysis_layers(atlas, names, flt, args)
+    layers.update(computed)
+    result = export(
+        layers, args.output, fmt=args.fmt, datum=args.crs,
+        metadata={"filter": flt.to_params(), "sources": data_sources(atlas.data_dir),
+                  "analysis": params or None},
+        lang=args.lang, title=args.title, online_basemap=args.online_basemap,
+    )
     size = result.output.stat().st_size
     print(f"wrote {result.output} ({_FORMAT_NAMES[result.fmt]}, {_human_size(size)})")
     width = max(len(name) for name in result.counts)
