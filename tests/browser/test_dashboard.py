@@ -60,8 +60,11 @@ def test_first_load_shows_five_labelled_towns(page, server_url, bundled_atlas):
     page.wait_for_function("() => document.querySelectorAll('path.facility-marker').length"
                            " + document.querySelectorAll('.facility-cluster').length > 0")
     assert markers_on_map(page) == total
-    # District outlines, corridor, zone and town polygons are drawn as SVG paths.
-    assert page.locator(".leaflet-overlay-pane path").count() > 20
+    # District outlines, corridor, zone and town polygons are drawn as SVG paths; they
+    # arrive by their own callback, so wait for them rather than race it.
+    page.wait_for_function(
+        "() => document.querySelectorAll('.leaflet-overlay-pane path').length > 20",
+        timeout=TIMEOUT)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
     assert page.js_errors == []
