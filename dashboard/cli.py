@@ -213,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_cluster_commands(sub)
     add_coverage_commands(sub)
 
+    from dashboard.cli_points import add_points_command
+
+    p = sub.add_parser(
+        "analysis", help="every analysis under one name: coverage, site, clusters, hotspots, "
+                         "points (the first four are also commands of their own)")
+    analyses = p.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
+    add_coverage_commands(analyses)
+    add_cluster_commands(analyses)
+    add_points_command(analyses)
+
     add_geocode_command(sub)
 
     p = sub.add_parser("serve", help="run the dashboard")

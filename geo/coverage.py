@@ -73,6 +73,7 @@ __all__ = [
     "read_candidates",
     "read_population",
     "service_areas",
+    "service_engine",
     "suggest_sites",
 ]
 
@@ -627,6 +628,22 @@ class _Shapes:
 
 
 _Engine = _Discs | _Shapes
+
+
+def service_engine(
+    facilities_m: gpd.GeoDataFrame,
+    *,
+    radius_m: float | None = None,
+    radius_by_category: Mapping[str, float] = DEFAULT_RADIUS_M,
+) -> _Engine:
+    """The service areas of ``facilities_m`` (EPSG:4549) as a point-in-reach tester.
+
+    ``engine.covers_xy(x, y)`` is True where a point (metres) lies within the radius of some
+    facility (true circles) or inside a service-area polygon. Small and picklable, for
+    counting millions of points on Dask workers (:mod:`geo.parallel`).
+    """
+    return _engine(facilities_m, radius_m=radius_m, radius_by_category=radius_by_category,
+                   quad_segs=QUAD_SEGS)
 
 
 def _engine(
