@@ -30,6 +30,28 @@ def _show_error(err: Exception) -> None:
                                              f"{type(err).__name__}: {err}"[:300]})
 
 
+#: Code-split chunks that every first view needs (dropdowns, upload, GeoJSON layers, the draw
+#: control). Dash fetches them only after the first render, one after another; a preload
+#: hint lets the browser fetch them alongside the main bundles instead.
+PRELOAD_CHUNKS = (
+    "dash/dcc/async-dropdown.js",
+    "dash/dcc/async-upload.js",
+    "dash_leaflet/async-GeoJSON.js",
+    "dash_leaflet/async-EditControl.ts.js",
+)
+
+
+def _index_string(prefix: str) -> str:
+    """Dash's page template, with the preload hints after the stylesheets."""
+    links = "\n".join(
+        f'    <link rel="preload" as="script" href="{prefix}_dash-component-suites/{chunk}">'
+        for chunk in PRELOAD_CHUNKS)
+    return (
+        "<!DOCTYPE html>\n<html>\n<head>\n{%metas%}\n<title>{%title%}</title>\n"
+        "{%favicon%}\n{%css%}\n" + links + "\n</head>\n<body>\n{%app_entry%}\n"
+        "<footer>\n{%config%}\n{%scripts%}\n{%renderer%}\n</footer>\n</body>\n</html>\n")
+
+
 def create_app(
     atlas: Atlas | None = None,
     *,
@@ -57,6 +79,7 @@ def create_app(
         update_title=None,
     )
     app.layout = layout.shell
+    app.index_string = _index_string(app.config.requests_pathname_prefix)
     Compress(app.server)
     page.register(app, mapdata, tianditu_key=tianditu_key, max_upload_bytes=max_upload_bytes)
     filters.register(app, mapdata)

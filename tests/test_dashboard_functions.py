@@ -301,3 +301,16 @@ def test_uploaded_facilities_join_the_clusters(mapdata, bundled_atlas):
     (row,) = result["rows"]
     assert row["size"] == 3 and set(row["members"].split(";")) == {"U1", "U2", "U3"}
     assert "Automotive" in row["layers"] and "Artificial intelligence" in row["layers"]
+
+
+def test_the_page_preloads_chunks_that_exist(bundled_atlas):
+    from dashboard.app import PRELOAD_CHUNKS, create_app
+
+    client = create_app(bundled_atlas).server.test_client()
+    html = client.get("/").get_data(as_text=True)
+    for chunk in PRELOAD_CHUNKS:
+        url = f"/_dash-component-suites/{chunk}"
+        assert f'<link rel="preload" as="script" href="{url}">' in html
+        answer = client.get(url)
+        assert answer.status_code == 200, url
+        assert b"webpackChunk" in answer.data or b"push([[" in answer.data, url
