@@ -126,13 +126,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _width(text: str) -> int:
+def display_width(text: str) -> int:
     """Display width in a terminal: CJK characters take two columns."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _pad(text: str, width: int, *, right: bool = False) -> str:
-    fill = " " * max(0, width - _width(text))
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` padded to ``width`` terminal columns (left-aligned, or right with ``right``)."""
+    fill = " " * max(0, width - display_width(text))
     return fill + text if right else text + fill
 
 
@@ -143,16 +144,16 @@ def _format_table(table: pd.DataFrame, *, lang: str) -> str:
              for k in towns] + [("合计" if lang == "zh" else "total")]
     layers = [c for c in catalog.INDUSTRY_LAYERS if table[c].sum() > 0]
     names = [catalog.INDUSTRIES[c].label(lang) for c in layers]
-    first = max([_width(n) for n in names] + [8]) + 2
-    col = max(_width(h) for h in heads) + 2
-    lines = [_pad("", first) + "".join(_pad(h, col, right=True) for h in heads)]
+    first = max([display_width(n) for n in names] + [8]) + 2
+    col = max(display_width(h) for h in heads) + 2
+    lines = [pad("", first) + "".join(pad(h, col, right=True) for h in heads)]
     for layer, name in zip(layers, names, strict=True):
         cells = [str(int(table.at[k, layer])) for k in towns]
         cells.append(str(int(table[layer].sum())))
-        lines.append(_pad(name, first) + "".join(_pad(c, col, right=True) for c in cells))
+        lines.append(pad(name, first) + "".join(pad(c, col, right=True) for c in cells))
     totals = [str(int(table.at[k, "total"])) for k in towns] + [str(int(table["total"].sum()))]
     label = "设施数" if lang == "zh" else "facilities"
-    lines.append(_pad(label, first) + "".join(_pad(c, col, right=True) for c in totals))
+    lines.append(pad(label, first) + "".join(pad(c, col, right=True) for c in totals))
     note = ("（一个设施可属多个产业图层，故各图层之和可大于设施数）" if lang == "zh"
             else "(a facility counts in each of its layers, so layers can add up to more "
                  "than the number of facilities)")

@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 import sys
-import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,14 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from dashboard.cli import UsageError, add_filter_arguments, filter_from_args, report_errors
+from dashboard.cli import (
+    UsageError,
+    add_filter_arguments,
+    display_width,
+    filter_from_args,
+    pad,
+    report_errors,
+)
 from geo import catalog
 from geo.atlas import Atlas, load_atlas
 from geo.coverage import (
@@ -288,21 +294,14 @@ def _json_default(value: object) -> object:
 # -- tables ----------------------------------------------------------------------------------
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int, *, right: bool = False) -> str:
-    fill = " " * max(0, width - _width(text))
-    return fill + text if right else text + fill
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(_width(c) for c in col) + 2 for col in zip(head, *rows, strict=True)]
+    widths = [max(display_width(c) for c in col) + 2 for col in zip(head, *rows, strict=True)]
     out = []
     for line in [head, *rows]:
-        out.append(_pad(line[0], widths[0]) + "".join(
-            _pad(c, w, right=True) for c, w in zip(line[1:], widths[1:], strict=True)))
+        out.append(pad(line[0], widths[0]) + "".join(
+            pad(c, w, right=True) for c, w in zip(line[1:], widths[1:], strict=True)))
     return out
 
 

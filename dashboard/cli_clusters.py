@@ -7,7 +7,6 @@ import json
 import math
 import os
 import sys
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dashboard.cli import add_filter_arguments, filter_from_args, report_errors
+from dashboard.cli import add_filter_arguments, display_width, filter_from_args, pad, report_errors
 from geo import catalog
 from geo.atlas import Atlas, load_atlas
 from geo.clustering import (
@@ -200,19 +199,12 @@ def _names(keys: str, vocabulary: Any, lang: str) -> list[str]:
     return [vocabulary[k].label(lang) if k in vocabulary else k for k in keys.split(";") if k]
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int, *, right: bool = False) -> str:
-    fill = " " * max(0, width - _width(text))
-    return fill + text if right else text + fill
-
-
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
-    widths = [max([_width(h), *(_width(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    widths = [max([display_width(h), *(display_width(r[i]) for r in rows)])
+              for i, h in enumerate(header)]
+
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(_pad(c, w, right=i in right)
+        return "  ".join(pad(c, w, right=i in right)
                          for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
     return [line(header), *(line(r) for r in rows)]
 
@@ -267,7 +259,7 @@ def format_clusters(points: gpd.GeoDataFrame, labels: pd.Series, hulls: gpd.GeoD
             outside = (f"（另有 {row['outside']} 个在边界外）" if zh else
                        f" (+{row['outside']} outside the boundary)") if row["outside"] else ""
             sentence = row["sentence_zh"] if zh else row["sentence_en"]
-            lines.append(f"  {_pad(name, 20)}n={row['n']:<3} {sentence}{outside}")
+            lines.append(f"  {pad(name, 20)}n={row['n']:<3} {sentence}{outside}")
     return "\n".join(lines)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from dashboard.cli import display_width
 from geo._errors import DataError
 from geo.geocode import (
     PROVIDERS,
@@ -109,9 +109,6 @@ class ProgressLine:
             self._open = False
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
 
 def format_summary(result: GeocodeResult, *, seconds: float) -> str:
     """The final counts and the list of unresolved rows (row number, address, reason)."""
@@ -131,10 +128,10 @@ def format_summary(result: GeocodeResult, *, seconds: float) -> str:
     if c["not_attempted"]:
         lines.append(f"  not attempted     {c['not_attempted']:>6}  (run stopped)")
     if result.unresolved:
-        width = min(40, max(_width(u.address) for u in result.unresolved) + 2)
+        width = min(40, max(display_width(u.address) for u in result.unresolved) + 2)
         lines.append(f"unresolved rows ({len(result.unresolved)}): row, address, reason")
         for u in result.unresolved:
-            pad = " " * max(0, width - _width(u.address))
+            pad = " " * max(0, width - display_width(u.address))
             detail = f": {u.detail}" if u.detail else ""
             lines.append(f"  row {u.row:<5} {u.address}{pad}{u.reason}{detail}")
     return "\n".join(lines)
