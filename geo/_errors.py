@@ -42,5 +42,15 @@ class DataError(ValueError):
         super().__init__("\n".join(lines))
 
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from its problems, not its message: errors raised on Dask workers travel
+        # back to the client by pickle.
+        return (_data_error, (self.problems, self.file))
+
+
+def _data_error(problems: list[Problem], file: str) -> DataError:
+    return DataError(problems, file=file)
+
+
 class UnknownNameError(ValueError):
     """A town, industry, category, level or status name that is not in the catalog."""

@@ -269,6 +269,7 @@ class _Partial:
 class _Plan:
     """Everything a worker needs, small and picklable: sent once per task."""
 
+    file: str
     kind: SourceKind
     lon: str | None
     lat: str | None
@@ -312,18 +313,28 @@ def _numeric(values: pd.Series) -> tuple[FloatArray, NDArray[np.bool_], NDArray[
     return arr, blank, bad
 
 
-def _read_csv_block(block: bytes, plan: _Plan, first: bool) -> pd.DataFrame:
+def _read_csv_block(block: bytes, plan: _Plan, index: int) -> pd.DataFrame:
     """Parse one CSV byte block (the first block starts with the header itself)."""
-    data = block if first else plan.header + block
+    data = block if index == 0 else plan.header + block
     options: dict[str, Any] = {"usecols": [plan.lon, plan.lat], "sep": plan.separator,
                                "encoding": plan.encoding, "skipinitialspace": True}
-    try:  # the fast path: every value is a number or blank
-        return pd.read_csv(io.BytesIO(data), dtype=float, **options)
-    except ValueError:  # some cell is text: read as text and name the rows
-        return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, **options)
+    try:
+        try:  # the fast path: every value is a number or blank
+            return pd.read_csv(io.BytesIO(data), dtype=float, **options)
+        except pd.errors.ParserError:
+            raise
+        except ValueError:  # some cell is text: read as text and name the rows
+            return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, **options)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(Problem(
+            plan.file, None, None, None,
+            f"part {index + 1} of the file (split at line breaks for parallel reading) is not "
+            f"well-formed CSV: {exc}. A quoted cell with a line break in it, or rows with "
+            "more cells than the header, cannot be read in parts: save the points as Parquet "
+            "or GeoPackage, or remove the line breaks")) from exc
 
 
-def _coordinates(part: Any, plan: _Plan, first: bool
+def _coordinates(part: Any, plan: _Plan, index: int
                  ) -> tuple[FloatArray, FloatArray, list[tuple[int, str, object, str]], int,
                             NDArray[np.bool_]]:
     """lon/lat in WGS84, the problems found, their count, and the mask of usable rows."""
@@ -354,7 +365,7 @@ def _coordinates(part: Any, plan: _Plan, first: bool
         ok &= np.isfinite(x) & np.isfinite(y)
         return x, y, problems, invalid, ok
 
-    frame = _read_csv_block(part, plan, first) if plan.kind == "csv" else part
+    frame = _read_csv_block(part, plan, index) if plan.kind == "csv" else part
     lon, lon_blank, lon_bad = _numeric(frame[plan.lon])
     lat, lat_blank, lat_bad = _numeric(frame[plan.lat])
     lon_range = ~(lon_blank | lon_bad) & ~((lon >= -180) & (lon <= 180))
@@ -410,10 +421,10 @@ def _count(keys: NDArray[np.int64], weights: NDArray[np.bool_] | None = None
     return uniq, counts.astype(np.int64)
 
 
-def _summarise_partition(part: Any, plan: _Plan, first: bool) -> _Partial:
+def _summarise_partition(part: Any, plan: _Plan, index: int) -> _Partial:
     """Validate, assign, grid and cover one partition; return its counts only."""
     start = time.perf_counter()
-    lon, lat, problems, invalid, ok = _coordinates(part, plan, first)
+    lon, lat, problems, invalid, ok = _coordinates(part, plan, index)
     n = len(lon)
     towns = _prepared_towns(plan.town_wkb)
     town = np.full(n, len(towns), dtype=np.int64)  # "in no town" until found in one
@@ -499,8 +510,8 @@ def _plan(source: PointSource, towns: gpd.GeoDataFrame, cell_m: float, discs: An
         raise ValueError("towns must be in EPSG:4326 (the Atlas' towns)")
     if not (isinstance(cell_m, (int, float)) and math.isfinite(cell_m) and cell_m >= 10):
         raise ValueError(f"cell size must be a number of metres >= 10, got {cell_m!r}")
-    return _Plan(kind=source.kind, lon=source.lon, lat=source.lat, datum=source.datum,
-                 crs=source.crs, header=source.header, encoding=source.encoding,
+    return _Plan(file=str(source.path), kind=source.kind, lon=source.lon, lat=source.lat,
+                 datum=source.datum, crs=source.crs, header=source.header, encoding=source.encoding,
                  separator=source.separator,
                  town_wkb=tuple(shapely.to_wkb(g) for g in towns.geometry),
                  cell_m=float(cell_m), discs=discs)
@@ -528,7 +539,7 @@ def summarise_points(
     started = time.perf_counter()
     plan = _plan(source, towns, cell_m, discs)
     plan_ref = dask.delayed(plan, pure=True, traverse=False)
-    tasks = [dask.delayed(_summarise_partition, pure=True)(part, plan_ref, i == 0)
+    tasks = [dask.delayed(_summarise_partition, pure=True)(part, plan_ref, i)
              for i, part in enumerate(source.partitions)]
     partials: tuple[_Partial, ...] = dask.compute(*tasks) if tasks else ()
 

@@ -323,3 +323,21 @@ def test_cli_unreachable_scheduler(tmp_path, points, capsys):
                  "--timeout", "2"])
     assert code == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_a_csv_that_cannot_be_split_says_so(tmp_path, points, bundled_atlas):
+    import pickle
+
+    frame = points[["name", "lon", "lat"]].copy()
+    # Quoted cells with line breaks: some part boundary falls inside one.
+    frame.loc[::3, "name"] = "第一行\n第二行,\"带逗号\""
+    path = write_csv(frame, tmp_path / "quoted.csv")
+    source = open_points(path, blocksize=10_000)
+    with dask_client("threads"), pytest.raises(DataError) as info:
+        summarise_points(source, bundled_atlas.towns)
+    text = str(info.value)
+    assert "quoted.csv" in text and "not well-formed CSV" in text and "Parquet" in text
+    # Raised on a Dask worker, the error travels back by pickle, whole.
+    again = pickle.loads(pickle.dumps(info.value))
+    assert isinstance(again, DataError) and str(again) == text
+    assert again.problems == info.value.problems
