@@ -37,3 +37,13 @@ def test_unknown_analysis_layer_is_a_usage_error(tmp_path, capsys):
     assert code == 2
     assert "unknown layer 'hotspotz'" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_analysis_groups_the_analysis_commands(capsys):
+    for args in (["coverage", "--town", "jiading", "--radius-m", "2000", "--json"],
+                 ["clusters", "--method", "dbscan", "--eps-m", "3000", "--json"]):
+        assert main(args) == 0
+        alone = json.loads(capsys.readouterr().out)
+        assert main(["analysis", *args]) == 0
+        grouped = json.loads(capsys.readouterr().out)
+        assert grouped == alone and alone  # the same command under another name
