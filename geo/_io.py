@@ -9,7 +9,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import geopandas as gpd
 
@@ -44,7 +44,8 @@ def _default_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs: object) -> Iterator[IO]:
+def atomic_write(path: str | os.PathLike[str], mode: str = "w",
+                 **kwargs: object) -> Iterator[IO[Any]]:
     """Write to a temp file next to ``path`` and rename it into place only on success."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

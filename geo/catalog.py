@@ -221,4 +221,4 @@ def industry_layer(key: str) -> str:
 
 def district_by_zh(name_zh: str) -> District:
     """Return the District whose zh name (or any accepted spelling) is ``name_zh``."""
-    return DISTRICTS[DISTRICT_NAMES.resolve(name_zh)]  # type: ignore[return-value]
+    return DISTRICTS[DISTRICT_NAMES.resolve(name_zh)]

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, cast
 
 import contourpy
 import geopandas as gpd
@@ -24,6 +24,9 @@ from geo import catalog
 from geo._errors import DataError, Problem
 from geo.crs import assert_projected
 from geo.settings import GEOGRAPHIC_CRS
+
+if TYPE_CHECKING:
+    import contourpy._contourpy as cpy
 
 __all__ = [
     "DEGENERATE_BUFFER_M",
@@ -62,7 +65,7 @@ HOTSPOT_CLASSES: Final[Mapping[str, tuple[str, str]]] = {
 }
 _CONFIDENCE: Final = ((0.01, "99"), (0.05, "95"), (0.10, "90"))
 
-Points = gpd.GeoDataFrame | gpd.GeoSeries
+Points: TypeAlias = gpd.GeoDataFrame | gpd.GeoSeries
 HullKind = Literal["convex", "concave"]
 FloatArray = NDArray[np.float64]
 
@@ -89,7 +92,7 @@ def _point_coords(points_m: Points, what: str = "points_m") -> FloatArray:
                                 f"facility {points_m.index[pos]!r}: expected a Point, got {got}"))
     if problems:
         raise DataError(problems, file=what)
-    xy = shapely.get_coordinates(geoms)
+    xy: FloatArray = shapely.get_coordinates(geoms)
     for pos in np.flatnonzero(~np.isfinite(xy).all(axis=1)):
         problems.append(Problem(what, int(pos) + 1, "geometry", tuple(xy[pos]),
                                 f"facility {points_m.index[pos]!r}: coordinates must be finite"))
@@ -384,8 +387,8 @@ class DensityGrid:
         """1-D x (west to east) and y (north to south) of the cell centres."""
         rows, cols = self.shape
         _, _, c, _, _, f = self.transform
-        x = c + (np.arange(cols) + 0.5) * self.cell_m
-        y = f - (np.arange(rows) + 0.5) * self.cell_m
+        x = c + (np.arange(cols, dtype=np.float64) + 0.5) * self.cell_m
+        y = f - (np.arange(rows, dtype=np.float64) + 0.5) * self.cell_m
         return x, y
 
 
@@ -466,7 +469,8 @@ def density_contours(grid: DensityGrid, *, levels: int | Sequence[float] = 5) ->
         count = _count("levels", int(levels), 1)
         lowers = [vmax * (i + 1) / (count + 1) for i in range(count)]
     else:
-        lowers = [float(v) for v in levels]
+        # A bool lands here too (it is an int) and, not being iterable, raises TypeError.
+        lowers = [float(v) for v in cast("Sequence[float]", levels)]
         if not lowers or any(b <= a for a, b in itertools.pairwise(lowers)) \
                 or lowers[0] <= 0:
             raise ValueError(f"levels must be a positive int or increasing positive numbers, "
@@ -485,8 +489,9 @@ def density_contours(grid: DensityGrid, *, levels: int | Sequence[float] = 5) ->
         if lower >= vmax:
             break
         # The top band is closed above so the maximum cell is inside it.
-        points, offsets = generator.filled(lower, upper * (1 + 1e-9) if level == len(lowers) - 1
-                                           else upper)
+        # FillType.OuterOffset gives (points, offsets); the stub types every fill type's tuple.
+        points, offsets = cast("cpy.FillReturn_OuterOffset", generator.filled(
+            lower, upper * (1 + 1e-9) if level == len(lowers) - 1 else upper))
         polygons = []
         for coords, offset in zip(points, offsets, strict=True):
             rings = [coords[a:b] for a, b in itertools.pairwise(offset)]
@@ -561,8 +566,8 @@ def _square_cells(xy: FloatArray, size: float, area: shapely.Geometry | None,
         if (i1 - i0) * (j1 - j0) > MAX_HOTSPOT_CELLS:
             raise ValueError(f"the study area spans {(i1 - i0) * (j1 - j0):,} cells of "
                              f"{size:g} m (limit {MAX_HOTSPOT_CELLS:,}); use larger cells")
-        ii, jj = np.meshgrid(np.arange(i0, i1), np.arange(j0, j1), indexing="ij")
-        ii, jj = ii.ravel(), jj.ravel()
+        grid_i, grid_j = np.meshgrid(np.arange(i0, i1), np.arange(j0, j1), indexing="ij")
+        ii, jj = grid_i.ravel(), grid_j.ravel()
         shapely.prepare(area)
         boxes = shapely.box(ii * size, jj * size, (ii + 1) * size, (jj + 1) * size)
         # Cells that share only an edge or a corner with the area are not part of it.
@@ -800,7 +805,8 @@ def _random_subset_sums(y: FloatArray, k: int, draws: int,
         if not len(repeated):
             break
         idx[repeated] = rng.integers(0, n, size=(len(repeated), k))
-    return y[idx].sum(axis=1)
+    sums: FloatArray = y[idx].sum(axis=1)
+    return sums
 
 
 # -- Clark-Evans nearest-neighbour index ---------------------------------------------------------

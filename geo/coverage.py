@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 import geopandas as gpd
 import numpy as np
@@ -296,7 +296,9 @@ class _Discs:
         frame = pd.DataFrame({"x": x, "y": y, "r": r})
         if frame["r"].nunique() > 1:
             # A point listed twice keeps its largest disc: the smaller one adds nothing.
-            frame = frame.groupby(["x", "y"], sort=False, as_index=False)["r"].max()
+            # as_index=False gives a DataFrame (x, y, r); pandas-stubs types it as a Series.
+            frame = cast(pd.DataFrame,
+                         frame.groupby(["x", "y"], sort=False, as_index=False)["r"].max())
         else:
             frame = frame.drop_duplicates(["x", "y"])
         self.count = len(frame)
@@ -715,8 +717,8 @@ class _Population:
         total = float((shapely.area(parts) * density).sum())
         if covered is None or covered.is_empty:
             return total, 0.0
-        hit = float((shapely.area(shapely.intersection(parts, covered)) * density).sum())
-        return total, hit
+        in_cover = float((shapely.area(shapely.intersection(parts, covered)) * density).sum())
+        return total, in_cover
 
 
 def _population_column(gdf: pd.DataFrame, column: str | None, what: str) -> str:
@@ -1076,8 +1078,8 @@ def grid_candidates(towns_m: gpd.GeoDataFrame, *, spacing_m: float = 1000.0) -> 
         minx, miny, maxx, maxy = geom.bounds
         gx = np.arange(math.ceil(minx / spacing), math.floor(maxx / spacing) + 1) * spacing
         gy = np.arange(math.ceil(miny / spacing), math.floor(maxy / spacing) + 1) * spacing
-        mx, my = np.meshgrid(gx, gy)
-        mx, my = mx.ravel(), my.ravel()
+        grid_x, grid_y = np.meshgrid(gx, gy)
+        mx, my = grid_x.ravel(), grid_y.ravel()
         inside = shapely.contains_xy(geom, mx, my)
         mx, my = mx[inside], my[inside]
         ids.extend(f"{key}-{n:04d}" for n in range(1, len(mx) + 1))
@@ -1167,13 +1169,15 @@ class _Ledger:
               ) -> FloatArray:
         if self.pieces is not None:
             assert self.tree is not None
-            gains = np.zeros(len(discs))
+            gains: FloatArray = np.zeros(len(discs))
             if not len(self.pieces) or not len(discs):
                 return gains
             ci, pi = self.tree.query(discs, predicate="intersects")
             if len(ci):
                 areas = shapely.area(shapely.intersection(discs[ci], self.pieces[pi]))
-                gains = np.bincount(ci, weights=areas * self.weights[pi], minlength=len(discs))
+                # With weights, bincount returns float64 (numpy's stub says intp).
+                gains = cast(FloatArray, np.bincount(ci, weights=areas * self.weights[pi],
+                                                     minlength=len(discs)))
             return np.asarray(gains, dtype=float)
         assert self.x is not None and self.y is not None
         if not len(self.x) or not len(centres):

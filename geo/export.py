@@ -323,6 +323,8 @@ def export_path(
     lower = name.lower()
     if not name or name in {".", ".."}:
         raise ValueError(f"export path {str(path)!r} does not name a file")
+    accepted: tuple[str, ...]
+    upgrade: tuple[str, ...]
     if fmt == "geojson":
         default = ".geojson" if layer_count <= 1 else ".geojson.zip"
         accepted = (".geojson.zip", ".json.zip", ".zip") if layer_count > 1 else (

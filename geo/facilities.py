@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable, Iterable
 from itertools import repeat
 from pathlib import Path
+from typing import SupportsInt
 
 import geopandas as gpd
 import numpy as np
@@ -186,7 +187,7 @@ def validate_facilities(
     df = df.reset_index(drop=True)
     rows = np.arange(1, len(df) + 1)
 
-    def add(row: int, field: str, value: object, message: str) -> None:
+    def add(row: SupportsInt, field: str, value: object, message: str) -> None:
         problems.append(Problem(file, int(row), field, value, message))
 
     text_cols = [c for c in COLUMNS if c not in {"lon", "lat", "coord_precision_m", "year"}]
@@ -214,8 +215,8 @@ def validate_facilities(
     dup = (ids != "") & pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy()
     if dup.any():
         at = np.flatnonzero(dup)
-        repeated = pd.Series(ids[at], index=at, dtype=object)
-        for value, group in repeated.groupby(repeated).groups.items():
+        repeated_ids = pd.Series(ids[at], index=at, dtype=object)
+        for value, group in repeated_ids.groupby(repeated_ids).groups.items():
             where = ", ".join(str(i + 1) for i in group)
             for i in group:
                 add(i + 1, "id", value, f"duplicate id (rows {where})")
@@ -272,7 +273,7 @@ def _closest(name: str, options: Iterable[object]) -> str | None:
     return found[0] if found else None
 
 
-Adder = Callable[[int, str, object, str], None]
+Adder = Callable[[SupportsInt, str, object, str], None]
 
 # Validation is vectorised: masks over whole columns find the flagged rows, and Problems are
 # built only for those (rare) rows. Values are resolved once per distinct value (a column

@@ -820,12 +820,12 @@ def geocode_table(
                     counts["not_attempted"] = len(out) - row
                     counts["requests"] = geocoder.requests_made - requests_before
                     counts["cache_hits"] = geocoder.cache_hits - hits_before
-                    stop = GeocodeStopError(f"{geocoder.label} at {geocoder.base_url} could not "
-                                          f"be reached for {consecutive_errors} rows in a row "
-                                          f"({exc})", reason="unreachable")
-                    result.stopped = f"stopped after row {row} of {len(out)}: {stop}"
-                    stop.result = result
-                    raise stop from exc
+                    unreachable = GeocodeStopError(
+                        f"{geocoder.label} at {geocoder.base_url} could not be reached for "
+                        f"{consecutive_errors} rows in a row ({exc})", reason="unreachable")
+                    result.stopped = f"stopped after row {row} of {len(out)}: {unreachable}"
+                    unreachable.result = result
+                    raise unreachable from exc
             else:
                 consecutive_errors = 0
                 verdict = _judge(lookup, geocoder.provider, outline, ambiguous_m)

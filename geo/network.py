@@ -105,7 +105,7 @@ class RoadNetwork:
                           dtype=float).reshape(-1, 2)
             cached = (ids, xy, cKDTree(xy) if len(xy) else None)
             object.__setattr__(self, "_node_cache", cached)
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     def nearest_nodes(self, x: NDArray[np.float64], y: NDArray[np.float64]
                       ) -> tuple[list[object], NDArray[np.float64]]:
@@ -259,7 +259,7 @@ def _reached_pieces(net: RoadNetwork, dist: Mapping[object, float], budget: floa
             key = (u, v) if net.directed else tuple(sorted((u, v), key=repr))
             if key in seen:
                 continue
-            seen.add(key)  # type: ignore[arg-type]
+            seen.add(key)
             line, length = data["geometry"], data["length_m"]
             start = data["start"]  # the end the stored geometry begins at
             end = v if start == u else u

@@ -41,13 +41,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import dask
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from dask.base import compute
+from dask.delayed import delayed
 from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 
@@ -175,7 +177,7 @@ def open_points(
 
 def _open_csv(p: Path, lon: str | None, lat: str | None, datum: Datum,
               blocksize: int) -> PointSource:
-    from dask.bytes import read_bytes
+    from dask.bytes.core import read_bytes
 
     file = str(p)
     if p.stat().st_size == 0:
@@ -193,7 +195,8 @@ def _open_csv(p: Path, lon: str | None, lat: str | None, datum: Datum,
     columns = [c.strip().strip('"') for c in header_text.rstrip("\r\n").split(separator)]
     lon = _pick_column(columns, lon, LON_NAMES, "longitude", file)
     lat = _pick_column(columns, lat, LAT_NAMES, "latitude", file)
-    _, blocks = read_bytes(file, delimiter=b"\n", blocksize=blocksize, sample=False)
+    _, blocks = read_bytes(  # type: ignore[no-untyped-call]  # dask leaves it unannotated
+        file, delimiter=b"\n", blocksize=blocksize, sample=False)
     parts = tuple(blocks[0]) if blocks else ()
     pandas_encoding = {"utf-8 with BOM": "utf-8-sig", "utf-8": "utf-8"}.get(encoding, encoding)
     return PointSource(p, "csv", parts, lon, lat, datum, header=first,
@@ -284,9 +287,10 @@ class _Plan:
 
 
 @lru_cache(maxsize=8)
-def _prepared_towns(town_wkb: tuple[bytes, ...]) -> tuple[tuple[shapely.Geometry, tuple], ...]:
+def _prepared_towns(town_wkb: tuple[bytes, ...]
+                    ) -> tuple[tuple[shapely.Geometry, tuple[float, float, float, float]], ...]:
     """Prepared town polygons and their bounds, built once per worker process."""
-    out = []
+    out: list[tuple[shapely.Geometry, tuple[float, float, float, float]]] = []
     for wkb in town_wkb:
         geom = shapely.from_wkb(wkb)
         shapely.prepare(geom)
@@ -320,11 +324,12 @@ def _read_csv_block(block: bytes, plan: _Plan, index: int) -> pd.DataFrame:
                                "encoding": plan.encoding, "skipinitialspace": True}
     try:
         try:  # the fast path: every value is a number or blank
-            return pd.read_csv(io.BytesIO(data), dtype=float, **options)
+            return cast(pd.DataFrame, pd.read_csv(io.BytesIO(data), dtype=float, **options))
         except pd.errors.ParserError:
             raise
         except ValueError:  # some cell is text: read as text and name the rows
-            return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, **options)
+            return cast(pd.DataFrame, pd.read_csv(io.BytesIO(data), dtype=str,
+                                                  keep_default_na=False, **options))
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(Problem(
             plan.file, None, None, None,
@@ -365,6 +370,8 @@ def _coordinates(part: Any, plan: _Plan, index: int
         ok &= np.isfinite(x) & np.isfinite(y)
         return x, y, problems, invalid, ok
 
+    # CSV and Parquet sources always name their lon/lat columns (_open_csv, _open_parquet).
+    assert plan.lon is not None and plan.lat is not None
     frame = _read_csv_block(part, plan, index) if plan.kind == "csv" else part
     lon, lon_blank, lon_bad = _numeric(frame[plan.lon])
     lat, lat_blank, lat_bad = _numeric(frame[plan.lat])
@@ -538,10 +545,11 @@ def summarise_points(
     """
     started = time.perf_counter()
     plan = _plan(source, towns, cell_m, discs)
-    plan_ref = dask.delayed(plan, pure=True, traverse=False)
-    tasks = [dask.delayed(_summarise_partition, pure=True)(part, plan_ref, i)
+    plan_ref = delayed(plan, pure=True, traverse=False)
+    tasks = [delayed(_summarise_partition, pure=True)(part, plan_ref, i)
              for i, part in enumerate(source.partitions)]
-    partials: tuple[_Partial, ...] = dask.compute(*tasks) if tasks else ()
+    partials: tuple[_Partial, ...] = (
+        compute(*tasks) if tasks else ())  # type: ignore[no-untyped-call]  # unannotated in dask
 
     keys = [str(k) for k in towns["key"]] + [OUTSIDE]
     rows = sum(p.rows for p in partials)
@@ -648,9 +656,10 @@ def dask_client(scheduler: str = "local", *, workers: int | None = None,
     """Run the enclosed Dask work on ``scheduler``; yield a description of it.
 
     ``local`` starts a LocalCluster of ``workers`` processes (default: one per core) for the
-    duration; ``threads`` / ``sync`` use Dask's local schedulers with no cluster; anything
-    else is the address of a running scheduler (``tcp://10.0.0.5:8786``). Raises ValueError
-    for a scheduler that cannot be reached within ``timeout_s`` seconds.
+    duration, its status pages on a free port (never a fixed one that may be taken);
+    ``threads`` / ``sync`` use Dask's local schedulers with no cluster; anything else is the
+    address of a running scheduler (``tcp://10.0.0.5:8786``). Raises ValueError for a
+    scheduler that cannot be reached within ``timeout_s`` seconds.
     """
     with dask.config.set({"dataframe.shuffle.method": "tasks"}):
         if scheduler in ("threads", "sync", "synchronous"):
@@ -660,18 +669,23 @@ def dask_client(scheduler: str = "local", *, workers: int | None = None,
             return
         from distributed import Client, LocalCluster
 
+        # distributed's Client and LocalCluster are unannotated: hence the no-untyped-call ignores.
         if scheduler == "local":
             n = workers or os.cpu_count() or 1
-            with LocalCluster(n_workers=n, threads_per_worker=threads_per_worker,
-                              processes=True, dashboard_address=None,
-                              silence_logs=40) as cluster, Client(cluster) as client:
+            with (
+                LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=n, threads_per_worker=threads_per_worker, processes=True,
+                    dashboard_address=":0", silence_logs=40) as cluster,
+                Client(cluster) as client,  # type: ignore[no-untyped-call]
+            ):
                 yield f"LocalCluster, {len(client.nthreads())} worker processes"
             return
         try:
-            client = Client(scheduler, timeout=f"{timeout_s}s")
+            client = Client(scheduler, timeout=f"{timeout_s}s")  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as exc:
             raise ValueError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
         try:
-            yield f"Dask cluster at {scheduler}, {len(client.nthreads())} workers"
+            n_workers = len(client.nthreads())  # type: ignore[no-untyped-call]
+            yield f"Dask cluster at {scheduler}, {n_workers} workers"
         finally:
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]

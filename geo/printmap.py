@@ -233,12 +233,12 @@ def _mpl_style(style: Mapping[str, Any]) -> dict[str, Any]:
     dash = style.get("dashArray")
     out: dict[str, Any] = {
         "edgecolor": colour,
-        "linewidth": float(style.get("weight", 1.5)) * 0.6,  # type: ignore[arg-type]
+        "linewidth": float(style.get("weight", 1.5)) * 0.6,
         "facecolor": "none",
     }
     if fill:
         fill_colour = str(style.get("fillColor", colour))
-        out["facecolor"] = _rgba(fill_colour, float(style.get("fillOpacity", 0.2)))  # type: ignore[arg-type]
+        out["facecolor"] = _rgba(fill_colour, float(style.get("fillOpacity", 0.2)))
     if dash:
         on, off = (float(v) for v in str(dash).split()[:2])
         out["linestyle"] = (0, (on * 0.8, off * 0.8))
@@ -334,7 +334,7 @@ def build_printmap(
                 fig.text(0.015, y, line, fontsize=8, va="top", color=colour)
                 y -= 0.022
         buffer = io.BytesIO()
-        canvas.print_png(buffer)
+        canvas.print_png(buffer)  # type: ignore[no-untyped-call]  # backend_agg is unannotated
     return PrintMap(png=buffer.getvalue(), size_px=(width_px, height_px), lang=lang,
                     font=font, messages=tuple(messages))
 

@@ -131,7 +131,7 @@ class Filter:
         if self.text:
             keep &= _text_mask(facilities, self.text)
         if self.within is not None:
-            geoms = facilities.geometry  # type: ignore[attr-defined]
+            geoms = facilities.geometry
             keep &= shapely.contains_xy(self.within, geoms.x.to_numpy(), geoms.y.to_numpy())
         return keep
 
@@ -184,7 +184,7 @@ class Filter:
         """A copy with some fields replaced (names resolved like ``create``)."""
         current = {f.name: getattr(self, f.name) for f in fields(self)}
         current.update(changes)
-        return Filter.create(**current)  # type: ignore[arg-type]
+        return Filter.create(**current)
 
 
 def _industry_mask(industries: pd.Series, wanted: Sequence[str]) -> np.ndarray:

@@ -709,7 +709,7 @@ def _folium_classes() -> tuple[type, type, type, type]:
     from folium.map import Layer
     from folium.template import Template
 
-    class DataLayer(Layer):  # type: ignore[misc]
+    class DataLayer(Layer):
         """A layer built in the page from the embedded JSON (no data passes through Jinja)."""
 
         _template = Template(
@@ -723,7 +723,7 @@ def _folium_classes() -> tuple[type, type, type, type]:
             self._name = "DataLayer"
             self.key = key
 
-    class BlankBase(Layer):  # type: ignore[misc]
+    class BlankBase(Layer):
         _template = Template(
             "{% macro script(this, kwargs) %}"
             "var {{ this.get_name() }} = L.layerGroup();"
@@ -734,7 +734,7 @@ def _folium_classes() -> tuple[type, type, type, type]:
             super().__init__(name=name, overlay=False, control=True, show=True)
             self._name = "BlankBase"
 
-    class MetricScale(MacroElement):  # type: ignore[misc]
+    class MetricScale(MacroElement):
         _template = Template(
             "{% macro script(this, kwargs) %}"
             "L.control.scale({imperial: false, position: 'bottomleft'})"
@@ -742,7 +742,7 @@ def _folium_classes() -> tuple[type, type, type, type]:
             "{% endmacro %}"
         )
 
-    class Raw(Element):  # type: ignore[misc]
+    class Raw(Element):
         """Text inserted as is, never rendered as a Jinja template."""
 
         def __init__(self, text: str) -> None:
@@ -824,6 +824,7 @@ def build_webmap(
         ordered = check_map_layers({**ordered, "within": within}, lang=lang)
 
     import folium  # imported here: only the map formats need it
+    from branca.element import Figure
 
     data_layer_cls, blank_base_cls, metric_scale_cls, raw = _folium_classes()
 
@@ -860,6 +861,7 @@ def build_webmap(
     the_map.fit_bounds(bounds, padding_top_left=(20, 70), padding_bottom_right=(300, 20))
 
     figure = the_map.get_root()
+    assert isinstance(figure, Figure)  # folium.Map puts itself in a new Figure when made
     figure.header.add_child(raw(f"<title>{html.escape(page_title)}</title>"), name="nt_title")
     figure.header.add_child(raw(_inlined_head()), name="nt_assets")
     doc = {"lang": lang, "layers": payload}

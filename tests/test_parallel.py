@@ -270,7 +270,7 @@ def test_cli_on_an_existing_cluster_by_address(tmp_path, points, bundled_atlas, 
     path = write_csv(points, tmp_path / "pts.csv")
     out = tmp_path / "out" / "grid.geojson"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=40) as cluster:
+                      dashboard_address=":0", silence_logs=40) as cluster:
         code = main(["analysis", "points", str(path), "--scheduler", cluster.scheduler_address,
                      "--coverage", "--radius-m", "3000", "--town", "nanhui", "--json",
                      "-o", str(out)])
