@@ -23,8 +23,10 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "all": ("全部", "All"),
     "selected": ("已选 {n} / {total} 个设施", "{n} of {total} facilities selected"),
     "drawn_active": ("地图绘制区域筛选已启用", "Drawn-area filter is on"),
-    "draw_hint": ("可在地图右上角绘制多边形或矩形作为空间筛选",
-                  "Draw a polygon or rectangle on the map (top right) to filter by area"),
+    "draw_hint": ("可在地图右上角绘制多边形或矩形作为空间筛选（多次绘制则合并）",
+                  "Draw a polygon or rectangle on the map (top right) to filter by area "
+                  "(shapes drawn one after another add up)"),
+    "clear_area": ("清除绘制区域", "Clear drawn area"),
     "basemap": ("底图", "Basemap"),
     "basemap_none": ("无（离线）", "None (offline)"),
     "basemap_osm": ("OpenStreetMap", "OpenStreetMap"),

@@ -12,6 +12,7 @@ LEVEL = "filter-level"
 STATUS = "filter-status"
 SEARCH = "filter-search"
 RESET = "filter-reset"
+CLEAR_AREA = "clear-area"  # button: remove the drawn-area filter
 COUNT = "selection-count"
 DRAWN_NOTE = "drawn-note"
 DRAWN_AREA = "drawn-area"  # store: the spatial filter, WGS84, as in the URL

@@ -178,6 +178,7 @@ def page(
         html.Button(t("reset", lang), id=ids.RESET, className="reset"),
         dcc.Loading(html.Div(id=ids.COUNT, className="nt-count"), type="dot"),
         html.Div(t("draw_hint", lang), className="nt-note"),
+        html.Button(t("clear_area", lang), id=ids.CLEAR_AREA, className="reset"),
         html.Div(id=ids.DRAWN_NOTE, className="nt-note warn"),
         dcc.Store(id=ids.DRAWN_AREA, data=flt.to_params().get("within")),
         html.Label(t("basemap", lang), htmlFor=ids.BASEMAP, className="nt-label"),
@@ -245,6 +246,8 @@ def page(
                 id=ids.DRAW, position="topright",
                 draw={"polyline": False, "marker": False, "circle": False,
                       "circlemarker": False, "polygon": True, "rectangle": True},
+                # Shapes leave the control once captured (the drawn-area layer shows them in
+                # the basemap's datum). The remove tool stays: it is what empties the control.
                 edit={"edit": False},
             )]),
             dl.GeoJSON(id=ids.DRAWN_LAYER, style={"variable": "newtown.drawnAreaStyle"},

@@ -166,13 +166,19 @@ def test_drawn_area_survives_the_draw_controls_mount_report():
     from dashboard.callbacks.filters import drawn_area_from_shapes, drawn_area_geojson
 
     empty = {"type": "FeatureCollection", "features": []}
-    assert drawn_area_from_shapes(empty, None, "none") is no_update  # mount: keep the link's area
-    assert drawn_area_from_shapes(empty, {"type": "draw:deleteStop"}, "none") is None
+    link = "121.1,31.2;121.15,31.2;121.15,31.25"
+    # Mount, or the control emptied after a capture: the area (a shared link's) stays.
+    assert drawn_area_from_shapes(empty, "none", link) is no_update
+    assert drawn_area_from_shapes(empty, "none", None) is no_update
     square = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
               "geometry": {"type": "Polygon", "coordinates": [[[121.2, 31.3], [121.3, 31.3],
                                                                [121.3, 31.4], [121.2, 31.3]]]}}]}
-    area = drawn_area_from_shapes(square, {"type": "draw:drawStop"}, "none")
+    area = drawn_area_from_shapes(square, "none", None)
     assert Filter.from_query_string(f"within={area}").within.area == pytest.approx(0.005)
+    # A second shape joins the first: two polygons, the areas add up.
+    both = Filter.from_query_string(f"within={drawn_area_from_shapes(square, 'none', link)}")
+    assert both.within.geom_type == "MultiPolygon"
+    assert both.within.area == pytest.approx(0.005 + 0.00125)
     shown = drawn_area_geojson(area, "gcj02")["features"][0]["geometry"]["coordinates"][0]
     assert min(x for x, _ in shown) > 121.2  # shifted east for AMap
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+import shapely
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
@@ -210,19 +211,23 @@ def uploaded_boundaries(store: dict[str, Any] | None, datum: str) -> dict[str, A
     return json.loads(gdf.to_json(drop_id=True))
 
 
-def drawn_area_from_shapes(drawn: dict[str, Any] | None, action: Any, basemap: str | None):  # type: ignore[no-untyped-def]
-    """The spatial filter after the user drew or deleted shapes (WGS84, URL form).
+def drawn_area_from_shapes(drawn: dict[str, Any] | None, basemap: str | None,
+                           current: str | None = None):  # type: ignore[no-untyped-def]
+    """The spatial filter after the user drew a shape (WGS84, URL form).
 
-    The draw control reports its (empty) layers once when it mounts, before the user did
-    anything: that must not wipe an area restored from a shared link, so an empty report
-    with no drawing action yet changes nothing.
+    A new shape joins the area already in the filter (``current``). The shape itself then
+    leaves the draw control (see ``capture_drawing``): the area is shown by its own layer,
+    which follows the basemap's datum, where a shape left in the control would keep its
+    screen position when the datum changes. So an empty report (the control mounting, or
+    being emptied after a capture) changes nothing; the area is removed with the Clear
+    button or Reset.
     """
     area = to_wgs84_polygon(drawn, datum_for(basemap))
-    if area is not None:
-        return encode_area(Filter.create(within=area).within)  # type: ignore[arg-type]
-    if action is None:
+    if area is None:
         return no_update
-    return None
+    if current:
+        area = shapely.union_all([decode_area(current), area])
+    return encode_area(Filter.create(within=area).within)  # type: ignore[arg-type]
 
 
 def drawn_area_geojson(area: str | None, datum: str) -> dict[str, Any] | None:
@@ -327,24 +332,37 @@ def register(app: Dash, mapdata: MapData) -> None:
         Output(ids.LEVEL, "value"),
         Output(ids.STATUS, "value"),
         Output(ids.SEARCH, "value"),
-        Output(ids.DRAW, "editToolbar"),
         Output(ids.DRAWN_AREA, "data", allow_duplicate=True),
         Input(ids.RESET, "n_clicks"),
         prevent_initial_call=True,
     )
     def reset(n_clicks):  # type: ignore[no-untyped-def]
-        clear = {"mode": "remove", "action": "clear all", "n_clicks": n_clicks}
-        return [], [], [], [], [], "", clear, None
+        return [], [], [], [], [], "", None
+
+    @app.callback(
+        Output(ids.DRAWN_AREA, "data", allow_duplicate=True),
+        Input(ids.CLEAR_AREA, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def clear_area(n_clicks):  # type: ignore[no-untyped-def]
+        return None
 
     @app.callback(
         Output(ids.DRAWN_AREA, "data"),
+        Output(ids.DRAW, "editToolbar"),
         Input(ids.DRAW, "geojson"),
-        State(ids.DRAW, "action"),
         State(ids.BASEMAP, "value"),
+        State(ids.DRAWN_AREA, "data"),
+        State(ids.DRAW, "editToolbar"),
         prevent_initial_call=True,
     )
-    def capture_drawing(drawn, action, basemap):  # type: ignore[no-untyped-def]
-        return drawn_area_from_shapes(drawn, action, basemap)
+    def capture_drawing(drawn, basemap, current, toolbar):  # type: ignore[no-untyped-def]
+        area = drawn_area_from_shapes(drawn, basemap, current)
+        if area is no_update:
+            return no_update, no_update
+        # Move the shape out of the draw control: the drawn-area layer shows it from now on.
+        n = int((toolbar or {}).get("n_clicks") or 0) + 1
+        return area, {"mode": "remove", "action": "clear all", "n_clicks": n}
 
     @app.callback(
         Output(ids.DRAWN_LAYER, "data"),

@@ -221,6 +221,51 @@ def test_draw_rectangle_filters_by_area(page, server_url, bundled_atlas):
     assert page.locator("#drawn-note").inner_text() != ""
 
 
+DASHED_AREA = """() => [...document.querySelectorAll('.leaflet-overlay-pane path')]
+  .filter(p => p.getAttribute('stroke') === '#d35400')
+  .map(p => { const b = p.getBoundingClientRect(); return [b.x, b.y, b.width, b.height]; })"""
+#: Leaflet.draw's own shapes are drawn in its default blue.
+DRAW_CONTROL_SHAPES = ("() => document.querySelectorAll("
+                       "'.leaflet-overlay-pane path[stroke=\"#3388ff\"]').length")
+
+
+def test_drawn_area_follows_the_basemap_datum_and_clears(page, server_url, bundled_atlas):
+    page.route(re.compile(r".*autonavi\.com.*"), lambda route: route.abort())
+    lat, lon, zoom = 31.30, 121.25, 14
+    open_page(page, server_url + f"?view={lat:.5f},{lon:.5f},{zoom}")
+    total = len(bundled_atlas.facilities)
+    page.click(".leaflet-draw-draw-rectangle")
+    box = page.locator("#map").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 150, cy - 100)
+    page.mouse.down()
+    page.mouse.move(cx, cy, steps=5)
+    page.mouse.move(cx + 150, cy + 100, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => location.search.includes('within=')", timeout=TIMEOUT)
+    # The shape leaves the draw control; the dashed area layer shows the filter instead.
+    page.wait_for_function(f"() => ({DASHED_AREA})().length === 1"
+                           f" && ({DRAW_CONTROL_SHAPES})() === 0", timeout=TIMEOUT)
+    (x0, y0, w0, h0), = page.evaluate(DASHED_AREA)
+    assert w0 == pytest.approx(300, abs=3) and h0 == pytest.approx(200, abs=3)
+    # AMap (GCJ-02): the area moves with every other overlay, by the datum shift.
+    page.get_by_label("高德地图").check()
+    page.wait_for_function("() => document.getElementById('datum-note')"
+                           ".textContent.includes('GCJ-02')", timeout=TIMEOUT)
+    page.wait_for_function(f"(x0) => {{ const a = ({DASHED_AREA})();"
+                           " return a.length === 1 && Math.abs(a[0][0] - x0) > 5; }",
+                           arg=x0, timeout=TIMEOUT)
+    (x1, y1, _, _), = page.evaluate(DASHED_AREA)
+    dx, dy = _pixel_offset(lon, lat, zoom)
+    assert (x1 - x0, y1 - y0) == pytest.approx((dx, dy), abs=3.0)
+    assert page.evaluate(DRAW_CONTROL_SHAPES) == 0  # nothing left behind at the old place
+    # Clear: the filter goes, the layer goes, the count comes back.
+    page.click("#clear-area")
+    page.wait_for_function("() => !location.search.includes('within=')", timeout=TIMEOUT)
+    wait_count(page, total, total)
+    page.wait_for_function(f"() => ({DASHED_AREA})().length === 0", timeout=TIMEOUT)
+
+
 def test_export_downloads_what_is_on_screen(page, server_url, bundled_atlas):
     import io
     import json
