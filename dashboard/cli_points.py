@@ -173,9 +173,9 @@ def format_points(doc: dict[str, Any], *, lang: str = "zh") -> str:
         if covering:
             line += [f"{row['covered']:,}", f"{row['covered_share']:.1%}"]
         rows.append(line)
+    parts = "个分区" if zh else ("partition" if doc["partitions"] == 1 else "partitions")
     lines = [f"{doc['source']}: {doc['rows']:,} " + ("行" if zh else "rows")
-             + f", {doc['partitions']} " + ("个分区" if zh else "partitions")
-             + f", {doc['scheduler']}, {doc['seconds']:.2f} s"]
+             + f", {doc['partitions']} {parts}, {doc['scheduler']}, {doc['seconds']:.2f} s"]
     if covering:
         cov = doc["coverage"]
         radius = cov["radius_m"]
