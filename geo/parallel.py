@@ -389,9 +389,13 @@ def _coordinates(part: Any, plan: _Plan, index: int
                 elif bad[pos]:
                     problems.append((int(pos), name, str(raw[pos]), "not a number"))
                 elif out[pos]:
-                    problems.append((int(pos), name, float(raw[pos]),
-                                     "out of range for degrees of "
-                                     + ("longitude" if name == plan.lon else "latitude")))
+                    value = float(raw[pos])
+                    what = "longitude" if name == plan.lon else "latitude"
+                    # A latitude column holding Shanghai's longitudes: the columns are swapped.
+                    hint = ("; it looks like a longitude: are the lon and lat columns swapped?"
+                            if what == "latitude" and 100 <= value <= 135 else "")
+                    problems.append((int(pos), name, value,
+                                     f"out of range for degrees of {what}{hint}"))
     ok = ~wrong
     if plan.datum != "wgs84" and ok.any():
         lon = lon.copy()

@@ -310,6 +310,12 @@ def test_cli_tables_and_errors(tmp_path, points, bundled_atlas, capsys):
     assert main(["analysis", "points", str(bad), "--scheduler", "threads"]) == 2
     err = capsys.readouterr().err
     assert "bad.csv, row 2, field 'lon': not a number (got 'abc')" in err
+    # Columns given the wrong way round: the message says what it looks like.
+    assert main(["analysis", "points", str(path), "--scheduler", "threads",
+                 "--lon-column", "lat", "--lat-column", "lon"]) == 2
+    err = capsys.readouterr().err
+    assert "pts.csv, row 1, field 'lon': out of range for degrees of latitude" in err
+    assert "are the lon and lat columns swapped?" in err
     assert main(["analysis", "points", str(path), "--scheduler", "threads",
                  "--workers", "2"]) == 2
     assert "--workers sizes the local cluster" in capsys.readouterr().err
