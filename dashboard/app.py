@@ -16,6 +16,7 @@ from dashboard.callbacks import map as map_callbacks
 from dashboard.mapdata import MapData
 from geo.atlas import Atlas, load_atlas
 from geo.ingest import MAX_UPLOAD_BYTES
+from geo.query import Filter
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -68,6 +69,10 @@ def create_app(
     # Prepare display data before serving, so the first user's first view is not the slow one.
     _ = (mapdata.boundaries, mapdata.town_labels, mapdata.metric_xy, mapdata.colours,
          mapdata.tooltips)
+    # ... and the unfiltered first view in each language (the page most users open).
+    for lang in ("zh", "en"):
+        filters.selection_view(mapdata, Filter(), datum="wgs84", lang=lang,
+                               zoom=layout.DEFAULT_ZOOM)
     tianditu_key = os.environ.get("TIANDITU_KEY") or None
     app = Dash(
         __name__,

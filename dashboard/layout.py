@@ -41,6 +41,10 @@ BASEMAP_TILES: dict[str, list[dict[str, object]]] = {
 }
 
 
+#: Map zoom of a page opened without a view in its URL (the five towns are then fitted).
+DEFAULT_ZOOM = 9
+
+
 def shell() -> html.Div:
     """What the server sends first: the page itself is rendered from the URL by a callback."""
     return html.Div([
@@ -142,7 +146,7 @@ def page(
                                    "zoom": state.view[2]}
     else:  # fit all five towns; center and zoom are still given for dash-leaflet's tracking
         (south, west), (north, east) = mapdata.towns_view_bounds
-        view = {"center": [(south + north) / 2, (west + east) / 2], "zoom": 9,
+        view = {"center": [(south + north) / 2, (west + east) / 2], "zoom": DEFAULT_ZOOM,
                 "viewport": {"bounds": mapdata.towns_view_bounds, "transition": "fitBounds"}}
     other = "en" if lang == "zh" else "zh"
     switch_href = state_to_search(

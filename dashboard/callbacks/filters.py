@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,33 @@ def selection_view(
     ``uploaded`` (the user's own facilities, a GeoDataFrame) is filtered with the same Filter
     and drawn as its own layer; the summary counts the bundled facilities.
     """
+    if uploaded is None and bounds is None and summary:
+        # The view after a filter change, before the map reports where it is: the same for
+        # every user with the same filter, so computed once (the app warms the unfiltered
+        # one at start-up, see create_app). Built from read-only data, never changed after.
+        return _view_for_filter(mapdata, flt, datum, lang, zoom)
+    return compute_view(mapdata, flt, datum=datum, lang=lang, uploaded=uploaded, bounds=bounds,
+                         zoom=zoom, summary=summary)
+
+
+@functools.lru_cache(maxsize=64)
+def _view_for_filter(mapdata: MapData, flt: Filter, datum: str, lang: str,
+                     zoom: float | None) -> SelectionView:
+    return compute_view(mapdata, flt, datum=datum, lang=lang, zoom=zoom)
+
+
+def compute_view(
+    mapdata: MapData,
+    flt: Filter,
+    *,
+    datum: str,
+    lang: str,
+    uploaded: Any = None,
+    bounds: list[list[float]] | None = None,
+    zoom: float | None = None,
+    summary: bool = True,
+) -> SelectionView:
+    """:func:`selection_view` without its cache: the work a new selection costs."""
     facilities = mapdata.atlas.facilities
     mask = flt.mask(facilities)
     positions = np.flatnonzero(mask)
