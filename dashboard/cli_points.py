@@ -19,6 +19,7 @@ from geo.parallel import (
     dask_client,
     open_points,
     summarise_points,
+    write_points,
 )
 from geo.settings import DEFAULT_RADIUS_M, METRIC_CRS
 
@@ -75,6 +76,9 @@ def add_points_command(sub: Any) -> None:
                    help="write the grid cells as .geojson, .csv or .kml, or the grid cells "
                         "and the towns with their counts as .gpkg or .zip (Shapefile); with a "
                         ".meta.json sidecar")
+    p.add_argument("--points-out", type=Path, metavar="DIR",
+                   help="also write every usable point with its town (and its row in FILE) as "
+                        "a GeoParquet dataset: a new folder, one file per partition")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.set_defaults(func=cmd_points)
@@ -88,6 +92,8 @@ def cmd_points(args: argparse.Namespace) -> int:
 def _points(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.points_out is not None and args.points_out.exists():
+        raise UsageError(f"{args.points_out} exists: --points-out writes a new folder")
     if args.workers is not None and args.scheduler != "local":
         raise UsageError("--workers sizes the local cluster; a remote --scheduler has its own")
     fmt = None
@@ -119,7 +125,11 @@ def _points(args: argparse.Namespace) -> int:
         summary = summarise_points(source, atlas.towns, cell_m=args.cell_m, discs=discs,
                                    coverage=coverage, skip_invalid=args.skip_invalid,
                                    scheduler=scheduler)
+        points_out = (write_points(source, atlas.towns, args.points_out, summary=summary)
+                      if args.points_out is not None else None)
     doc = points_document(summary)
+    if points_out is not None:
+        doc["points_out"] = str(points_out)
     if args.output is not None and fmt is not None:
         doc["output"] = str(_write(summary, atlas.towns, args.output, fmt, doc))
     if args.json:
@@ -196,6 +206,9 @@ def format_points(doc: dict[str, Any], *, lang: str = "zh") -> str:
                      + f"{doc['invalid']:,}")
         lines += [f"  - {p}" for p in doc["problems"][:20]]
     lines += [("注意: " if zh else "note: ") + w for w in doc["warnings"]]
+    if doc.get("points_out"):
+        lines.append(("已写入各点及其新城 " if zh else "wrote the points with their towns to ")
+                     + str(doc["points_out"]))
     if doc.get("output"):
         lines.append(("已写入 " if zh else "wrote ") + str(doc["output"]))
     return "\n".join(lines)

@@ -21,8 +21,8 @@ a few kilobytes per partition, whatever N is. Each partition:
 Geometry objects are never built for the points: ``contains_xy`` on coordinate arrays is ~7x
 faster than a spatial join (RECIPES.md), and building 1e7 shapely Points alone costs more
 than the whole assignment. :func:`assign_towns` gives the per-point answer as a lazy
-dask-geopandas GeoDataFrame for those who want it (``newtown analysis points
---points-out``).
+dask-geopandas GeoDataFrame for those who want it, and :func:`write_points` writes it as a
+GeoParquet dataset (``newtown analysis points --points-out DIR``).
 
 Schedulers (:func:`dask_client`): ``local`` starts a LocalCluster of worker processes on this
 machine (the default), ``threads`` uses Dask's threaded scheduler with no cluster, and any
@@ -66,6 +66,7 @@ __all__ = [
     "dask_client",
     "open_points",
     "summarise_points",
+    "write_points",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -497,6 +498,7 @@ class PointsSummary:
     scheduler: str
     seconds: float
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    partition_rows: tuple[int, ...] = ()  # rows in each partition, in file order
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready summary (without the grid geometries)."""
@@ -594,7 +596,8 @@ def summarise_points(
         by_town=by_town, grid=grid, cell_m=plan.cell_m, coverage=coverage,
         problems=tuple(problems), partitions=source.npartitions,
         scheduler=scheduler or f"dask {dask.config.get('scheduler', 'threads')} scheduler",
-        seconds=time.perf_counter() - started, warnings=tuple(notes))
+        seconds=time.perf_counter() - started, warnings=tuple(notes),
+        partition_rows=tuple(p.rows for p in partials))
 
 
 def _grid(partials: Sequence[_Partial], cell_m: float, *, with_covered: bool
@@ -633,6 +636,59 @@ def _town_partition(gdf: gpd.GeoDataFrame, town_wkb: tuple[bytes, ...],
         hit = np.flatnonzero(pd.isna(out) & shapely.contains_xy(geom, x, y))
         out[hit] = key
     return gdf.assign(town=pd.array(out, dtype="string"))
+
+
+def _points_partition(part: Any, plan: _Plan, index: int, offset: int) -> gpd.GeoDataFrame:
+    """The usable points of one partition: 1-based row in the file, lon/lat in WGS84."""
+    lon, lat, _, _, ok = _coordinates(part, plan, index)
+    rows = np.flatnonzero(ok).astype(np.int64) + offset + 1
+    return gpd.GeoDataFrame({"row": rows, "lon": lon[ok], "lat": lat[ok]},
+                            geometry=gpd.points_from_xy(lon[ok], lat[ok]), crs=GEOGRAPHIC_CRS)
+
+
+def write_points(source: PointSource, towns: gpd.GeoDataFrame, path: str | os.PathLike[str],
+                 *, summary: PointsSummary) -> Path:
+    """Write every usable point with its town as a GeoParquet dataset (a folder, one file per
+    partition), on the active Dask scheduler, through dask-geopandas.
+
+    Columns: ``row`` (1-based row in the source file), ``lon``/``lat`` (WGS84, after any
+    GCJ-02/BD-09 conversion), ``town`` (key, or missing) and the point geometry. ``summary``
+    is :func:`summarise_points`' result for the same source (it gives the row offsets).
+    The folder is written beside ``path`` under a temporary name and renamed into place when
+    complete; an existing ``path`` is refused rather than replaced.
+    """
+    import dask.dataframe as dd
+
+    target = Path(path)
+    if target.exists():
+        raise ValueError(f"{target} exists: choose a new name for the points, or remove it")
+    if len(summary.partition_rows) != source.npartitions:
+        raise ValueError("summary is not of this source: summarise_points(source) first")
+    offsets = np.concatenate([[0], np.cumsum(summary.partition_rows)[:-1]]).astype(int)
+    plan_ref = delayed(_plan(source, towns, summary.cell_m, None), pure=True, traverse=False)
+    parts = [delayed(_points_partition, pure=True)(part, plan_ref, i, int(offsets[i]))
+             for i, part in enumerate(source.partitions)]
+    meta = gpd.GeoDataFrame({"row": np.zeros(0, dtype=np.int64), "lon": np.zeros(0),
+                             "lat": np.zeros(0)}, geometry=gpd.points_from_xy([], []),
+                            crs=GEOGRAPHIC_CRS)
+    import dask_geopandas
+
+    points = dask_geopandas.from_dask_dataframe(
+        dd.from_delayed(parts, meta=meta, verify_meta=False), geometry="geometry")
+    if points.crs is None:  # dask-geopandas may drop the CRS on the way (RECIPES.md)
+        points = points.set_crs(GEOGRAPHIC_CRS)
+    assigned = assign_towns(points, towns)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        assigned.to_parquet(staging, write_index=False)
+        staging.replace(target)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
 
 
 def assign_towns(points: Any, towns: gpd.GeoDataFrame) -> Any:

@@ -347,3 +347,47 @@ def test_a_csv_that_cannot_be_split_says_so(tmp_path, points, bundled_atlas):
     again = pickle.loads(pickle.dumps(info.value))
     assert isinstance(again, DataError) and str(again) == text
     assert again.problems == info.value.problems
+
+
+def test_points_out_writes_each_usable_point_with_its_town_and_row(tmp_path, points,
+                                                                   bundled_atlas, capsys):
+    frame = points[["name", "lon", "lat"]].astype({"lon": object})
+    frame.loc[1234, "lon"] = "n/a"  # one unusable row: skipped, and the rows stay true
+    path = write_csv(frame, tmp_path / "pts.csv")
+    out = tmp_path / "assigned"
+    args = ["analysis", "points", str(path), "--scheduler", "threads", "--skip-invalid",
+            "--points-out", str(out), "--json"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["points_out"] == str(out) and doc["invalid"] == 1
+    got = gpd.read_parquet(out)
+    assert got.crs == GEOGRAPHIC_CRS
+    assert len(got) == len(frame) - 1 and 1235 not in set(got["row"])
+    # Each point's row leads back to the same coordinates in the input.
+    back = points.iloc[got["row"].to_numpy() - 1]
+    assert np.allclose(back["lon"].to_numpy(), got["lon"]) and np.allclose(
+        back["lat"].to_numpy(), got["lat"])
+    expected = oracle_towns(points.drop(index=1234), bundled_atlas.towns)
+    assert got["town"].fillna(OUTSIDE).value_counts().reindex(
+        expected.index, fill_value=0).to_dict() == expected.to_dict()
+    # An existing folder is never overwritten.
+    assert main(args) == 2
+    assert "exists" in capsys.readouterr().err
+    assert len(gpd.read_parquet(out)) == len(got)
+
+
+def test_write_points_keeps_true_rows_across_partitions(tmp_path, points, bundled_atlas):
+    from geo.parallel import write_points
+
+    path = write_csv(points, tmp_path / "pts.csv")
+    source = open_points(path, blocksize=20_000)
+    assert source.npartitions >= 5
+    with dask_client("threads"):
+        summary = summarise_points(source, bundled_atlas.towns)
+        out = write_points(source, bundled_atlas.towns, tmp_path / "out", summary=summary)
+    got = gpd.read_parquet(out)
+    assert len(list(out.glob("*.parquet"))) == source.npartitions
+    assert sorted(got["row"]) == list(range(1, len(points) + 1))
+    back = points.iloc[got["row"].to_numpy() - 1]
+    assert np.allclose(back["lon"].to_numpy(), got["lon"])
+    assert np.allclose(back["lat"].to_numpy(), got["lat"])
