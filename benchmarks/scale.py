@@ -14,8 +14,8 @@ kept and reused on the next run). For each N the script prints the median wall t
 - select: ``Filter.select`` for one town + one industry layer (jiading, auto), and the rows
   it selects;
 - counts: ``counts_by_town_and_layer`` over all N facilities;
-- map update: ``dashboard.callbacks.filters.compute_view`` (``selection_view`` without its
-  per-filter cache: the work a selection not seen before costs) for the same filter (datum
+- map update: ``dashboard.callbacks.filters.selection_view`` (uncached: the work a selection
+  not seen before costs; ``first_view`` caches it per filter) for the same filter (datum
   wgs84, lang zh, no bounds/zoom: the view after a filter change), first call (cold caches)
   and the median of the later ones, and the size of what it returns for the map:
   ``json.dumps(view.geojson)`` (points) and ``json.dumps(view.aggregate)`` (grid counts, when
@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shapely
 from synth import cached_data_dir
 
-from dashboard.callbacks.filters import compute_view as selection_view
+from dashboard.callbacks.filters import selection_view
 from dashboard.mapdata import MapData
 from geo.atlas import counts_by_town_and_layer, load_atlas
 from geo.facilities import read_facilities

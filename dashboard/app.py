@@ -71,8 +71,7 @@ def create_app(
          mapdata.tooltips)
     # ... and the unfiltered first view in each language (the page most users open).
     for lang in ("zh", "en"):
-        filters.selection_view(mapdata, Filter(), datum="wgs84", lang=lang,
-                               zoom=layout.DEFAULT_ZOOM)
+        filters.first_view(mapdata, Filter(), "wgs84", lang, layout.DEFAULT_ZOOM)
     tianditu_key = os.environ.get("TIANDITU_KEY") or None
     app = Dash(
         __name__,

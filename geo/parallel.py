@@ -456,9 +456,10 @@ def _summarise_partition(part: Any, plan: _Plan, index: int) -> _Partial:
         covered[idx] = plan.discs.covers_xy(x, y)
     ix = np.floor(x / plan.cell_m).astype(np.int64)
     iy = np.floor(y / plan.cell_m).astype(np.int64)
-    cells, cell_points = _count(_cell_keys(ix, iy))
+    keys = _cell_keys(ix, iy)
+    cells, cell_points = _count(keys)
     if plan.discs is not None:
-        _, cell_covered = _count(_cell_keys(ix, iy), covered[idx])
+        _, cell_covered = _count(keys, covered[idx])
     else:
         cell_covered = np.zeros(len(cells), dtype=np.int64)
     usable = town[ok]

@@ -327,17 +327,16 @@ def test_the_view_of_a_filter_is_computed_once_and_equals_the_uncached_one(bundl
 
     mapdata = MapData(bundled_atlas)
     flt = Filter.create(towns=["jiading"])
-    first = filters.selection_view(mapdata, flt, datum="wgs84", lang="zh", zoom=9)
-    again = filters.selection_view(mapdata, Filter.create(towns=["jiading"]), datum="wgs84",
-                                   lang="zh", zoom=9)
+    first = filters.first_view(mapdata, flt, "wgs84", "zh", 9)
+    again = filters.first_view(mapdata, Filter.create(towns=["jiading"]), "wgs84", "zh", 9)
     assert again is first  # the same filter: the cached view
-    fresh = filters.compute_view(mapdata, flt, datum="wgs84", lang="zh", zoom=9)
+    fresh = filters.selection_view(mapdata, flt, datum="wgs84", lang="zh", zoom=9)
     assert fresh is not first
     assert (fresh.geojson, fresh.count, fresh.figure.to_dict()) == (
         first.geojson, first.count, first.figure.to_dict())
-    other = filters.selection_view(mapdata, flt, datum="gcj02", lang="zh", zoom=9)
+    other = filters.first_view(mapdata, flt, "gcj02", "zh", 9)
     assert other is not first and other.geojson != first.geojson  # the datum is in the key
-    # Once the map has said where it is, the view depends on it: not cached.
+    # Once the map has said where it is, the view depends on it: never cached.
     bounds = [[31.2, 121.1], [31.5, 121.4]]
     assert filters.selection_view(mapdata, flt, datum="wgs84", lang="zh", zoom=9,
                                   bounds=bounds) is not filters.selection_view(

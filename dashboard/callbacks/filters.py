@@ -92,33 +92,6 @@ def selection_view(
     ``uploaded`` (the user's own facilities, a GeoDataFrame) is filtered with the same Filter
     and drawn as its own layer; the summary counts the bundled facilities.
     """
-    if uploaded is None and bounds is None and summary:
-        # The view after a filter change, before the map reports where it is: the same for
-        # every user with the same filter, so computed once (the app warms the unfiltered
-        # one at start-up, see create_app). Built from read-only data, never changed after.
-        return _view_for_filter(mapdata, flt, datum, lang, zoom)
-    return compute_view(mapdata, flt, datum=datum, lang=lang, uploaded=uploaded, bounds=bounds,
-                         zoom=zoom, summary=summary)
-
-
-@functools.lru_cache(maxsize=64)
-def _view_for_filter(mapdata: MapData, flt: Filter, datum: str, lang: str,
-                     zoom: float | None) -> SelectionView:
-    return compute_view(mapdata, flt, datum=datum, lang=lang, zoom=zoom)
-
-
-def compute_view(
-    mapdata: MapData,
-    flt: Filter,
-    *,
-    datum: str,
-    lang: str,
-    uploaded: Any = None,
-    bounds: list[list[float]] | None = None,
-    zoom: float | None = None,
-    summary: bool = True,
-) -> SelectionView:
-    """:func:`selection_view` without its cache: the work a new selection costs."""
     facilities = mapdata.atlas.facilities
     mask = flt.mask(facilities)
     positions = np.flatnonzero(mask)
@@ -150,6 +123,18 @@ def compute_view(
         table=summary_table(counts, lang) if counts is not None else None,
         figure=summary_figure(counts, lang) if counts is not None else None,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def first_view(mapdata: MapData, flt: Filter, datum: str, lang: str,
+               zoom: float | None) -> SelectionView:
+    """:func:`selection_view` before the map reports where it is (no bounds, no upload).
+
+    That view is the same for every user with the same filter, so it is computed once per
+    filter and shared; the app warms the unfiltered one at start-up (see create_app). It is
+    built from read-only data and never changed after.
+    """
+    return selection_view(mapdata, flt, datum=datum, lang=lang, zoom=zoom)
 
 
 def _in_bounds(facilities: Any, positions: np.ndarray, bounds: list[list[float]],
@@ -311,8 +296,12 @@ def register(app: Dash, mapdata: MapData) -> None:
         flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
                                    drawn, basemap)
         datum = datum_for(basemap)
-        view = selection_view(mapdata, flt, datum=datum, lang=lang or "zh",
-                              uploaded=uploaded_facilities(uploaded), bounds=bounds, zoom=zoom)
+        if uploaded is None and bounds is None:
+            view = first_view(mapdata, flt, datum, lang or "zh", zoom)
+        else:
+            view = selection_view(mapdata, flt, datum=datum, lang=lang or "zh",
+                                  uploaded=uploaded_facilities(uploaded), bounds=bounds,
+                                  zoom=zoom)
         boundaries = uploaded_boundaries(uploaded, datum)
         return (view.geojson, view.aggregate, view.map_note, view.uploaded, boundaries,
                 view.count, view.drawn_note, view.table, view.figure.to_dict())
