@@ -22,7 +22,7 @@ from geo.geocode import (
     GeocodeCache,
     Geocoder,
     GeocodeStopError,
-    _RateLimiter,
+    RateLimiter,
     geocode_csv,
     geocode_table,
     make_geocoder,
@@ -335,7 +335,7 @@ def test_requests_are_spaced_by_the_minimum_interval(fake, tmp_path):
 
 def test_rate_limiter_counts_time_already_spent():
     timing = Recorder()
-    limiter = _RateLimiter(1.0, timing.clock, timing.sleep)
+    limiter = RateLimiter(1.0, timing.clock, timing.sleep)
     limiter.wait()
     timing.now += 0.25  # work between two requests
     limiter.wait()
