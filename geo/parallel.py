@@ -284,7 +284,7 @@ class _Plan:
     separator: str
     town_wkb: tuple[bytes, ...]
     cell_m: float
-    discs: Any = None  # geo.coverage._Discs / _Shapes, or None for no coverage counting
+    discs: Any = None  # geo.coverage.engine.Discs / Shapes, or None for no coverage counting
 
 
 @lru_cache(maxsize=8)
