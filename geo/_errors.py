@@ -6,6 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+class AtlasError(ValueError):
+    """Base of every error the atlas raises for bad input (a file, a name, a parameter).
+
+    The CLI reports these (and OSError) as one message and exit 2; anything else is a bug.
+    """
+
+
+class InputError(AtlasError):
+    """A parameter or option value that cannot be used; the message names it and what works."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with one value in one file."""
@@ -26,7 +37,7 @@ class Problem:
         return f"{', '.join(where)}: {self.message}{shown}"
 
 
-class DataError(ValueError):
+class DataError(AtlasError):
     """Raised once per file with every problem found in it."""
 
     def __init__(self, problems: list[Problem] | Problem, *, file: str | None = None):
@@ -41,7 +52,6 @@ class DataError(ValueError):
             lines.append(f"  ... and {count - 200} more")
         super().__init__("\n".join(lines))
 
-
     def __reduce__(self) -> tuple[object, ...]:
         # Rebuilt from its problems, not its message: errors raised on Dask workers travel
         # back to the client by pickle.
@@ -52,5 +62,5 @@ def _data_error(problems: list[Problem], file: str) -> DataError:
     return DataError(problems, file=file)
 
 
-class UnknownNameError(ValueError):
+class UnknownNameError(AtlasError):
     """A town, industry, category, level or status name that is not in the catalog."""

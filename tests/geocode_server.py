@@ -3,7 +3,7 @@
 Used by tests/test_geocode.py, and runnable by hand for a demonstration::
 
     .venv/bin/python tests/geocode_server.py --port 8765 --demo-csv /tmp/demo.csv
-    AMAP_KEY=demo .venv/bin/python -m dashboard.cli_geocode geocode /tmp/demo.csv \
+    AMAP_KEY=demo .venv/bin/python -m dashboard.cli geocode /tmp/demo.csv \
         -o /tmp/out.csv --provider amap --base-url http://127.0.0.1:8765 --cache /tmp/c.sqlite
 
 Behaviour is chosen by the address (see ``PLACES`` and the special addresses below) and by the

@@ -12,7 +12,7 @@ import pytest
 import shapely
 from esda import fdr as esda_fdr
 
-from dashboard import cli_clusters
+from dashboard.cli import main as newtown
 from geo._errors import DataError
 from geo.clustering import (
     clark_evans,
@@ -505,7 +505,7 @@ def test_clark_evans_by_town_uses_points_inside_each_polygon():
 
 def test_cli_clusters_json_and_geojson(tmp_path, capsys, bundled_atlas):
     out = tmp_path / "clusters.geojson"
-    code = cli_clusters.main(["clusters", "--eps-m", "3000", "--min-samples", "3", "--json",
+    code = newtown(["clusters", "--eps-m", "3000", "--min-samples", "3", "--json",
                               "-o", str(out)])
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
@@ -530,10 +530,10 @@ def test_cli_clusters_json_and_geojson(tmp_path, capsys, bundled_atlas):
 
 
 def test_cli_clusters_table_in_both_languages(capsys):
-    assert cli_clusters.main(["clusters", "--method", "hdbscan", "--town", "南汇"]) == 0
+    assert newtown(["clusters", "--method", "hdbscan", "--town", "南汇"]) == 0
     text = capsys.readouterr().out
     assert "HDBSCAN" in text and "南汇新城" in text and "filter: town=nanhui" in text
-    assert cli_clusters.main(["clusters", "--lang", "en", "--eps-m", "800"]) == 0
+    assert newtown(["clusters", "--lang", "en", "--eps-m", "800"]) == 0
     text = capsys.readouterr().out
     assert "dispersion (Clark-Evans" in text
     assert "note: --eps-m 800 is finer than the median coordinate precision" in text
@@ -541,7 +541,7 @@ def test_cli_clusters_table_in_both_languages(capsys):
 
 def test_cli_hotspots(tmp_path, capsys):
     out = tmp_path / "hot.geojson"
-    code = cli_clusters.main(["hotspots", "--cell", "grid:3000", "--permutations", "99",
+    code = newtown(["hotspots", "--cell", "grid:3000", "--permutations", "99",
                               "--json", "-o", str(out)])
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
@@ -550,9 +550,9 @@ def test_cli_hotspots(tmp_path, capsys):
     features = json.loads(out.read_text(encoding="utf-8"))["features"]
     assert len(features) == doc["cells"]
     assert {"count", "gi_z", "p_sim", "q", "hotspot"} <= set(features[0]["properties"])
-    assert cli_clusters.main(["hotspots", "--lang", "en", "--permutations", "99"]) == 0
+    assert newtown(["hotspots", "--lang", "en", "--permutations", "99"]) == 0
     assert "Getis-Ord Gi*, h3:8" in capsys.readouterr().out
-    assert cli_clusters.main(["hotspots", "--cell", "h3:7", "--inference", "normal",
+    assert newtown(["hotspots", "--cell", "h3:7", "--inference", "normal",
                               "--json"]) == 0
     normal = json.loads(capsys.readouterr().out)
     assert normal["parameters"]["inference"] == "normal"
@@ -568,6 +568,6 @@ def test_cli_hotspots(tmp_path, capsys):
 ])
 def test_cli_bad_input_exits_2_with_a_message(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert cli_clusters.main(argv) == 2
+    assert newtown(argv) == 2
     assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

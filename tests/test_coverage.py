@@ -15,7 +15,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
-from dashboard.cli_analysis import add_coverage_commands
+from dashboard.cli.coverage import add_coverage_commands
 from geo._errors import DataError
 from geo.coverage import (
     LIFE_CIRCLE_PRESETS_M,

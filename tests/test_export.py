@@ -22,7 +22,7 @@ from shapely.geometry import LineString, MultiPolygon, Polygon
 
 import geo
 from dashboard import cli
-from dashboard.cli_export import add_export_command, parse_layers
+from dashboard.cli.export import add_export_command, parse_layers
 from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from geo.export import (
     FORMATS,

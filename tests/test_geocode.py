@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dashboard import cli_geocode
+from dashboard.cli import geocode as cli_geocode
+from dashboard.cli import main as newtown
 from geo._errors import DataError
 from geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
 from geo.geocode import (
@@ -527,7 +528,7 @@ def test_ragged_rows_are_all_listed_at_once(tmp_path):
 
 
 def run_cli(argv, capsys):
-    code = cli_geocode.main(["geocode", *map(str, argv)])
+    code = newtown(["geocode", *map(str, argv)])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from dashboard.cli import display_width
+from dashboard.cli._common import display_width
 from geo._errors import DataError
 from geo.geocode import (
     PROVIDERS,
@@ -202,16 +201,3 @@ def cmd_geocode(args: argparse.Namespace, *, stderr: TextIO | None = None) -> in
     print(f"wrote {args.output} (UTF-8 with BOM): {result.counts['filled']} filled, "
           f"{len(result.unresolved)} unresolved, {result.counts['rows']} rows")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m dashboard.cli_geocode geocode ...``: the same command outside ``newtown``."""
-    parser = argparse.ArgumentParser(prog="newtown")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_geocode_command(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dashboard.cli import add_filter_arguments, display_width, filter_from_args, pad, report_errors
+from dashboard.cli._common import (
+    add_data_option,
+    add_filter_arguments,
+    filter_from_args,
+    pad,
+    report_errors,
+    spaced_table,
+)
 from geo import catalog
 from geo.atlas import Atlas, load_atlas
 from geo.clustering import (
@@ -49,7 +54,7 @@ def add_cluster_commands(sub: Any) -> None:
             "dominant industry layers), the noise, and Clark-Evans dispersion per town."
         ),
     )
-    _common(p)
+    _add_shared_options(p)
     p.add_argument("--method", choices=("dbscan", "hdbscan"), default="dbscan")
     p.add_argument("--eps-m", type=float, default=DEFAULT_EPS_M, metavar="M",
                    help=f"DBSCAN neighbourhood radius in metres (default {DEFAULT_EPS_M:g})")
@@ -74,7 +79,7 @@ def add_cluster_commands(sub: Any) -> None:
             "90/95/99%%."
         ),
     )
-    _common(p)
+    _add_shared_options(p)
     p.add_argument("--cell", default="h3:8", metavar="SPEC",
                    help="h3:RES (hexagons, e.g. h3:8 ≈ 0.7 km²) or grid:METRES (squares, "
                         "e.g. grid:1000); default h3:8")
@@ -90,9 +95,8 @@ def add_cluster_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_hotspots)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, default=None, metavar="DIR",
-                   help="a folder laid out like data/ (default: the bundled data)")
+def _add_shared_options(p: argparse.ArgumentParser) -> None:
+    add_data_option(p)
     add_filter_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
@@ -199,16 +203,6 @@ def _names(keys: str, vocabulary: Any, lang: str) -> list[str]:
     return [vocabulary[k].label(lang) if k in vocabulary else k for k in keys.split(";") if k]
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
-    widths = [max([display_width(h), *(display_width(r[i]) for r in rows)])
-              for i, h in enumerate(header)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(pad(c, w, right=i in right)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
-    return [line(header), *(line(r) for r in rows)]
-
-
 def _describe(params: dict[str, object], lang: str) -> str:
     if params["method"] == "dbscan":
         return (f"DBSCAN（eps {params['eps_m']:g} 米，min_samples {params['min_samples']}）"
@@ -246,7 +240,7 @@ def format_clusters(points: gpd.GeoDataFrame, labels: pd.Series, hulls: gpd.GeoD
                  ("、" if zh else ", ").join(_names(row["dominant_layers"], catalog.INDUSTRIES,
                                                    lang))]
                 for cid, row in hulls.iterrows()]
-        lines.extend(_table(header, rows, right={0, 1, 2}))
+        lines.extend(spaced_table(header, rows, right={0, 1, 2}))
     if len(noise):
         shown = ", ".join(str(i) for i in noise[:12]) + (" ..." if len(noise) > 12 else "")
         lines.append(f"{'噪声' if zh else 'noise'}: {shown}")
@@ -413,7 +407,7 @@ def format_hotspots(cells: gpd.GeoDataFrame, *,
                  f"{row['lon']:.5f}", f"{row['lat']:.5f}",
                  catalog.TOWNS[row["town"]].label(lang) if row["town"] else "—"]
                 for cid, row in shown.iterrows()]
-        lines.extend("  " + line for line in _table(header, rows, right={2, 3, 4, 5, 6, 7}))
+        lines.extend("  " + line for line in spaced_table(header, rows, right={2, 3, 4, 5, 6, 7}))
     return "\n".join(lines)
 
 
@@ -444,20 +438,3 @@ def hotspots_document(cells: gpd.GeoDataFrame, *,
         "cells_listed": rows,
         "notes": notes,
     }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run only these two commands (``python -m dashboard.cli_clusters clusters ...``)."""
-    parser = argparse.ArgumentParser(prog="newtown")
-    add_cluster_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except BrokenPipeError:  # the reader left (`| head`): not an error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,20 +11,23 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 
-from dashboard.cli import (
+from dashboard.cli._common import (
     UsageError,
+    add_data_option,
     add_filter_arguments,
-    display_width,
+    add_radius_options,
+    aligned_rows,
     filter_from_args,
-    pad,
+    json_default,
+    radius_from_args,
     report_errors,
+    share,
+    town_names,
 )
 from geo import catalog
 from geo.atlas import Atlas, load_atlas
 from geo.coverage import (
-    LIFE_CIRCLE_PRESETS_M,
     CoverageReport,
     SitingResult,
     atlas_coverage,
@@ -37,7 +40,7 @@ from geo.query import Filter
 from geo.settings import DEFAULT_RADIUS_M, GEOGRAPHIC_CRS
 
 __all__ = ["add_coverage_commands", "cmd_coverage", "cmd_site", "coverage_document",
-           "siting_document"]
+           "format_coverage", "format_siting", "siting_document"]
 
 
 def add_coverage_commands(sub: Any) -> None:
@@ -53,8 +56,8 @@ def add_coverage_commands(sub: Any) -> None:
             + ", ".join(f"{k} {v:g} m" for k, v in DEFAULT_RADIUS_M.items()) + ")."
         ),
     )
-    _common(p)
-    _radius_options(p)
+    _add_shared_options(p)
+    add_radius_options(p)
     p.add_argument("--network", type=Path, metavar="FILE",
                    help="road network (GraphML, or lines in GeoPackage/GeoJSON/.osm/.pbf): "
                         "network isochrones replace the discs, and the disc of the same reach "
@@ -79,8 +82,8 @@ def add_coverage_commands(sub: Any) -> None:
             "towns (only the towns named by --town, if any), or --candidates FILE."
         ),
     )
-    _common(p)
-    _radius_options(p)
+    _add_shared_options(p)
+    add_radius_options(p)
     p.add_argument("--k", type=int, default=3, help="number of new sites (default 3)")
     new = p.add_mutually_exclusive_group()
     new.add_argument("--new-category", metavar="C",
@@ -95,9 +98,8 @@ def add_coverage_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_site)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, default=None, metavar="DIR",
-                   help="a folder laid out like data/ (default: the bundled data)")
+def _add_shared_options(p: argparse.ArgumentParser) -> None:
+    add_data_option(p)
     add_filter_arguments(p)
     p.add_argument("--population", type=Path, metavar="FILE",
                    help="population layer: polygons (areal interpolation) or points, with a "
@@ -106,22 +108,6 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="name of the population column (default: population, pop, 人口, ...)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
-
-
-def _radius_options(p: argparse.ArgumentParser) -> None:
-    radius = p.add_mutually_exclusive_group()
-    radius.add_argument("--radius-m", type=float, metavar="M",
-                        help="one service radius in metres for every selected facility")
-    radius.add_argument("--life-circle", choices=tuple(LIFE_CIRCLE_PRESETS_M),
-                        help="15-minute life-circle preset: "
-                             + ", ".join(f"{k} = {v:g} m" for k, v in
-                                         LIFE_CIRCLE_PRESETS_M.items()))
-
-
-def _radius(args: argparse.Namespace) -> float | None:
-    if getattr(args, "life_circle", None):
-        return LIFE_CIRCLE_PRESETS_M[args.life_circle]
-    return args.radius_m  # type: ignore[no-any-return]
 
 
 def _population(args: argparse.Namespace) -> gpd.GeoDataFrame | None:
@@ -141,7 +127,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 def _coverage(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
     atlas = load_atlas(args.data)
-    radius_m = _radius(args)
+    radius_m = radius_from_args(args)
     population = _population(args)
     selected = atlas.facilities_m.loc[flt.mask(atlas.facilities)]
     network_doc: dict[str, object] | None = None
@@ -156,7 +142,7 @@ def _coverage(args: argparse.Namespace) -> int:
     if args.gaps_out is not None:
         doc["gaps_out"] = str(_write_gaps(report, args.gaps_out, flt, doc["parameters"]))
     if args.json:
-        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, default=_json_default)
+        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, default=json_default)
         print()
     else:
         print(format_coverage(doc, lang=args.lang))
@@ -207,15 +193,6 @@ def _network_coverage(args: argparse.Namespace, atlas: Atlas, selected: gpd.GeoD
     return report, doc
 
 
-def _share(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else round(float(value), 6)
-
-
-def _town_names(key: str) -> dict[str, str]:
-    term = catalog.TOWNS.get(key)
-    return {"name_zh": term.zh, "name_en": term.en} if term else {"name_zh": key, "name_en": key}
-
-
 def coverage_document(report: CoverageReport, flt: Filter,
                       *, network: Mapping[str, object] | None = None) -> dict[str, Any]:
     """The numbers ``newtown coverage`` prints, as a JSON-ready dict."""
@@ -224,24 +201,24 @@ def coverage_document(report: CoverageReport, flt: Filter,
     rows = []
     for idx, row in towns.iterrows():
         item: dict[str, object] = {
-            "key": row.get("key"), **_town_names(str(row.get("key"))),
+            "key": row.get("key"), **town_names(str(row.get("key"))),
             "area_m2": round(float(row["area_m2"]), 1),
             "covered_m2": round(float(row["covered_m2"]), 1),
-            "covered_share": _share(row["covered_share"]),
+            "covered_share": share(row["covered_share"]),
             "gap_m2": round(float(report.gaps.loc[idx, "gap_m2"]), 1),
         }
         if has_pop:
             item.update(population=round(float(row["population"]), 1),
                         covered_population=round(float(row["covered_population"]), 1),
-                        population_share=_share(row["population_share"]))
+                        population_share=share(row["population_share"]))
         rows.append(item)
     area, covered = float(towns["area_m2"].sum()), float(towns["covered_m2"].sum())
     total: dict[str, object] = {"area_m2": round(area, 1), "covered_m2": round(covered, 1),
-                                "covered_share": _share(covered / area if area else math.nan)}
+                                "covered_share": share(covered / area if area else math.nan)}
     if has_pop:
         people, hit = float(towns["population"].sum()), float(towns["covered_population"].sum())
         total.update(population=round(people, 1), covered_population=round(hit, 1),
-                     population_share=_share(hit / people if people else math.nan))
+                     population_share=share(hit / people if people else math.nan))
     districts = []
     if report.districts is not None:
         for _, row in report.districts.iterrows():
@@ -251,7 +228,7 @@ def coverage_document(report: CoverageReport, flt: Filter,
                 "land_area_ok": bool(row["land_area_ok"]),
                 "area_m2": round(float(row["area_m2"]), 1),
                 "covered_m2": round(float(row["covered_m2"]), 1),
-                "covered_share": _share(row["covered_share"]),
+                "covered_share": share(row["covered_share"]),
                 "note": row["note"] or None,
             })
     params = dict(report.parameters)
@@ -274,8 +251,8 @@ def _write_gaps(report: CoverageReport, path: Path, flt: Filter,
     from geo.export import export
 
     gaps = report.gaps.copy()
-    gaps["name_zh"] = [_town_names(str(k))["name_zh"] for k in gaps["key"]]
-    gaps["name_en"] = [_town_names(str(k))["name_en"] for k in gaps["key"]]
+    gaps["name_zh"] = [town_names(str(k))["name_zh"] for k in gaps["key"]]
+    gaps["name_en"] = [town_names(str(k))["name_en"] for k in gaps["key"]]
     gaps = gaps.reset_index(drop=True).to_crs(GEOGRAPHIC_CRS)
     result = export({"coverage_gaps": gaps}, path, fmt="geojson",
                     metadata={"filter": flt.to_params(),
@@ -283,26 +260,7 @@ def _write_gaps(report: CoverageReport, path: Path, flt: Filter,
     return result.output
 
 
-def _json_default(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 # -- tables ----------------------------------------------------------------------------------
-
-
-
-
-def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(display_width(c) for c in col) + 2 for col in zip(head, *rows, strict=True)]
-    out = []
-    for line in [head, *rows]:
-        out.append(pad(line[0], widths[0]) + "".join(
-            pad(c, w, right=True) for c, w in zip(line[1:], widths[1:], strict=True)))
-    return out
 
 
 def _pct(value: object) -> str:
@@ -376,7 +334,7 @@ def format_coverage(doc: Mapping[str, Any], *, lang: str = "zh") -> str:
         netc = sum(t["network_covered_m2"] for t in net["towns"].values())
         row += [_km2(disc), f"{(netc - disc) / 1e6:+,.1f}"]
     rows.append(row)
-    lines.extend(_table(head, rows))
+    lines.extend(aligned_rows(head, rows))
 
     districts = [d for d in doc["districts"] if d["covered_m2"] > 0]
     if districts:
@@ -389,11 +347,11 @@ def format_coverage(doc: Mapping[str, Any], *, lang: str = "zh") -> str:
         coastal = False
         for d in districts:
             name = (f"{d['name_zh']} {d['name_en']}" if zh else f"{d['name_en']} {d['name_zh']}")
-            share = _pct(d["covered_share"])
+            land_share = _pct(d["covered_share"])
             if not d["land_area_ok"]:
-                share, coastal = "— *", True
-            rows.append([name, _km2(d["area_m2"]), _km2(d["covered_m2"]), share])
-        lines.extend(_table(head, rows))
+                land_share, coastal = "— *", True
+            rows.append([name, _km2(d["area_m2"]), _km2(d["covered_m2"]), land_share])
+        lines.extend(aligned_rows(head, rows))
         if coastal:
             lines.append("* 沿海区: 行政边界含海域和滩涂, 不计算陆域覆盖率" if zh else
                          "* coastal: the polygon includes sea and tidal flats, so no land share")
@@ -438,7 +396,7 @@ def _new_radius(args: argparse.Namespace, radius_m: float | None) -> tuple[float
 def _site(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
     atlas = load_atlas(args.data)
-    radius_m = _radius(args)
+    radius_m = radius_from_args(args)
     new_radius, new_source = _new_radius(args, radius_m)
     population = _population(args)
     selected = atlas.facilities_m.loc[flt.mask(atlas.facilities)]
@@ -454,7 +412,7 @@ def _site(args: argparse.Namespace) -> int:
                                             else f"grid {args.spacing_m:g} m"),
                           towns=list(towns_m["key"]), k=args.k)
     if args.json:
-        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, default=_json_default)
+        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, default=json_default)
         print()
     else:
         print(format_siting(doc, lang=args.lang))
@@ -471,13 +429,13 @@ def siting_document(result: SitingResult, flt: Filter, *, radius_m: float | None
     for (cid, row), point in zip(picks.iterrows(), lonlat, strict=True):
         item: dict[str, object] = {
             "rank": int(row["rank"]), "candidate": str(cid), "town": row["town"],
-            **_town_names(str(row["town"])),
+            **town_names(str(row["town"])),
             "lon": round(point.x, 6), "lat": round(point.y, 6),
             "x_m": round(float(picks.geometry[cid].x), 1),
             "y_m": round(float(picks.geometry[cid].y), 1),
             "gain_m2": round(float(row["gain_m2"]), 1),
             "covered_m2_after": round(float(row["covered_m2_after"]), 1),
-            "covered_share_after": _share(row["covered_share_after"]),
+            "covered_share_after": share(row["covered_share_after"]),
         }
         if "gain_population" in picks.columns:
             item.update(gain_population=round(float(row["gain_population"]), 1),
@@ -497,7 +455,7 @@ def siting_document(result: SitingResult, flt: Filter, *, radius_m: float | None
         "candidate_source": candidate_source,
         "area_m2": round(result.area_m2, 1),
         "baseline_covered_m2": round(result.baseline_covered_m2, 1),
-        "baseline_covered_share": _share(result.baseline_covered_m2 / result.area_m2
+        "baseline_covered_share": share(result.baseline_covered_m2 / result.area_m2
                                          if result.area_m2 else math.nan),
         "picks": rows,
     }
@@ -543,7 +501,7 @@ def format_siting(doc: Mapping[str, Any], *, lang: str = "zh") -> str:
         if pop:
             row.append(_people(p["gain_population"]))
         rows.append(row)
-    lines.extend(_table(head, rows))
+    lines.extend(aligned_rows(head, rows))
     if len(doc["picks"]) < int(doc["k"]):
         lines.append("其余候选点不再增加覆盖" if zh else "no further candidate adds coverage")
     return "\n".join(lines)

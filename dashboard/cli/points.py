@@ -8,8 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dashboard.cli import UsageError, add_filter_arguments, filter_from_args, report_errors
-from dashboard.cli_analysis import _json_default, _radius, _radius_options, _table, _town_names
+from dashboard.cli._common import (
+    UsageError,
+    add_data_option,
+    add_filter_arguments,
+    add_radius_options,
+    aligned_rows,
+    filter_from_args,
+    json_default,
+    radius_from_args,
+    report_errors,
+    town_names,
+)
 from geo.atlas import load_atlas
 from geo.crs import DATUMS
 from geo.parallel import (
@@ -45,8 +55,7 @@ def add_points_command(sub: Any) -> None:
                    help="points: CSV or Parquet with lon/lat columns, or GeoParquet, "
                         "GeoPackage, GeoJSON, Shapefile, FlatGeobuf of points; with a remote "
                         "--scheduler, a path its workers can read")
-    p.add_argument("--data", type=Path, default=None, metavar="DIR",
-                   help="a folder laid out like data/ (default: the bundled data)")
+    add_data_option(p)
     p.add_argument("--lon-column", metavar="NAME",
                    help="longitude column (default: lon, lng, longitude, x or 经度)")
     p.add_argument("--lat-column", metavar="NAME",
@@ -60,7 +69,7 @@ def add_points_command(sub: Any) -> None:
                    help="also count points within reach of the selected facilities (implied "
                         "by --radius-m and --life-circle); radius by category otherwise: "
                         + ", ".join(f"{k} {v:g} m" for k, v in DEFAULT_RADIUS_M.items()))
-    _radius_options(p)
+    add_radius_options(p)
     add_filter_arguments(p)
     p.add_argument("--scheduler", default="local", metavar="ADDRESS",
                    help="'local' (default): a LocalCluster of worker processes here; 'threads': "
@@ -104,7 +113,7 @@ def _points(args: argparse.Namespace) -> int:
                              + ", ".join(_OUTPUT_FORMATS))
     flt = filter_from_args(args)
     atlas = load_atlas(args.data)
-    radius_m = _radius(args)
+    radius_m = radius_from_args(args)
     counting = bool(args.coverage or radius_m is not None)
     discs = None
     coverage: dict[str, object] | None = None
@@ -133,7 +142,7 @@ def _points(args: argparse.Namespace) -> int:
     if args.output is not None and fmt is not None:
         doc["output"] = str(_write(summary, atlas.towns, args.output, fmt, doc))
     if args.json:
-        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, default=_json_default)
+        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, default=json_default)
         print()
     else:
         print(format_points(doc, lang=args.lang))
@@ -143,7 +152,7 @@ def _points(args: argparse.Namespace) -> int:
 def points_document(summary: PointsSummary) -> dict[str, Any]:
     """The numbers ``newtown analysis points`` prints, as a JSON-ready dict."""
     doc = summary.to_dict()
-    doc["by_town"] = {key: {**_town_names(key), **row} if key != OUTSIDE else row
+    doc["by_town"] = {key: {**town_names(key), **row} if key != OUTSIDE else row
                       for key, row in doc["by_town"].items()}  # type: ignore[attr-defined]
     return doc
 
@@ -193,7 +202,7 @@ def format_points(doc: dict[str, Any], *, lang: str = "zh") -> str:
                      + ("个设施, 半径 " if zh else "facilities, radius ")
                      + (f"{radius:g} m" if isinstance(radius, float) else
                         ("按类别" if zh else "by category")))
-    lines += _table(head, rows)
+    lines += aligned_rows(head, rows)
     grid = doc["grid"]
     lines.append(("网格: " if zh else "grid: ") + f"{grid['cells']:,} "
                  + ("个非空单元, " if zh else "non-empty cells of ")

@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dashboard.cli import UsageError, add_filter_arguments, filter_from_args, report_errors
+from dashboard.cli._common import (
+    UsageError,
+    add_data_option,
+    add_filter_arguments,
+    filter_from_args,
+    report_errors,
+)
 from geo.atlas import Atlas, load_atlas
 from geo.crs import DATUMS
 from geo.export import ALL_FORMATS, MAP_FORMATS, export
@@ -41,8 +47,7 @@ def add_export_command(sub: Any) -> argparse.ArgumentParser:
             "sidecar describing the filter, sources, CRS, counts and export time."
         ),
     )
-    p.add_argument("--data", type=Path, default=None, metavar="DIR",
-                   help="a folder laid out like data/ (default: the bundled data)")
+    add_data_option(p)
     p.add_argument("--format", dest="fmt", required=True, choices=ALL_FORMATS,
                    help="geojson (one layer: .geojson; several: .geojson.zip), gpkg, shp "
                         "(.shp.zip), csv (facilities only), kml; html (a standalone map that "

@@ -1,0 +1,47 @@
+"""The `newtown check` subcommand: validate the data and report what it holds."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from dashboard.cli._common import add_data_option, load, report_errors
+
+__all__ = ["add_check_command", "cmd_check"]
+
+
+def add_check_command(sub: Any) -> argparse.ArgumentParser:
+    """Register ``check`` on the subparsers object of the ``newtown`` parser."""
+    p: argparse.ArgumentParser = sub.add_parser("check",
+                                                help="validate the data and report problems")
+    add_data_option(p)
+    p.set_defaults(func=cmd_check)
+    return p
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run ``newtown check``; 0 on success, 2 with a message on bad data."""
+    return report_errors(_check, args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    atlas = load(args)
+    fac = atlas.facilities
+    print(f"data: {atlas.data_dir}")
+    print(f"ok: {len(atlas.districts)} districts, {len(atlas.towns)} towns, "
+          f"{len(atlas.corridors)} corridor(s), {len(atlas.zones)} zone(s), "
+          f"{len(fac)} facilities: all valid")
+    print("towns (area measured in EPSG:4549 vs official):")
+    for key, name, official, area, quality in zip(
+        atlas.towns["key"], atlas.towns["name_zh"], atlas.towns["official_area_km2"],
+        atlas.towns_m.geometry.area / 1e6, atlas.towns["boundary_quality"], strict=True,
+    ):
+        print(f"  {key:<10} {name}  {area:7.1f} km² (official {float(official):.1f}, "
+              f"{(area / float(official) - 1):+.1%}), boundary {quality}")
+    outside = fac.loc[~fac["in_town"]]
+    print(f"facilities outside their town's boundary: {len(outside)} of {len(fac)} "
+          "(kept: the source associates them with the town)")
+    for fid, name, town, district in zip(outside["id"], outside["name_zh"], outside["town"],
+                                         outside["district"], strict=True):
+        print(f"  {fid}  {name}  (town {town}, in {district})")
+    return 0

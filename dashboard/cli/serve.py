@@ -1,0 +1,49 @@
+"""The `newtown serve` subcommand: run the dashboard (waitress, or Dash's debug server)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from dashboard.cli._common import add_data_option, load, report_errors
+
+__all__ = ["add_serve_command", "cmd_serve"]
+
+
+def add_serve_command(sub: Any) -> argparse.ArgumentParser:
+    """Register ``serve`` on the subparsers object of the ``newtown`` parser."""
+    p: argparse.ArgumentParser = sub.add_parser("serve", help="run the dashboard")
+    add_data_option(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--workers", type=int, default=8, metavar="N",
+                   help="worker threads of the production server (waitress); default 8")
+    p.add_argument("--debug", action="store_true",
+                   help="use Dash's development server with its debugging tools instead")
+    p.set_defaults(func=cmd_serve)
+    return p
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run ``newtown serve`` until stopped; 2 with a message on bad data (no server then)."""
+    return report_errors(_serve, args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from dashboard.app import create_app
+
+    atlas = load(args)
+    app = create_app(atlas)
+    url = f"http://{args.host}:{args.port}/"
+    print(f"New Town Atlas serving {len(atlas.facilities)} facilities from {atlas.data_dir}")
+    if args.debug:
+        print(f"open {url}  (Dash development server with debugging; Ctrl+C to stop)",
+              flush=True)
+        app.run(host=args.host, port=args.port, debug=True, use_reloader=False)
+        return 0
+    import waitress
+
+    print(f"open {url}  (waitress, {args.workers} worker threads; Ctrl+C to stop)", flush=True)
+    waitress.serve(app.server, host=args.host, port=args.port, threads=args.workers,
+                   ident="newtown")
+    return 0
