@@ -95,7 +95,7 @@ def read_within(path: Path) -> Polygon | MultiPolygon:
     geom = shapely.union_all(gdf.geometry.to_numpy())
     if geom.geom_type != "Polygon":
         raise UsageError(f"{path}: --within needs one polygon, found {geom.geom_type}")
-    return geom  # type: ignore[no-any-return]
+    return geom
 
 
 def add_radius_options(p: argparse.ArgumentParser) -> None:

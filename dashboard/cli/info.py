@@ -54,9 +54,9 @@ def _info(args: argparse.Namespace) -> int:
                 town: {
                     "name_zh": catalog.TOWNS[town].zh,
                     "name_en": catalog.TOWNS[town].en,
-                    "total": int(table.at[town, "total"]),
-                    "layers": {layer: int(table.at[town, layer])
-                               for layer in catalog.INDUSTRY_LAYERS if table.at[town, layer]},
+                    "total": int(table["total"].loc[town]),
+                    "layers": {layer: int(table[layer].loc[town])
+                               for layer in catalog.INDUSTRY_LAYERS if table[layer].loc[town]},
                 }
                 for town in table.index
             },
@@ -82,10 +82,10 @@ def format_table(table: pd.DataFrame, *, lang: str) -> str:
     col = max(display_width(h) for h in heads) + 2
     lines = [pad("", first) + "".join(pad(h, col, right=True) for h in heads)]
     for layer, name in zip(layers, names, strict=True):
-        cells = [str(int(table.at[k, layer])) for k in towns]
+        cells = [str(int(table[layer].loc[k])) for k in towns]
         cells.append(str(int(table[layer].sum())))
         lines.append(pad(name, first) + "".join(pad(c, col, right=True) for c in cells))
-    totals = [str(int(table.at[k, "total"])) for k in towns] + [str(int(table["total"].sum()))]
+    totals = [str(int(table["total"].loc[k])) for k in towns] + [str(int(table["total"].sum()))]
     label = "设施数" if lang == "zh" else "facilities"
     lines.append(pad(label, first) + "".join(pad(c, col, right=True) for c in totals))
     note = ("（一个设施可属多个产业图层，故各图层之和可大于设施数）" if lang == "zh"
