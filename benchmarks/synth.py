@@ -203,9 +203,13 @@ def make_facilities(n: int, seed: int) -> pd.DataFrame:
         "lat": df["lat"].to_numpy(dtype=float),
         "coord_source": COORD_SOURCE,
         "coord_precision_m": rng.choice([10, 50, 100, 300, 1000], n),
-        "level": levels[rng.choice(len(levels), n, p=[0.1, 0.25, 0.3, 0.35])],
-        "status": statuses[rng.choice(len(statuses), n, p=[0.7, 0.15, 0.1, 0.05])],
+        "placement": "site",
+        "parent_id": "",
+        "level": levels[rng.choice(len(levels), n, p=[0.1, 0.25, 0.3, 0.3, 0.05])],
+        "status": statuses[rng.choice(len(statuses), n, p=[0.7, 0.15, 0.1, 0.04, 0.01])],
         "year": year,
+        "year_event": np.where(year.isna(), "", "founded"),
+        "year_source": np.where(year.isna(), "", SOURCE),
         "source": SOURCE,
     }, columns=list(COLUMNS))
     return out

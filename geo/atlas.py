@@ -116,7 +116,7 @@ def load_atlas(data_dir: str | Path | None = None) -> Atlas:
     zones = attempt(lambda: read_boundaries(layout.zones, kind="zones"))
     city_geom = shapely.union_all(city.geometry.to_numpy()) if city is not None else None
     facilities = attempt(lambda: read_facilities(layout.facilities, city=city_geom,
-                                                 districts=districts))
+                                                 districts=districts, strict=True))
     if towns is not None:
         towns = towns.assign(key=[catalog.TOWN_NAMES.resolve(k) for k in towns["key"]])
         if districts is not None:
@@ -126,6 +126,10 @@ def load_atlas(data_dir: str | Path | None = None) -> Atlas:
     assert city is not None and districts is not None and towns is not None
     assert corridors is not None and lines is not None and zones is not None
     assert facilities is not None
+    placeholder_problems = check_placeholder_precision(facilities, towns, districts,
+                                                       file=str(layout.facilities))
+    if placeholder_problems:
+        raise DataError(placeholder_problems, file=str(layout.root))
     facilities = _annotate_facilities(facilities, towns)
     return Atlas(
         data_dir=layout.root, city=city, districts=districts, towns=towns,
@@ -153,8 +157,120 @@ def _check_towns_in_districts(
     return problems
 
 
+def placeholder_reach_m(
+    facilities: gpd.GeoDataFrame, towns: gpd.GeoDataFrame, districts: gpd.GeoDataFrame
+) -> pd.Series:
+    """How far each placeholder's area reaches from its point, in metres (EPSG:4549).
+
+    A town placeholder stands for its whole town, a district placeholder for its district;
+    the honest precision of such a point is the distance to the farthest point of that
+    area (a vertex of its outline). Sites and areas get NaN.
+
+    Parameters
+    ----------
+    facilities : GeoDataFrame
+        Validated facilities (``placement``, ``town``, ``district``), WGS84.
+    towns, districts : GeoDataFrame
+        Town polygons (``key``) and district polygons (``name_zh``), WGS84.
+
+    Returns
+    -------
+    Series
+        Metres, on the facilities' index.
+    """
+    reach = pd.Series(np.nan, index=facilities.index, dtype=float)
+    placement = facilities["placement"].to_numpy()
+    chosen = np.isin(placement, catalog.PLACEHOLDER_PLACEMENTS)
+    if not chosen.any():
+        return reach
+    towns_m = to_metric(towns)
+    districts_m = to_metric(districts)
+    areas = {("town_placeholder", k): g for k, g in zip(towns_m["key"], towns_m.geometry,
+                                                         strict=True)}
+    areas.update({("district_placeholder", n): g for n, g in zip(
+        districts_m["name_zh"], districts_m.geometry, strict=True)})
+    points = to_metric(facilities.loc[chosen])
+    for fid, kind, town, district, point in zip(
+        points.index, points["placement"], points["town"], points["district"],
+        points.geometry, strict=True,
+    ):
+        area = areas.get((kind, town if kind == "town_placeholder" else district))
+        if area is None:
+            continue
+        vertices = shapely.get_coordinates(area.exterior if area.geom_type == "Polygon"
+                                           else shapely.boundary(area))
+        reach[fid] = float(np.hypot(vertices[:, 0] - point.x, vertices[:, 1] - point.y).max())
+    return reach
+
+
+def check_placeholder_precision(
+    facilities: gpd.GeoDataFrame, towns: gpd.GeoDataFrame, districts: gpd.GeoDataFrame,
+    *, file: str,
+) -> list[Problem]:
+    """Problems for placeholders whose stated precision is less than their area's reach."""
+    reach = placeholder_reach_m(facilities, towns, districts)
+    stated = facilities["coord_precision_m"].astype(float)
+    short = reach.notna() & (stated < np.floor(reach))
+    rows = {fid: n for n, fid in enumerate(facilities.index, start=1)}
+    return [
+        Problem(file, rows[fid], "coord_precision_m", float(stated[fid]),
+                f"a {facilities.at[fid, 'placement']} stands for its whole area, which reaches "
+                f"{reach[fid]:,.0f} m from the point; give at least {np.ceil(reach[fid]):.0f} "
+                "(scripts/placeholder_precision.py fills it)")
+        for fid in reach.index[short]
+    ]
+
+
+def membership_of(facilities: pd.DataFrame) -> np.ndarray:
+    """``inside`` / ``associated`` / ``placeholder`` for each row (needs ``in_town``).
+
+    A placeholder is neither inside nor outside: its point is not a site. A site or area is
+    ``inside`` when its point lies in the boundary of the town the source associates it
+    with, else ``associated``.
+    """
+    placeholder = np.isin(facilities["placement"].to_numpy(), catalog.PLACEHOLDER_PLACEMENTS)
+    inside = facilities["in_town"].to_numpy(dtype=bool)
+    return np.where(placeholder, "placeholder", np.where(inside, "inside", "associated"))
+
+
+def membership_counts(facilities: pd.DataFrame) -> pd.DataFrame:
+    """Facilities per town by membership: columns inside, associated, placeholder, total.
+
+    Parameters
+    ----------
+    facilities : DataFrame
+        Annotated facilities (``town``, ``membership``), e.g. a Filter's selection.
+
+    Returns
+    -------
+    DataFrame
+        One row per town (catalog order, index ``town``), integer counts.
+    """
+    towns = list(catalog.TOWNS)
+    kinds = list(catalog.MEMBERSHIPS)
+    table = pd.crosstab(pd.Categorical(facilities["town"], categories=towns),
+                        pd.Categorical(facilities["membership"], categories=kinds),
+                        dropna=False)
+    table = table.reindex(index=towns, columns=kinds, fill_value=0).astype(int)
+    table.index.name, table.columns.name = "town", None
+    table["total"] = table.sum(axis=1)
+    return table
+
+
+def distinct_sites(facilities: pd.DataFrame) -> pd.DataFrame:
+    """The rows that are not nested under another selected row (``parent_id``).
+
+    A lab inside a university campus, or a centre inside a park, is one site with its
+    parent: counting distinct sites counts the outermost selected entity once.
+    """
+    parents = facilities["parent_id"].fillna("").astype(str)
+    ids = set(facilities["id"].astype(str))
+    return facilities.loc[~parents.isin(ids).to_numpy()]
+
+
 def _annotate_facilities(facilities: gpd.GeoDataFrame, towns: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Add ``layers`` (top-level industry layers) and ``in_town`` (inside its town polygon)."""
+    """Add ``layers``, ``in_town`` (inside its town polygon), ``town_inside`` (the town whose
+    polygon holds the point, if any) and ``membership``."""
     # A million facilities hold a few hundred distinct industry lists: roll each up once.
     codes, texts = pd.factorize(facilities["industries"])
     rolled = np.array([";".join(dict.fromkeys(catalog.industry_layer(k)
@@ -170,4 +286,15 @@ def _annotate_facilities(facilities: gpd.GeoDataFrame, towns: gpd.GeoDataFrame) 
             prepared = shapely.from_wkb(shapely.to_wkb(geom))  # prepare a copy, not the Atlas'
             shapely.prepare(prepared)
             in_town[mask] = shapely.contains_xy(prepared, x[mask], y[mask])
-    return facilities.assign(layers=layers, in_town=in_town)
+    town_inside = np.full(len(facilities), "", dtype=object)
+    for key, geom in zip(towns["key"], towns.geometry, strict=True):
+        x0, y0, x1, y1 = geom.bounds
+        near = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+        if near.size:
+            prepared = shapely.from_wkb(shapely.to_wkb(geom))
+            shapely.prepare(prepared)
+            town_inside[near[shapely.contains_xy(prepared, x[near], y[near])]] = key
+    annotated = facilities.assign(layers=layers, in_town=in_town,
+                                  town_inside=pd.Series(town_inside, index=facilities.index))
+    return annotated.assign(membership=pd.Series(membership_of(annotated),
+                                                 index=facilities.index))

@@ -151,6 +151,7 @@ LEVELS: Mapping[str, Term] = _mapping(
         Term("municipal", "市级", "Municipal", ("上海市级",)),
         Term("district", "区级", "District"),
         Term("other", "其他", "Other", ("none", "无")),
+        Term("unknown", "未确认", "Unknown", ("未知", "unconfirmed")),
     ]
 )
 
@@ -160,6 +161,40 @@ STATUSES: Mapping[str, Term] = _mapping(
         Term("under_construction", "建设中", "Under construction", ("在建", "building")),
         Term("registered", "已注册", "Registered", ("注册",)),
         Term("planned", "规划中", "Planned", ("规划", "planning")),
+        Term("unknown", "未确认", "Unknown", ("未知", "unconfirmed")),
+    ]
+)
+
+#: How a facility's point was placed: a known building/campus, a known area (park, street),
+#: or a placeholder standing for a whole town or district. Placeholders are not sites.
+PLACEMENTS: Mapping[str, Term] = _mapping(
+    [
+        Term("site", "具体地点", "Site", ("building", "campus", "楼宇", "园区地块")),
+        Term("area", "片区", "Area", ("park area", "街区")),
+        Term("town_placeholder", "新城占位点", "Town placeholder", ("town",)),
+        Term("district_placeholder", "区级占位点", "District placeholder", ("district",)),
+    ]
+)
+#: Placements that stand for an area rather than locate a site.
+PLACEHOLDER_PLACEMENTS: tuple[str, ...] = ("town_placeholder", "district_placeholder")
+
+#: What a facility's ``year`` is the year of.
+YEAR_EVENTS: Mapping[str, Term] = _mapping(
+    [
+        Term("founded", "成立", "Founded", ("established", "成立年份")),
+        Term("designated", "认定/授牌", "Designated", ("认定", "授牌", "揭牌")),
+        Term("construction_start", "开工", "Construction start", ("开工", "动工")),
+        Term("opened", "启用/投产", "Opened", ("启用", "投产", "开园")),
+        Term("registered", "注册", "Registered", ("注册",)),
+    ]
+)
+
+#: How a facility relates to its new town: computed from geometry and placement, never typed.
+MEMBERSHIPS: Mapping[str, Term] = _mapping(
+    [
+        Term("inside", "位于新城边界内", "Inside the boundary"),
+        Term("associated", "关联（边界外）", "Associated, outside the boundary"),
+        Term("placeholder", "占位点", "Placeholder"),
     ]
 )
 
@@ -211,6 +246,9 @@ INDUSTRY_NAMES = Vocabulary("industry", INDUSTRIES)
 CATEGORY_NAMES = Vocabulary("category", CATEGORIES)
 LEVEL_NAMES = Vocabulary("level", LEVELS)
 STATUS_NAMES = Vocabulary("status", STATUSES)
+PLACEMENT_NAMES = Vocabulary("placement", PLACEMENTS)
+YEAR_EVENT_NAMES = Vocabulary("year_event", YEAR_EVENTS)
+MEMBERSHIP_NAMES = Vocabulary("membership", MEMBERSHIPS)
 
 
 def industry_layer(key: str) -> str:

@@ -24,8 +24,12 @@ from geo.settings import GEOGRAPHIC_CRS, SHANGHAI_BBOX
 #: Columns of a facility table, in file order.
 COLUMNS: tuple[str, ...] = (
     "id", "name_zh", "name_en", "category", "industries", "town", "district", "address",
-    "lon", "lat", "coord_source", "coord_precision_m", "level", "status", "year", "source",
+    "lon", "lat", "coord_source", "coord_precision_m", "placement", "parent_id", "level",
+    "status", "year", "year_event", "year_source", "source",
 )
+#: Columns a curated data folder (``newtown check``, the store) must fill on every row; an
+#: upload may leave ``placement`` out (its rows are then taken as sites, and say so).
+STRICT_REQUIRED: tuple[str, ...] = ("placement",)
 #: Columns that must be present and non-blank on every row.
 REQUIRED: tuple[str, ...] = (
     "id", "name_zh", "category", "industries", "town", "lon", "lat",
@@ -40,8 +44,11 @@ def read_facilities(
     *,
     city: shapely.Geometry | None = None,
     districts: gpd.GeoDataFrame | None = None,
+    strict: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read a facility file and validate every row; raise one DataError listing all problems.
+
+    ``strict`` applies the rules of curated data (see :func:`validate_facilities`).
 
     ``city`` (the Shanghai outline) and ``districts`` (with ``name_zh``), both in WGS84, enable
     the checks "inside Shanghai" and "inside the stated district". The result is indexed by
@@ -58,7 +65,8 @@ def read_facilities(
     else:
         raise DataError(Problem(str(path), None, None, suffix,
                                 "unsupported file type; use .csv, .geojson or .gpkg"))
-    return validate_facilities(table, file=str(path), city=city, districts=districts)
+    return validate_facilities(table, file=str(path), city=city, districts=districts,
+                               strict=strict)
 
 
 def _read_csv_table(path: Path) -> pd.DataFrame:
@@ -162,8 +170,32 @@ def validate_facilities(
     file: str = "<table>",
     city: shapely.Geometry | None = None,
     districts: gpd.GeoDataFrame | None = None,
+    strict: bool = False,
 ) -> gpd.GeoDataFrame:
-    """Validate a raw facility table (strings or numbers) and return a clean GeoDataFrame."""
+    """Validate a raw facility table (strings or numbers) and return a clean GeoDataFrame.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Raw cells, one row per facility, columns named as in :data:`COLUMNS`.
+    file : str
+        The name used in problem messages.
+    city, districts : optional
+        WGS84 outline of Shanghai and district polygons (with ``name_zh``) for the checks
+        "inside Shanghai" and "inside the stated district".
+    strict : bool
+        The rules of curated data (the bundled folder, a store): every row states its
+        ``placement``, and a ``year`` states what it is the year of (``year_event``) and
+        where it comes from (``year_source``). Without it (uploads) a blank placement means
+        ``site`` and a year may stand alone.
+
+    Returns
+    -------
+    GeoDataFrame
+        Indexed by ``id``, catalog keys in place of free spellings, EPSG:4326. A blank
+        ``level`` or ``status`` becomes ``unknown``: nothing unestablished is presented as
+        known.
+    """
     repeated = sorted({str(c) for c in table.columns[table.columns.duplicated()]})
     if repeated:
         raise DataError([Problem(file, None, c, None, "column appears more than once in the "
@@ -191,10 +223,11 @@ def validate_facilities(
         problems.append(Problem(file, int(row), field, value, message))
 
     text_cols = [c for c in COLUMNS if c not in {"lon", "lat", "coord_precision_m", "year"}]
+    required_text = REQUIRED + (STRICT_REQUIRED if strict else ())
     # Text columns as object arrays of str: numpy and plain loops over them are several
     # times faster than pandas string methods (this is the hot path at a million rows).
     text = {column: _clean_text(df[column]) for column in text_cols}
-    for column in REQUIRED:
+    for column in required_text:
         if column in text_cols:
             for row in rows[text[column] == ""]:
                 add(row, column, None, "required value is blank")
@@ -226,9 +259,15 @@ def validate_facilities(
                                        add)
     text["town"] = _resolve_column(text["town"], "town", catalog.TOWN_NAMES, add)
     text["level"] = _resolve_column(text["level"], "level", catalog.LEVEL_NAMES, add,
-                                    default="other")
+                                    default="unknown")
     text["status"] = _resolve_column(text["status"], "status", catalog.STATUS_NAMES, add,
-                                     default="operating")
+                                     default="unknown")
+    text["placement"] = _resolve_column(text["placement"], "placement",
+                                        catalog.PLACEMENT_NAMES, add,
+                                        default="" if strict else "site")
+    text["year_event"] = _resolve_column(text["year_event"], "year_event",
+                                         catalog.YEAR_EVENT_NAMES, add, default="")
+    _check_parents(text["id"], text["parent_id"], add)
     text["district"] = _resolve_column(
         text["district"], "district", catalog.DISTRICT_NAMES, add, default="",
         to_value=lambda key: catalog.DISTRICTS[key].zh,
@@ -238,6 +277,7 @@ def validate_facilities(
     lon, lat = _coordinates(df, add)
     precision = _numbers(df, "coord_precision_m", add, positive=True)
     year = _numbers(df, "year", add, optional=True, integer=True, lo=1850, hi=2100)
+    _check_year_fields(year, text["year_event"], text["year_source"], add, strict=strict)
 
     ok = np.isfinite(lon) & np.isfinite(lat)
     if city is not None:
@@ -264,6 +304,51 @@ def validate_facilities(
     out = out[list(COLUMNS) + extra].set_index("id", drop=False)
     out.index.name = None
     return gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs=GEOGRAPHIC_CRS)
+
+
+def _check_parents(ids: np.ndarray, parents: np.ndarray, add: Adder) -> None:
+    """``parent_id`` names another row of the table, and following parents never loops."""
+    known = {value: i for i, value in enumerate(ids) if value}
+    parent_of: dict[str, str] = {}
+    for i, (fid, parent) in enumerate(zip(ids, parents, strict=True)):
+        if not parent:
+            continue
+        if parent == fid:
+            add(i + 1, "parent_id", parent, "a facility cannot be its own parent")
+        elif parent not in known:
+            add(i + 1, "parent_id", parent, "no row has this id; give the id of the facility "
+                                            "this one is part of, or leave it blank")
+        else:
+            parent_of[fid] = parent
+    reported: set[str] = set()
+    for start in parent_of:
+        seen = [start]
+        node = parent_of.get(start)
+        while node is not None and node not in seen:
+            seen.append(node)
+            node = parent_of.get(node)
+        if node is not None and start not in reported:
+            loop = seen[seen.index(node):]
+            reported.update(loop)
+            add(known[start] + 1, "parent_id", parent_of[start],
+                "parents form a cycle: " + " -> ".join([*loop, node]))
+
+
+def _check_year_fields(year: np.ndarray, event: np.ndarray, source: np.ndarray, add: Adder,
+                       *, strict: bool) -> None:
+    """A year says what it is the year of; an event or year source needs a year."""
+    dated = np.isfinite(year)
+    for i in np.flatnonzero(~dated & (event != "")):
+        add(i + 1, "year_event", event[i], "year_event is given but year is blank")
+    if not strict:
+        return
+    for i in np.flatnonzero(dated & (event == "")):
+        add(i + 1, "year_event", None,
+            f"year {int(year[i])} needs year_event (what it is the year of: "
+            f"{', '.join(catalog.YEAR_EVENTS)})")
+    for i in np.flatnonzero(dated & (source == "")):
+        add(i + 1, "year_source", None,
+            f"year {int(year[i])} needs year_source (the citation for the year)")
 
 
 def _closest(name: str, options: Iterable[object]) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from urllib.parse import parse_qs, urlencode
 
 import numpy as np
@@ -22,8 +22,10 @@ PARAMS: Mapping[str, str] = {
     "categories": "category",
     "levels": "level",
     "statuses": "status",
+    "memberships": "membership",
     "text": "q",
     "within": "within",
+    "as_of": "asof",
 }
 _VOCABULARIES: Mapping[str, catalog.Vocabulary] = {
     "towns": catalog.TOWN_NAMES,
@@ -31,7 +33,10 @@ _VOCABULARIES: Mapping[str, catalog.Vocabulary] = {
     "categories": catalog.CATEGORY_NAMES,
     "levels": catalog.LEVEL_NAMES,
     "statuses": catalog.STATUS_NAMES,
+    "memberships": catalog.MEMBERSHIP_NAMES,
 }
+#: The years ``as_of`` accepts.
+AS_OF_RANGE = (1850, 2100)
 _COORD_DECIMALS = 6
 MAX_WITHIN_VERTICES = 500
 
@@ -47,6 +52,11 @@ class Filter:
     Values within a field are ORed (town jiading OR qingpu), fields are ANDed. An industry
     key selects facilities tagged with it or with any of its sub-industries. ``within`` is a
     WGS84 (multi)polygon: the areas drawn on the map, or the file passed with ``--within``.
+    ``memberships`` selects by how a facility relates to its town (inside the boundary,
+    associated but outside, placeholder); ``towns`` keeps its meaning: the town a source
+    associates the facility with. ``as_of`` keeps the facilities dated in or before that
+    year; undated facilities are not selected then, and :meth:`undated_mask` names them so
+    every face can say how many were left out.
     """
 
     towns: tuple[str, ...] = ()
@@ -56,6 +66,8 @@ class Filter:
     statuses: tuple[str, ...] = ()
     text: str = ""
     within: Polygon | MultiPolygon | None = field(default=None, compare=False)
+    memberships: tuple[str, ...] = ()
+    as_of: int | None = None
 
     @classmethod
     def create(
@@ -68,13 +80,15 @@ class Filter:
         statuses: Iterable[str] = (),
         text: str = "",
         within: Polygon | MultiPolygon | None = None,
+        memberships: Iterable[str] = (),
+        as_of: int | str | None = None,
     ) -> Filter:
         """Build a Filter from names in any accepted spelling (key, zh, en, alias).
 
         Raises UnknownNameError naming the field and the closest valid name.
         """
         given = {"towns": towns, "industries": industries, "categories": categories,
-                 "levels": levels, "statuses": statuses}
+                 "levels": levels, "statuses": statuses, "memberships": memberships}
         resolved: dict[str, tuple[str, ...]] = {}
         for name, values in given.items():
             if isinstance(values, str):
@@ -94,7 +108,7 @@ class Filter:
             resolved[name] = tuple(keys)
         if within is not None:
             within = _check_within(within)
-        return cls(text=text.strip(), within=within, **resolved)
+        return cls(text=text.strip(), within=within, as_of=_check_as_of(as_of), **resolved)
 
     def is_empty(self) -> bool:
         return self == Filter() and self.within is None
@@ -111,7 +125,7 @@ class Filter:
     def __hash__(self) -> int:
         wkb = None if self.within is None else shapely.to_wkb(self.within)
         return hash((self.towns, self.industries, self.categories, self.levels,
-                     self.statuses, self.text, wkb))
+                     self.statuses, self.text, wkb, self.memberships, self.as_of))
 
     # -- selection ---------------------------------------------------------------------------
 
@@ -133,7 +147,26 @@ class Filter:
         if self.within is not None:
             geoms = facilities.geometry
             keep &= shapely.contains_xy(self.within, geoms.x.to_numpy(), geoms.y.to_numpy())
+        if self.memberships:
+            keep &= facilities["membership"].isin(self.memberships).to_numpy()
+        if self.as_of is not None:
+            year = pd.to_numeric(facilities["year"], errors="coerce").to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):
+                keep &= year <= self.as_of
         return keep
+
+    def undated_mask(self, facilities: pd.DataFrame) -> np.ndarray:
+        """Rows the filter would select but for ``as_of``, because they carry no year.
+
+        All False when ``as_of`` is not set. Faces report their number ("N undated not
+        shown") so an as-of view never drops facilities silently.
+        """
+        if self.as_of is None:
+            return np.zeros(len(facilities), dtype=bool)
+        others = replace(self, as_of=None).mask(facilities)
+        year = pd.to_numeric(facilities["year"], errors="coerce").to_numpy(dtype=float)
+        undated: np.ndarray = others & np.isnan(year)
+        return undated
 
     def select(self, facilities: pd.DataFrame) -> pd.DataFrame:
         """The selected rows, same index and columns."""
@@ -144,10 +177,13 @@ class Filter:
     def to_params(self) -> dict[str, str]:
         """Query parameters (only non-empty fields), comma-joined, in a stable order."""
         params: dict[str, str] = {}
-        for name in ("towns", "industries", "categories", "levels", "statuses"):
+        for name in ("towns", "memberships", "industries", "categories", "levels",
+                     "statuses"):
             values = getattr(self, name)
             if values:
                 params[PARAMS[name]] = ",".join(values)
+        if self.as_of is not None:
+            params["asof"] = str(self.as_of)
         if self.text:
             params["q"] = self.text
         if self.within is not None:
@@ -169,10 +205,12 @@ class Filter:
         text = " ".join(values("q"))
         within_text = values("within")
         within = decode_area(within_text[0]) if within_text and within_text[0] else None
+        as_of = values("asof")
         return cls.create(
             towns=values("town"), industries=values("industry"),
             categories=values("category"), levels=values("level"),
             statuses=values("status"), text=text, within=within,
+            memberships=values("membership"), as_of=as_of[0] if as_of else None,
         )
 
     @classmethod
@@ -213,6 +251,19 @@ def _text_mask(facilities: pd.DataFrame, text: str) -> np.ndarray:
     for term in _fold(text).split():
         keep &= haystack.str.contains(term, regex=False).to_numpy()
     return keep
+
+
+def _check_as_of(value: int | str | None) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        year = int(str(value).strip())
+    except ValueError:
+        raise UnknownNameError(f"asof: expected a year such as 2021, got {value!r}") from None
+    lo, hi = AS_OF_RANGE
+    if not lo <= year <= hi:
+        raise UnknownNameError(f"asof: year {year} is outside {lo}-{hi}")
+    return year
 
 
 def _check_within(polygon: shapely.Geometry) -> Polygon | MultiPolygon:

@@ -56,9 +56,10 @@ GEOCODER = "read_address_csv"
 READERS = (FACILITIES, BOUNDARIES, UPLOAD, CLI, GEOCODER)
 
 HEADER = ("id,name_zh,name_en,category,industries,town,district,address,lon,lat,coord_source,"
-          "coord_precision_m,level,status,year,source")
+          "coord_precision_m,placement,parent_id,level,status,year,year_event,year_source,source")
 ROW = ("JD-T{n},测试研究所{n},Test Institute,research_institute,ai,jiading,嘉定区,"
-       "嘉定区测试路1号,121.25,31.38,manual test,500,municipal,operating,2020,test fixture")
+       "嘉定区测试路1号,121.25,31.38,manual test,500,site,,municipal,operating,2020,founded,"
+       "test fixture,test fixture")
 
 
 # -- expectations --------------------------------------------------------------------------

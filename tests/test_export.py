@@ -687,13 +687,14 @@ def data_dir(tmp_path: Path) -> Path:
                             driver="GeoJSON")
     (root / "facilities.csv").write_text(
         "id,name_zh,name_en,category,industries,town,district,address,lon,lat,coord_source,"
-        "coord_precision_m,level,status,year,source\n"
+        "coord_precision_m,placement,parent_id,level,status,year,year_event,year_source,source\n"
         "JD-001,嘉定智能网联汽车创新中心,ICV Centre,innovation_centre,auto_icv;ai,jiading,嘉定区,"
-        "嘉定区安亭镇,121.25,31.35,amap_poi,30,national,operating,2019,经信委 2023-05\n"
+        "嘉定区安亭镇,121.25,31.35,amap_poi,30,site,,national,operating,2019,opened,经信委,"
+        "经信委 2023-05\n"
         "JD-002,上海光机所,SIOM,research_institute,laser,jiading,嘉定区,清河路390号,121.22,"
-        "31.38,manual,50,national,operating,1964,经信委 2023-05\n"
+        "31.38,manual,50,site,,national,operating,1964,founded,所史,经信委 2023-05\n"
         "JD-003,嘉定新材料园,Materials Park,industrial_base,materials,jiading,,,121.28,31.32,"
-        "geocoded,200,district,planned,,区政府 2024-02\n",
+        "geocoded,200,area,,district,planned,,,,区政府 2024-02\n",
         encoding="utf-8",
     )
     return root

@@ -62,9 +62,15 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
                        help="industry layer or sub-industry key/name (auto, 人工智能, auto_icv)")
     group.add_argument("--category", action="append", default=[], metavar="C")
     group.add_argument("--level", action="append", default=[], metavar="L",
-                       help="national, municipal, district, other")
+                       help="national, municipal, district, other, unknown")
     group.add_argument("--status", action="append", default=[], metavar="S",
-                       help="operating, under_construction, registered, planned")
+                       help="operating, under_construction, registered, planned, unknown")
+    group.add_argument("--membership", action="append", default=[], metavar="M",
+                       help="inside (the town's boundary), associated (by a source, outside "
+                            "the boundary), placeholder; repeat or comma-join")
+    group.add_argument("--as-of", dest="as_of", type=int, default=None, metavar="YEAR",
+                       help="facilities dated in or before YEAR (undated ones are counted "
+                            "and reported, not selected)")
     group.add_argument("--search", default="", metavar="TEXT",
                        help="words that must all occur in the zh/en name, address or id")
     group.add_argument("--within", type=Path, metavar="AREA.geojson",
@@ -78,7 +84,8 @@ def filter_from_args(args: argparse.Namespace) -> Filter:
         within = read_within(args.within)
     return Filter.create(towns=args.town, industries=args.industry, categories=args.category,
                          levels=args.level, statuses=args.status, text=args.search,
-                         within=within)
+                         within=within, memberships=getattr(args, "membership", []),
+                         as_of=getattr(args, "as_of", None))
 
 
 def read_within(path: Path) -> Polygon | MultiPolygon:

@@ -6,6 +6,8 @@ import argparse
 from typing import Any
 
 from dashboard.cli._common import add_data_option, load, report_errors
+from geo import catalog
+from geo.atlas import membership_counts
 
 __all__ = ["add_check_command", "cmd_check"]
 
@@ -38,8 +40,17 @@ def _check(args: argparse.Namespace) -> int:
     ):
         print(f"  {key:<10} {name}  {area:7.1f} km² (official {float(official):.1f}, "
               f"{(area / float(official) - 1):+.1%}), boundary {quality}")
-    outside = fac.loc[~fac["in_town"]]
-    print(f"facilities outside their town's boundary: {len(outside)} of {len(fac)} "
+    mix = fac["placement"].value_counts()
+    print("placement: " + ", ".join(f"{mix.get(k, 0)} {k}" for k in catalog.PLACEMENTS))
+    counts = membership_counts(fac)
+    print("facilities per town: inside the boundary / associated but outside / placeholder")
+    for town in counts.index:
+        inside, associated, placeholder = (int(counts[k].loc[town])
+                                           for k in catalog.MEMBERSHIPS)
+        print(f"  {town:<10} {inside:4d} inside {associated:4d} associated "
+              f"{placeholder:4d} placeholder")
+    outside = fac.loc[fac["membership"] == "associated"]
+    print(f"associated but outside their town's boundary: {len(outside)} of {len(fac)} "
           "(kept: the source associates them with the town)")
     for fid, name, town, district in zip(outside["id"], outside["name_zh"], outside["town"],
                                          outside["district"], strict=True):

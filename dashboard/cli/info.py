@@ -18,9 +18,15 @@ from dashboard.cli._common import (
     report_errors,
 )
 from geo import catalog
-from geo.atlas import counts_by_town_and_layer
+from geo.atlas import counts_by_town_and_layer, distinct_sites, membership_counts
 
-__all__ = ["add_info_command", "cmd_info", "format_table"]
+__all__ = [
+    "MEMBERSHIP_NOTE",
+    "add_info_command",
+    "cmd_info",
+    "format_membership",
+    "format_table",
+]
 
 
 def add_info_command(sub: Any) -> argparse.ArgumentParser:
@@ -45,16 +51,23 @@ def _info(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
     selected = flt.select(atlas.facilities)
     table = counts_by_town_and_layer(selected)
+    members = membership_counts(selected)
+    undated = int(flt.undated_mask(atlas.facilities).sum())
     lang = args.lang
     if args.json:
         print_json({
             "filter": flt.to_params(),
             "total": len(selected),
+            "membership": {k: int(members[k].sum()) for k in catalog.MEMBERSHIPS},
+            "distinct_sites": len(distinct_sites(selected)),
+            "undated_not_selected": undated,
+            "counts_note": MEMBERSHIP_NOTE["en"],
             "towns": {
                 town: {
                     "name_zh": catalog.TOWNS[town].zh,
                     "name_en": catalog.TOWNS[town].en,
                     "total": int(table["total"].loc[town]),
+                    "membership": {k: int(members[k].loc[town]) for k in catalog.MEMBERSHIPS},
                     "layers": {layer: int(table[layer].loc[town])
                                for layer in catalog.INDUSTRY_LAYERS if table[layer].loc[town]},
                 }
@@ -68,7 +81,39 @@ def _info(args: argparse.Namespace) -> int:
     if not flt.is_empty():
         print(f"filter: {flt.to_query_string()}")
     print(format_table(table, lang=lang))
+    print(format_membership(members, lang=lang))
+    if undated:
+        print(("未注明年份、未计入：" if lang == "zh" else "undated, not selected: ")
+              + str(undated))
     return 0
+
+
+#: What a town count counts, said once for every face of the CLI.
+MEMBERSHIP_NOTE = {
+    "zh": "“边界内”指点位落在新城（近似）边界内；“关联”指来源将其归入该新城但点位在边界外；"
+          "“占位点”只知所在新城或区，不是具体地点，不参与空间分析。",
+    "en": "'inside' = the point lies within the town's (approximate) boundary; 'associated' = "
+          "a source links it to the town but the point lies outside; 'placeholder' = only the "
+          "town or district is known, not a site (left out of spatial analyses).",
+}
+
+
+def format_membership(members: pd.DataFrame, *, lang: str) -> str:
+    """Towns as rows: inside / associated / placeholder / total."""
+    kinds = [*catalog.MEMBERSHIPS, "total"]
+    heads = [catalog.MEMBERSHIPS[k].label(lang) for k in catalog.MEMBERSHIPS]
+    heads.append("合计" if lang == "zh" else "total")
+    names = [catalog.TOWNS[k].label(lang) for k in members.index]
+    first = max(display_width(n) for n in names) + 2
+    widths = [max(display_width(h), 5) + 2 for h in heads]
+    lines = [pad("", first) + "".join(pad(h, w, right=True)
+                                      for h, w in zip(heads, widths, strict=True))]
+    for town, name in zip(members.index, names, strict=True):
+        cells = [str(int(members[k].loc[town])) for k in kinds]
+        lines.append(pad(name, first) + "".join(pad(c, w, right=True)
+                                                for c, w in zip(cells, widths, strict=True)))
+    lines.append(MEMBERSHIP_NOTE["zh" if lang == "zh" else "en"])
+    return "\n".join(lines)
 
 
 def format_table(table: pd.DataFrame, *, lang: str) -> str:
