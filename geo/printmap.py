@@ -1,6 +1,6 @@
 """Draw a print PNG of exported layers in EPSG:4549 with title, legend, scale bar and north arrow.
 
-The picture uses the web map's styles and colours (:mod:`geo.webmap`) and is drawn with
+The picture uses the shared map style (:mod:`geo.style`) and is drawn with
 matplotlib's Agg canvas directly (no pyplot, so no global figure state and no display needed);
 nothing touches the network. The map is plotted in EPSG:4549 (CGCS2000 / 3-degree
 Gauss-Kruger CM 120E) with equal axes, so the scale bar is measured in true metres on the grid.
@@ -41,9 +41,8 @@ from pyproj import Transformer
 from geo import catalog
 from geo.crs import assert_projected, to_metric
 from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS
+from geo.style import FACILITY_MARKER, LAYER_STYLES
 from geo.webmap import (
-    FACILITY_MARKER,
-    LAYER_STYLES,
     _exported_at,
     _facility_layers,
     _filter_params,

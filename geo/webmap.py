@@ -1,6 +1,7 @@
 """Build a standalone HTML map (folium, every script and style inlined) of exported layers.
 
-The page shows the same layers, colours and wording as the dashboard: districts, the
+The page shows the same layers, colours and wording as the dashboard (both read
+:mod:`geo.style`): districts, the
 approximate new-town boundaries with their labels, the schematic G60 corridor and Nanhui zone,
 and the facilities as circle markers coloured by their first industry layer, clustered when
 zoomed out. A legend lists the industry layers with swatches and counts, says that town
@@ -53,9 +54,18 @@ import shapely
 from geo import catalog
 from geo.crs import to_metric
 from geo.settings import GEOGRAPHIC_CRS, SHANGHAI_BBOX
+from geo.style import (
+    DEFAULT_COLOUR,
+    FACILITY_MARKER,
+    LAYER_LABELS,
+    LAYER_STYLES,
+    SIMPLIFY_M,
+    SIMPLIFY_OTHER_M,
+)
 
 __all__ = [
     "DEFAULT_COLOUR",
+    "FACILITY_MARKER",
     "LANGS",
     "LAYER_LABELS",
     "LAYER_ORDER",
@@ -76,52 +86,11 @@ LANGS: Final = ("zh", "en")
 OSM_TILE_URL: Final = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 _OSM_ATTRIBUTION: Final = "&copy; OpenStreetMap contributors"
 
-#: Marker colour for a facility without a known industry layer.
-DEFAULT_COLOUR: Final = "#666666"
-
 #: Drawing order, bottom to top; layers with other names are drawn between zones and towns.
 LAYER_ORDER: Final = ("city", "districts", "corridors", "corridor_lines", "zones", "towns",
                       "within", "facilities")
-
-#: Display simplification per layer, metres, applied in EPSG:4549 (the dashboard's values).
-SIMPLIFY_M: Final[Mapping[str, float]] = MappingProxyType(
-    {"city": 40.0, "districts": 40.0, "towns": 10.0, "corridors": 30.0,
-     "corridor_lines": 20.0, "zones": 10.0})
-_SIMPLIFY_OTHER_M: Final = 10.0
 _DECIMALS: Final = 6  # ~0.1 m, plenty for a screen
-
-#: Layer names in the layer control and legend: (zh, en), worded as in the dashboard.
-LAYER_LABELS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
-    {
-        "facilities": ("创新设施", "Facilities"),
-        "towns": ("新城边界（近似）", "New towns (approximate)"),
-        "districts": ("区界", "Districts"),
-        "city": ("上海市界", "Shanghai boundary"),
-        "corridors": ("G60科创走廊（示意）", "G60 corridor (schematic)"),
-        "corridor_lines": ("G60沪昆高速（示意）", "G60 expressway (schematic)"),
-        "zones": ("南汇未来产业先导区（示意）", "Nanhui future-industry zone (schematic)"),
-        "within": ("绘制区域（筛选范围）", "Drawn area (filter)"),
-    }
-)
-
-#: Leaflet path options per layer, the same as the dashboard's (dashboard/assets/newtown.js).
-#: Towns take their outline colour from geo.catalog.TOWNS.
-LAYER_STYLES: Final[Mapping[str, Mapping[str, object]]] = MappingProxyType(
-    {
-        "districts": {"color": "#8a8a8a", "weight": 1, "fillOpacity": 0.03, "dashArray": "3 3"},
-        "towns": {"color": "#c0392b", "weight": 2.5, "fillOpacity": 0.08},
-        "corridors": {"color": "#1f77b4", "weight": 1, "fillColor": "#1f77b4",
-                      "fillOpacity": 0.08, "dashArray": "6 4"},
-        "corridor_lines": {"color": "#1f4e79", "weight": 3, "opacity": 0.8},
-        "zones": {"color": "#e67e22", "weight": 2, "fillColor": "#e67e22", "fillOpacity": 0.15,
-                  "dashArray": "4 3"},
-        "city": {"color": "#555555", "weight": 1.5, "fill": False},
-        "within": {"color": "#d35400", "weight": 2, "dashArray": "8 4", "fill": False},
-        "other": {"color": "#555555", "weight": 1.5, "fillOpacity": 0.1},
-    }
-)
-FACILITY_MARKER: Final[Mapping[str, object]] = MappingProxyType(
-    {"radius": 7, "weight": 1.5, "color": "#ffffff", "fillOpacity": 0.95})
+# Colours, path options, simplification and layer names: geo.style (one copy for every map).
 
 _TEXT: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
     {
@@ -386,7 +355,7 @@ def _shape_payload(name: str, frame: gpd.GeoDataFrame, lang: str) -> tuple[dict[
     """GeoJSON of a boundary (or any other) layer with ready-made tooltip and popup texts."""
     frame = frame.loc[frame.geometry.notna() & ~frame.geometry.is_empty]
     geoms = frame.geometry.to_numpy()
-    tolerance = SIMPLIFY_M.get(name, _SIMPLIFY_OTHER_M)
+    tolerance = SIMPLIFY_M.get(name, SIMPLIFY_OTHER_M)
     if len(frame) and tolerance > 0 and not (shapely.get_type_id(geoms) == 0).all():
         metric = to_metric(gpd.GeoSeries(geoms, crs=frame.crs))
         geoms = metric.simplify(tolerance, preserve_topology=True).to_crs(frame.crs).to_numpy()

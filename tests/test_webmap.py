@@ -210,13 +210,6 @@ def test_facility_colours_follow_the_first_layer():
                                                       "#e6194b"]
 
 
-def test_simplification_matches_the_dashboard():
-    from dashboard.mapdata import SIMPLIFY_M
-
-    for name, tolerance in SIMPLIFY_M.items():
-        assert webmap.SIMPLIFY_M[name] == tolerance
-
-
 # --- HTML: small and bad input -----------------------------------------------------------------
 
 
