@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -10,13 +11,27 @@ from dash import Dash, Input, Output, set_props
 from flask import Response
 from flask_compress import Compress
 
-from dashboard import ids, layout
-from dashboard.callbacks import clusters, coverage, export, filters, page, upload
+from dashboard import ids
+from dashboard.callbacks import (
+    cards,
+    clusters,
+    coverage,
+    export,
+    filters,
+    frame,
+    page,
+    summary,
+    upload,
+    url,
+)
 from dashboard.callbacks import map as map_callbacks
+from dashboard.components.map import DEFAULT_ZOOM
+from dashboard.components.page import shell
 from dashboard.mapdata import MapData
 from geo.atlas import Atlas, load_atlas
 from geo.ingest import MAX_UPLOAD_BYTES
 from geo.query import Filter
+from geo.style import PALETTE, browser_style
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -42,14 +57,25 @@ PRELOAD_CHUNKS = (
 )
 
 
+def _style_blocks() -> str:
+    """The shared map style (geo.style) for the page: the palette as CSS variables, and the
+    whole style as JSON for assets/newtown.js. Our own constants, escaped for a script."""
+    palette = "".join(f"--nt-{name}:{colour};" for name, colour in PALETTE.items())
+    data = json.dumps(browser_style(), separators=(",", ":")).replace("</", "<\\/")
+    return (f"<style>:root{{{palette}}}</style>\n"
+            f"<script>window.newtownStyle = {data};</script>")
+
+
 def _index_string(prefix: str) -> str:
-    """Dash's page template, with the preload hints after the stylesheets."""
+    """Dash's page template, with the shared style and the preload hints after the
+    stylesheets."""
     links = "\n".join(
         f'    <link rel="preload" as="script" href="{prefix}_dash-component-suites/{chunk}">'
         for chunk in PRELOAD_CHUNKS)
     return (
         "<!DOCTYPE html>\n<html>\n<head>\n{%metas%}\n<title>{%title%}</title>\n"
-        "{%favicon%}\n{%css%}\n" + links + "\n</head>\n<body>\n{%app_entry%}\n"
+        "{%favicon%}\n{%css%}\n" + _style_blocks()
+        + "\n" + links + "\n</head>\n<body>\n{%app_entry%}\n"
         "<footer>\n{%config%}\n{%scripts%}\n{%renderer%}\n</footer>\n</body>\n</html>\n")
 
 
@@ -71,7 +97,7 @@ def create_app(
          mapdata.tooltips)
     # ... and the unfiltered first view in each language (the page most users open).
     for lang in ("zh", "en"):
-        filters.first_view(mapdata, Filter(), "wgs84", lang, layout.DEFAULT_ZOOM)
+        filters.first_view(mapdata, Filter(), "wgs84", lang, DEFAULT_ZOOM)
     tianditu_key = os.environ.get("TIANDITU_KEY") or None
     app = Dash(
         __name__,
@@ -82,11 +108,15 @@ def create_app(
         suppress_callback_exceptions=True,  # the page is rendered from the URL by a callback
         update_title=None,
     )
-    app.layout = layout.shell
+    app.layout = shell
     app.index_string = _index_string(app.config.requests_pathname_prefix)
     Compress(app.server)
     page.register(app, mapdata, tianditu_key=tianditu_key, max_upload_bytes=max_upload_bytes)
     filters.register(app, mapdata)
+    url.register(app)
+    frame.register(app)
+    cards.register(app, mapdata)
+    summary.register(app, mapdata)
     map_callbacks.register(app, mapdata, tianditu_key=tianditu_key)
     upload.register(app, mapdata, max_upload_bytes=max_upload_bytes)
     export.register(app, mapdata)

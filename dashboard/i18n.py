@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from geo.style import LAYER_LABELS
+
 LANGS: Final = ("zh", "en")
 DEFAULT_LANG: Final = "zh"
 
@@ -36,13 +38,7 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "datum": ("图上坐标系：{datum}", "Coordinates on screen: {datum}"),
     "datum_wgs84": ("WGS84（EPSG:4326）", "WGS84 (EPSG:4326)"),
     "datum_gcj02": ("GCJ-02（已为高德底图偏移）", "GCJ-02 (shifted to match AMap tiles)"),
-    "layer_towns": ("新城边界（近似）", "New towns (approximate)"),
-    "layer_districts": ("区界", "Districts"),
-    "layer_corridor": ("G60科创走廊（示意）", "G60 corridor (schematic)"),
-    "layer_g60_line": ("G60沪昆高速（示意）", "G60 expressway (schematic)"),
-    "layer_zone": ("南汇未来产业先导区（示意）", "Nanhui future-industry zone (schematic)"),
     "layer_aggregate": ("设施聚合网格", "Facility grid counts"),
-    "layer_facilities": ("创新设施", "Facilities"),
     "legend": ("产业图层", "Industry layers"),
     "details": ("设施详情", "Facility details"),
     "details_hint": ("点击地图上的设施查看详情", "Click a facility on the map for details"),
@@ -154,10 +150,46 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "cov_legend_covered": ("已覆盖", "covered"),
     "cov_legend_gap": ("覆盖缺口", "gap (not covered)"),
     "cov_legend_site": ("建议新设施", "suggested site"),
+    # the dashboard frame: drawers, tabs, indicator cards, accessible names
+    "filters_drawer": ("筛选面板", "Filter panel"),
+    "toggle_filters": ("显示/隐藏筛选面板", "Show or hide the filter panel"),
+    "toggle_panels": ("显示/隐藏分析面板", "Show or hide the analysis panel"),
+    "panels": ("分析面板", "Analysis panels"),
+    "tab_summary": ("统计", "Summary"),
+    "tab_coverage": ("覆盖", "Coverage"),
+    "tab_clusters": ("集聚", "Clusters"),
+    "tab_export": ("导出", "Export"),
+    "tab_upload": ("上传", "Upload"),
+    "close": ("关闭", "Close"),
+    "cards": ("当前选择的指标", "Figures for the current selection"),
+    "card_selected": ("已选设施", "Selected"),
+    "card_of": ("共 {total} 个", "of {total}"),
+    "card_inside": ("新城边界内", "Inside a town"),
+    "card_associated": ("关联（边界外）", "Associated (outside)"),
+    "card_placeholder": ("占位（无具体位置）", "Placeholder (no site)"),
+    "card_national": ("国家级平台", "National level"),
+    "card_layers": ("产业图层", "Industry layers"),
+    "card_layers_of": ("共 {total} 个图层", "of {total} layers"),
+    "card_coverage": ("覆盖率", "Coverage"),
+    "card_coverage_note": ("最近一次覆盖分析", "last coverage run"),
+    "card_coverage_none": ("运行覆盖分析后显示", "run a coverage analysis"),
+    "summary_heat": ("颜色越深，设施越多", "Darker cells hold more facilities"),
+    "show_table": ("表格", "Table"),
     "boundary_note": ("新城边界为依据公开描述数字化的近似范围，非测绘成果。",
                       "Town boundaries are approximate digitisations of published "
                       "descriptions, not surveys."),
 }
+
+
+# Layer names come from the one map style (geo.style), shared with the HTML and print maps.
+STRINGS.update({
+    "layer_facilities": LAYER_LABELS["facilities"],
+    "layer_towns": LAYER_LABELS["towns"],
+    "layer_districts": LAYER_LABELS["districts"],
+    "layer_corridor": LAYER_LABELS["corridors"],
+    "layer_g60_line": LAYER_LABELS["corridor_lines"],
+    "layer_zone": LAYER_LABELS["zones"],
+})
 
 
 def t(key: str, lang: str, **values: object) -> str:

@@ -97,3 +97,15 @@ COV_STORE = "cov-store"
 COV_LAYER = "layer-cov-covered"
 COV_GAPS = "layer-cov-gaps"
 COV_SITES = "layer-cov-sites"
+
+# frame: drawers, tabs, indicator cards, details popup
+FRAME = "frame"  # the map and its drawers; its classes say which drawer/tab is open
+UI = "ui-state"  # store: {"tab": name or None, "filters": bool}, mirrored in the URL
+FILTERS_DRAWER = "drawer-filters"
+PANELS_DRAWER = "drawer-panels"
+TOGGLE_FILTERS = "toggle-filters"
+TOGGLE_PANELS = "toggle-panels"
+TAB = "tab"  # pattern-matching: {"type": TAB, "tab": name}; its panel's id is f"panel-{name}"
+CARDS = "cards"
+DETAILS_POPUP = "details-popup"
+DETAILS_CLOSE = "details-close"

@@ -17,13 +17,11 @@ from geo import catalog
 from geo.atlas import Atlas
 from geo.crs import convert, convert_gdf, to_metric
 from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS
+from geo.style import AGG_COLOURS, DEFAULT_COLOUR, SIMPLIFY_M
 
 Datum = str  # "wgs84" | "gcj02"
 DISPLAY_DATUMS: tuple[Datum, ...] = ("wgs84", "gcj02")
 
-#: Simplification tolerance for display, metres (applied in EPSG:4549, never in degrees).
-SIMPLIFY_M = {"districts": 40.0, "towns": 10.0, "corridors": 30.0, "corridor_lines": 20.0,
-              "zones": 10.0}
 _DISPLAY_COLUMNS = {
     "districts": ["name_zh", "name_en"],
     "towns": ["key", "name_zh", "name_en", "official_area_km2", "boundary_quality", "colour"],
@@ -36,7 +34,6 @@ DECIMALS = 6
 POINT_LIMIT = 2000
 #: Grid cell size (metres, EPSG:4549) for aggregated views, by map zoom.
 AGG_CELL_M = {7: 20_000, 8: 10_000, 9: 5_000, 10: 2_000, 11: 1_000, 12: 500, 13: 250}
-AGG_COLOURS = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")
 
 
 def _simplified(gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
@@ -68,15 +65,15 @@ class MapData:
     def boundaries(self) -> dict[str, dict[Datum, dict]]:
         """layer name -> datum -> GeoJSON FeatureCollection (simplified for display)."""
         out: dict[str, dict[Datum, dict]] = {}
-        for name, tolerance in SIMPLIFY_M.items():
-            simple = _simplified(getattr(self.atlas, name), tolerance)
+        for name, columns in _DISPLAY_COLUMNS.items():
+            simple = _simplified(getattr(self.atlas, name), SIMPLIFY_M[name])
             if name == "towns":
                 simple = simple.assign(colour=[catalog.TOWNS[k].colour for k in simple["key"]])
             out[name] = {}
             for datum in DISPLAY_DATUMS:
                 shown = simple if datum == "wgs84" else convert_gdf(
                     simple, from_datum="wgs84", to_datum=datum)
-                out[name][datum] = _feature_collection(shown, _DISPLAY_COLUMNS[name],
+                out[name][datum] = _feature_collection(shown, columns,
                                                        lang_tooltip=True)
         return out
 
@@ -99,6 +96,14 @@ class MapData:
                 for key, geom in zip(self.atlas.towns["key"], self.atlas.towns.geometry,
                                      strict=True)}
 
+    def towns_bounds(self, keys: list[str] | tuple[str, ...]) -> list[list[float]] | None:
+        """[[south, west], [north, east]] (WGS84) around the given towns; None for none known."""
+        chosen = [self.town_bounds[k] for k in keys if k in self.town_bounds]
+        if not chosen:
+            return None
+        return [[min(b[0][0] for b in chosen), min(b[0][1] for b in chosen)],
+                [max(b[1][0] for b in chosen), max(b[1][1] for b in chosen)]]
+
     @cached_property
     def towns_view_bounds(self) -> list[list[float]]:
         """[[south, west], [north, east]] around the five towns and all facilities."""
@@ -112,7 +117,7 @@ class MapData:
     def colours(self) -> pd.Series:
         """Marker colour per facility: the colour of its first industry layer."""
         first = self.atlas.facilities["layers"].str.split(";").str[0]
-        return first.map(lambda k: catalog.INDUSTRIES[k].colour if k else "#666666")
+        return first.map(lambda k: catalog.INDUSTRIES[k].colour if k else DEFAULT_COLOUR)
 
     @cached_property
     def tooltips(self) -> dict[str, pd.Series]:

@@ -1,4 +1,5 @@
-"""The page's shareable state (filter, map view, basemap, language) to and from the URL."""
+"""The page's shareable state (filter, map view, basemap, language, open panels) to and from
+the URL."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from geo.query import PARAMS, Filter
 BASEMAPS = ("none", "osm", "carto", "tianditu", "amap")
 #: Basemaps whose tiles are in GCJ-02: overlays must be shifted to line up with the streets.
 GCJ02_BASEMAPS = frozenset({"amap"})
+#: The analysis panels, tabs of the right-hand drawer, in order.
+TABS = ("summary", "coverage", "clusters", "export", "upload")
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,8 @@ class PageState:
     lang: str = "zh"
     basemap: str = "none"
     view: tuple[float, float, float] | None = None  # lat, lon, zoom (WGS84)
+    tab: str | None = None  # the open analysis tab (right drawer); None: the drawer is closed
+    filters_open: bool = True  # the filter drawer (left)
     notices: tuple[str, ...] = ()  # URL parts that could not be understood
 
     @property
@@ -58,7 +63,13 @@ def parse_state(search: str | None) -> PageState:
             view = (round(lat, 5), round(lon, 5), round(zoom, 2))
         except ValueError:
             notices.append(f"view: expected 'lat,lon,zoom', got {query['view'][0]!r}")
-    return PageState(filter=flt, lang=lang, basemap=basemap, view=view, notices=tuple(notices))
+    tab = (query.get("tab") or [None])[0]
+    if tab is not None and tab not in TABS:
+        notices.append(f"tab: unknown {tab!r}; valid: {', '.join(TABS)}")
+        tab = None
+    filters_open = (query.get("filters") or ["on"])[0] != "off"
+    return PageState(filter=flt, lang=lang, basemap=basemap, view=view, tab=tab,
+                     filters_open=filters_open, notices=tuple(notices))
 
 
 def state_to_search(state: PageState) -> str:
@@ -71,5 +82,9 @@ def state_to_search(state: PageState) -> str:
     if state.view is not None:
         lat, lon, zoom = state.view
         params["view"] = f"{lat:.5f},{lon:.5f},{zoom:g}"
+    if state.tab is not None:
+        params["tab"] = state.tab
+    if not state.filters_open:
+        params["filters"] = "off"
     query = urlencode(params, safe=",;|")
     return f"?{query}" if query else ""

@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 import shapely
 
-from dashboard.callbacks.filters import filter_from_controls, selection_view, url_for_controls
-from dashboard.callbacks.map import basemap_view, details_panel
-from dashboard.layout import tile_layers
+from dashboard.callbacks.filters import selection_view
+from dashboard.callbacks.map import basemap_view
+from dashboard.callbacks.url import url_for_controls
+from dashboard.components.details import details_panel
+from dashboard.components.map import tile_layers
 from dashboard.mapdata import MapData, to_wgs84_polygon
+from dashboard.state import filter_from_controls
 from dashboard.urlstate import PageState, parse_state, state_to_search
 from geo.crs import wgs84_to_gcj02
 from geo.query import Filter
@@ -45,7 +48,7 @@ def test_bad_url_parts_are_dropped_with_a_notice():
 
 
 def test_selection_view_counts_match_filter(mapdata, bundled_atlas):
-    flt = filter_from_controls(None, ["auto"], None, None, None, "", None, "none")
+    flt = filter_from_controls({"industries": ["auto"], "text": ""})
     view = selection_view(mapdata, flt, datum="wgs84", lang="zh")
     expected = flt.select(bundled_atlas.facilities)
     assert 0 < len(expected) < len(bundled_atlas.facilities)

@@ -12,13 +12,13 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard import ids
-from dashboard.callbacks.filters import FILTER_INPUTS, datum_for, filter_from_controls
 from dashboard.callbacks.upload import uploaded_facilities
 from dashboard.i18n import t
 from dashboard.mapdata import MapData, geojson_from_frame, in_display_datum
+from dashboard.state import FilterControls, datum_for, filter_from_controls, filter_states
 from geo import catalog
 from geo.clustering import (
     HOTSPOT_CLASSES,
@@ -33,12 +33,8 @@ from geo.clustering import (
 from geo.crs import to_metric
 from geo.query import Filter, encode_area
 from geo.settings import GEOGRAPHIC_CRS
+from geo.style import CLUSTER_COLOURS, DENSITY_COLOURS, HOTSPOT_COLOURS
 
-CLUSTER_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
-                   "#a6761d", "#1f78b4", "#b15928", "#6a3d9a")
-DENSITY_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
-HOTSPOT_COLOURS = {"hot_99": "#b2182b", "hot_95": "#ef8a62", "hot_90": "#fddbc7",
-                   "cold_90": "#d1e5f0", "cold_95": "#67a9cf", "cold_99": "#2166ac"}
 MAX_PERMUTATIONS = 999
 
 
@@ -180,74 +176,25 @@ def results_panel(result: dict[str, Any] | None, lang: str) -> html.Div:
     return html.Div(parts)
 
 
-def legend_rows(lang: str) -> html.Div:
-    density = [html.Span(className="swatch", style={"background": c}) for c in DENSITY_COLOURS]
-    hot = [html.Div([html.Span(className="swatch", style={"background": colour}),
-                     HOTSPOT_CLASSES[key][1 if lang == "en" else 0]], className="legend-row")
-           for key, colour in HOTSPOT_COLOURS.items()]
-    return html.Details([html.Summary(t("cl_legend", lang)),
-                         html.Div([*density, " ", t("cl_density_legend", lang)],
-                                  className="legend-row"), *hot])
-
-
-def clusters_section(lang: str) -> html.Div:
-    return html.Div([
-        html.H3(t("clusters", lang)),
-        dcc.RadioItems(id=ids.CL_METHOD, value="dbscan", inline=True,
-                       className="nt-radio-inline",
-                       options=[{"label": "DBSCAN", "value": "dbscan"},
-                                {"label": "HDBSCAN", "value": "hdbscan"}]),
-        html.Div([
-            html.Label([t("cl_eps", lang), dcc.Input(id=ids.CL_EPS, type="number", value=3000,
-                                                      min=50, max=50000, step=50,
-                                                      className="nt-num")]),
-            html.Label([t("cl_min_samples", lang),
-                        dcc.Input(id=ids.CL_MIN_SAMPLES, type="number", value=3, min=1,
-                                  max=100, step=1, className="nt-num")]),
-            html.Label([t("cl_min_cluster", lang),
-                        dcc.Input(id=ids.CL_MIN_CLUSTER, type="number", value=5, min=2,
-                                  max=500, step=1, className="nt-num")]),
-        ], className="nt-params"),
-        dcc.Checklist(id=ids.CL_EXTRAS, value=[], className="nt-radio-inline",
-                      options=[{"label": t("cl_density", lang), "value": "density"},
-                               {"label": t("cl_hotspot_layer", lang), "value": "hotspots"}]),
-        html.Div([
-            html.Label([t("cl_bandwidth", lang),
-                        dcc.Input(id=ids.CL_BANDWIDTH, type="number", value=2000, min=100,
-                                  max=20000, step=100, className="nt-num")]),
-            html.Label([t("cl_cell", lang),
-                        dcc.Dropdown(id=ids.CL_CELL, value="h3:8", clearable=False,
-                                     options=["h3:7", "h3:8", "h3:9", "grid:500", "grid:1000",
-                                              "grid:2000"], className="nt-inline-dd")]),
-        ], className="nt-params"),
-        html.Button(t("run", lang), id=ids.CL_RUN, className="reset"),
-        dcc.Loading(html.Div(id=ids.CL_RESULTS), type="dot"),
-        legend_rows(lang),
-        dcc.Store(id=ids.CL_STORE, storage_type="memory"),
-    ])
-
-
 def register(app: Dash, mapdata: MapData) -> None:
     @app.callback(
-        Output(ids.CL_STORE, "data"),
-        Input(ids.CL_RUN, "n_clicks"),
-        *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
-        State(ids.CL_METHOD, "value"),
-        State(ids.CL_EPS, "value"),
-        State(ids.CL_MIN_SAMPLES, "value"),
-        State(ids.CL_MIN_CLUSTER, "value"),
-        State(ids.CL_EXTRAS, "value"),
-        State(ids.CL_BANDWIDTH, "value"),
-        State(ids.CL_CELL, "value"),
-        State(ids.UPLOADED, "data"),
-        State(ids.PAGE_LANG, "data"),
+        output=Output(ids.CL_STORE, "data"),
+        inputs={"_n": Input(ids.CL_RUN, "n_clicks")},
+        state={"controls": filter_states(), "method": State(ids.CL_METHOD, "value"),
+               "eps_m": State(ids.CL_EPS, "value"),
+               "min_samples": State(ids.CL_MIN_SAMPLES, "value"),
+               "min_cluster": State(ids.CL_MIN_CLUSTER, "value"),
+               "extras": State(ids.CL_EXTRAS, "value"),
+               "bandwidth_m": State(ids.CL_BANDWIDTH, "value"),
+               "cell": State(ids.CL_CELL, "value"), "upload": State(ids.UPLOADED, "data"),
+               "lang": State(ids.PAGE_LANG, "data")},
         prevent_initial_call=True,
     )
-    def run(_n, towns, industries, categories, levels, statuses, text, drawn, basemap,
-            method, eps_m, min_samples, min_cluster, extras, bandwidth_m, cell, upload,
-            lang):  # type: ignore[no-untyped-def]
-        flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
-                                   drawn, basemap)
+    def run(_n: int | None, controls: FilterControls, method: str | None,
+            eps_m: float | None, min_samples: int | None, min_cluster: int | None,
+            extras: list[str] | None, bandwidth_m: float | None, cell: str | None,
+            upload: dict[str, Any] | None, lang: str | None) -> dict[str, Any]:
+        flt = filter_from_controls(controls)
         return run_clusters(mapdata, flt, method=method or "dbscan",
                             eps_m=float(eps_m or 3000), min_samples=int(min_samples or 3),
                             min_cluster_size=int(min_cluster or 5), extras=extras or [],
@@ -263,7 +210,8 @@ def register(app: Dash, mapdata: MapData) -> None:
         Input(ids.BASEMAP, "value"),
         State(ids.PAGE_LANG, "data"),
     )
-    def show(result, basemap, lang):  # type: ignore[no-untyped-def]
+    def show(result: dict[str, Any] | None, basemap: str | None,
+             lang: str | None) -> tuple[Any, Any, Any, html.Div]:
         hulls, density, cells = display_layers(result, datum_for(basemap))
         return hulls, density, cells, results_panel(result, lang or "zh")
 
@@ -275,7 +223,8 @@ def register(app: Dash, mapdata: MapData) -> None:
         State(ids.BASEMAP, "value"),
         prevent_initial_call=True,
     )
-    def focus_cluster(clicks, result, basemap):  # type: ignore[no-untyped-def]
+    def focus_cluster(clicks: list[int | None], result: dict[str, Any] | None,
+                      basemap: str | None) -> tuple[Any, Any]:
         trigger = ctx.triggered_id
         if not isinstance(trigger, dict) or not any(clicks) or not result:
             return no_update, no_update

@@ -16,13 +16,13 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
 
 from dashboard import ids
-from dashboard.callbacks.filters import FILTER_INPUTS, datum_for, filter_from_controls
 from dashboard.callbacks.upload import uploaded_facilities
+from dashboard.components.coverage import MAX_SITES
 from dashboard.i18n import t
 from dashboard.mapdata import MapData, geojson_from_frame, in_display_datum
+from dashboard.state import FilterControls, datum_for, filter_from_controls, filter_states
 from geo import catalog
 from geo.coverage import (
-    LIFE_CIRCLE_PRESETS_M,
     POPULATION_COLUMNS,
     atlas_coverage,
     coverage_report,
@@ -31,8 +31,6 @@ from geo.coverage import (
 from geo.crs import to_metric
 from geo.query import Filter
 from geo.settings import GEOGRAPHIC_CRS
-
-MAX_SITES = 10
 
 
 def run_coverage(
@@ -180,45 +178,6 @@ def results_panel(result: dict[str, Any] | None, lang: str) -> html.Div:
     return html.Div(parts)
 
 
-def coverage_section(lang: str) -> html.Div:
-    presets = [{"label": t("cov_category", lang), "value": "category"},
-               {"label": t("cov_fixed", lang), "value": "fixed"}]
-    return html.Div([
-        html.H3(t("coverage", lang)),
-        dcc.RadioItems(id=ids.COV_MODE, value="fixed", inline=True,
-                       className="nt-radio-inline", options=presets),
-        html.Div([
-            html.Label([t("cov_radius", lang),
-                        dcc.Input(id=ids.COV_RADIUS, type="number", value=3000, min=50,
-                                  max=30000, step=50, className="nt-num")]),
-            html.Label([t("cov_preset", lang),
-                        dcc.Dropdown(id=ids.COV_PRESET, clearable=True, className="nt-inline-dd",
-                                     options=[{"label": f"{k} ({v:.0f} m)", "value": v}
-                                              for k, v in LIFE_CIRCLE_PRESETS_M.items()])]),
-        ], className="nt-params"),
-        html.Div([
-            html.Label([t("cov_k", lang),
-                        dcc.Input(id=ids.COV_K, type="number", value=0, min=0, max=MAX_SITES,
-                                  step=1, className="nt-num")]),
-            html.Label([t("cov_new_radius", lang),
-                        dcc.Input(id=ids.COV_NEW_RADIUS, type="number", value=3000, min=100,
-                                  max=30000, step=100, className="nt-num")]),
-        ], className="nt-params"),
-        dcc.Checklist(id=ids.COV_USE_UPLOAD, value=["use"], className="nt-radio-inline",
-                      options=[{"label": t("cov_use_upload", lang), "value": "use"}]),
-        html.Button(t("run", lang), id=ids.COV_RUN, className="reset"),
-        dcc.Loading(html.Div(id=ids.COV_RESULTS), type="dot"),
-        html.Details([html.Summary(t("cl_legend", lang)),
-                      html.Div([html.Span(className="swatch", style={"background": "#2ca25f"}),
-                                t("cov_legend_covered", lang)], className="legend-row"),
-                      html.Div([html.Span(className="swatch", style={"background": "#de2d26"}),
-                                t("cov_legend_gap", lang)], className="legend-row"),
-                      html.Div([html.Span(className="swatch", style={"background": "#000"}),
-                                t("cov_legend_site", lang)], className="legend-row")]),
-        dcc.Store(id=ids.COV_STORE, storage_type="memory"),
-    ])
-
-
 def uploaded_population(store: dict[str, Any] | None) -> gpd.GeoDataFrame | None:
     """The user's uploaded boundaries as a population layer, if they carry a population
     column (e.g. ``population``, ``人口``); otherwise None."""
@@ -237,26 +196,24 @@ def register(app: Dash, mapdata: MapData) -> None:
         Input(ids.COV_PRESET, "value"),
         prevent_initial_call=True,
     )
-    def use_preset(value):  # type: ignore[no-untyped-def]
+    def use_preset(value: float | None) -> float:
         return value if value else 3000
 
     @app.callback(
-        Output(ids.COV_STORE, "data"),
-        Input(ids.COV_RUN, "n_clicks"),
-        *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
-        State(ids.COV_MODE, "value"),
-        State(ids.COV_RADIUS, "value"),
-        State(ids.COV_K, "value"),
-        State(ids.COV_NEW_RADIUS, "value"),
-        State(ids.COV_USE_UPLOAD, "value"),
-        State(ids.UPLOADED, "data"),
-        State(ids.PAGE_LANG, "data"),
+        output=Output(ids.COV_STORE, "data"),
+        inputs={"_n": Input(ids.COV_RUN, "n_clicks")},
+        state={"controls": filter_states(), "mode": State(ids.COV_MODE, "value"),
+               "radius_m": State(ids.COV_RADIUS, "value"), "k": State(ids.COV_K, "value"),
+               "new_radius_m": State(ids.COV_NEW_RADIUS, "value"),
+               "use_upload": State(ids.COV_USE_UPLOAD, "value"),
+               "upload": State(ids.UPLOADED, "data"), "lang": State(ids.PAGE_LANG, "data")},
         prevent_initial_call=True,
     )
-    def run(_n, towns, industries, categories, levels, statuses, text, drawn, basemap,
-            mode, radius_m, k, new_radius_m, use_upload, upload, lang):  # type: ignore[no-untyped-def]
-        flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
-                                   drawn, basemap)
+    def run(_n: int | None, controls: FilterControls, mode: str | None,
+            radius_m: float | None, k: int | None, new_radius_m: float | None,
+            use_upload: list[str] | None, upload: dict[str, Any] | None,
+            lang: str | None) -> dict[str, Any]:
+        flt = filter_from_controls(controls)
         mine = uploaded_facilities(upload) if use_upload else None
         population = uploaded_population(upload) if use_upload else None
         return run_coverage(mapdata, flt, radius_mode=mode or "fixed",
@@ -274,6 +231,7 @@ def register(app: Dash, mapdata: MapData) -> None:
         Input(ids.BASEMAP, "value"),
         State(ids.PAGE_LANG, "data"),
     )
-    def show(result, basemap, lang):  # type: ignore[no-untyped-def]
+    def show(result: dict[str, Any] | None, basemap: str | None,
+             lang: str | None) -> tuple[Any, Any, Any, html.Div]:
         covered, gaps, sites = display_layers(result, datum_for(basemap))
         return covered, gaps, sites, results_panel(result, lang or "zh")

@@ -7,35 +7,18 @@ import tempfile
 import zipfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard import ids
-from dashboard.callbacks.filters import FILTER_INPUTS, filter_from_controls
 from dashboard.callbacks.upload import uploaded_facilities
+from dashboard.components.export import ANALYSIS_LAYERS, EXPORT_LAYERS
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
-from geo.export import MAP_FORMATS, Format, export
+from dashboard.state import FilterControls, filter_from_controls, filter_states
+from geo.export import MAP_FORMATS, export
 from geo.query import Filter
-
-#: Layers a user can tick; "facilities" is always the current selection.
-EXPORT_LAYERS = ("facilities", "towns", "districts", "corridors", "corridor_lines", "zones",
-                 "uploaded", "analysis")
-#: Result layers of the analysis panels (stores in the browser, WGS84 GeoJSON) by export name.
-ANALYSIS_LAYERS = {"clusters": "clusters", "density": "density", "hotspots": "hotspots",
-                   "coverage": "coverage", "gaps": "coverage_gaps", "sites": "suggested_sites"}
-
-
-def _literal_values(tp: Any) -> tuple[str, ...]:
-    """Flatten ``Literal[...]`` and unions of them into their values."""
-    out: list[str] = []
-    for arg in get_args(tp):
-        out.extend(_literal_values(arg) if get_args(arg) else [arg])
-    return tuple(out)
-
-
-FORMATS: tuple[str, ...] = _literal_values(Format)
 
 
 def export_bundle(
@@ -125,54 +108,25 @@ def _sources(atlas: Any) -> dict[str, str]:
     return out
 
 
-def export_section(lang: str) -> html.Div:
-    layer_labels = {
-        "facilities": t("layer_facilities", lang) + " (" + t("filters", lang) + ")",
-        "towns": t("layer_towns", lang), "districts": t("layer_districts", lang),
-        "corridors": t("layer_corridor", lang), "corridor_lines": t("layer_g60_line", lang),
-        "zones": t("layer_zone", lang), "uploaded": t("layer_uploaded", lang),
-        "analysis": t("layer_analysis", lang),
-    }
-    return html.Div([
-        html.H3(t("export", lang)),
-        html.Label(t("export_format", lang), htmlFor=ids.EXPORT_FORMAT, className="nt-note"),
-        dcc.Dropdown(id=ids.EXPORT_FORMAT, value="geojson", clearable=False,
-                     options=[{"label": t(f"fmt_{f}", lang), "value": f} for f in FORMATS]),
-        dcc.Checklist(id=ids.EXPORT_LAYERS, value=["facilities", "towns"],
-                      className="nt-radio-inline",
-                      options=[{"label": layer_labels[n], "value": n} for n in EXPORT_LAYERS]),
-        dcc.RadioItems(id=ids.EXPORT_DATUM, value="wgs84", inline=True,
-                       className="nt-radio-inline",
-                       options=[{"label": t("export_wgs84", lang), "value": "wgs84"},
-                                {"label": "GCJ-02", "value": "gcj02"},
-                                {"label": "BD-09", "value": "bd09"}]),
-        html.Button(t("export_button", lang), id=ids.EXPORT_BUTTON, className="reset"),
-        dcc.Loading(html.Div(id=ids.EXPORT_STATUS, className="nt-note"), type="dot"),
-        dcc.Download(id=ids.EXPORT_DOWNLOAD),
-    ])
-
-
 def register(app: Dash, mapdata: MapData) -> None:
     @app.callback(
-        Output(ids.EXPORT_DOWNLOAD, "data"),
-        Output(ids.EXPORT_STATUS, "children"),
-        Input(ids.EXPORT_BUTTON, "n_clicks"),
-        *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
-        State(ids.UPLOADED, "data"),
-        State(ids.CL_STORE, "data"),
-        State(ids.COV_STORE, "data"),
-        State(ids.EXPORT_FORMAT, "value"),
-        State(ids.EXPORT_LAYERS, "value"),
-        State(ids.EXPORT_DATUM, "value"),
-        State(ids.PAGE_LANG, "data"),
+        output=[Output(ids.EXPORT_DOWNLOAD, "data"), Output(ids.EXPORT_STATUS, "children")],
+        inputs={"_n": Input(ids.EXPORT_BUTTON, "n_clicks")},
+        state={"controls": filter_states(), "uploaded": State(ids.UPLOADED, "data"),
+               "clusters": State(ids.CL_STORE, "data"),
+               "coverage": State(ids.COV_STORE, "data"),
+               "fmt": State(ids.EXPORT_FORMAT, "value"),
+               "layer_names": State(ids.EXPORT_LAYERS, "value"),
+               "datum": State(ids.EXPORT_DATUM, "value"), "lang": State(ids.PAGE_LANG, "data")},
         prevent_initial_call=True,
     )
-    def download(_n, towns, industries, categories, levels, statuses, text, drawn, basemap,
-                 uploaded, clusters, coverage, fmt, layer_names, datum, lang):  # type: ignore[no-untyped-def]
+    def download(_n: int | None, controls: FilterControls, uploaded: dict[str, Any] | None,
+                 clusters: dict[str, Any] | None, coverage: dict[str, Any] | None,
+                 fmt: str, layer_names: list[str] | None, datum: str,
+                 lang: str | None) -> tuple[Any, html.Div]:
         lang = lang or "zh"
         analysis = analysis_layers(clusters, coverage)
-        flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
-                                   drawn, basemap)
+        flt = filter_from_controls(controls)
         try:
             name, data, messages = export_bundle(
                 mapdata, flt, fmt=fmt, layer_names=layer_names or [], datum=datum,

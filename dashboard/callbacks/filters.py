@@ -1,4 +1,4 @@
-"""Filters: controls -> Filter -> selection (map data, count, summary) and the URL."""
+"""Filters: controls -> Filter -> selection (map data, count, summary table), reset, drawn area."""
 
 from __future__ import annotations
 
@@ -10,55 +10,24 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import shapely
-from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import Dash, Input, Output, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
 from dashboard.callbacks.upload import uploaded_facilities
+from dashboard.components.summary import summary_figure, summary_table
 from dashboard.i18n import t
 from dashboard.mapdata import POINT_LIMIT, MapData, to_wgs84_polygon
-from dashboard.urlstate import GCJ02_BASEMAPS, PageState, parse_state, state_to_search
-from geo import catalog
+from dashboard.state import (
+    FilterControls,
+    datum_for,
+    filter_from_controls,
+    filter_inputs,
+    filter_states,
+)
 from geo.atlas import counts_by_town_and_layer
 from geo.crs import convert
 from geo.query import Filter, decode_area, encode_area
-
-FILTER_INPUTS = [
-    Input(ids.TOWN, "value"),
-    Input(ids.INDUSTRY, "value"),
-    Input(ids.CATEGORY, "value"),
-    Input(ids.LEVEL, "value"),
-    Input(ids.STATUS, "value"),
-    Input(ids.SEARCH, "value"),
-    Input(ids.DRAWN_AREA, "data"),
-    Input(ids.BASEMAP, "value"),
-]
-
-
-def datum_for(basemap: str | None) -> str:
-    return "gcj02" if basemap in GCJ02_BASEMAPS else "wgs84"
-
-
-def filter_from_controls(
-    towns: list[str] | None,
-    industries: list[str] | None,
-    categories: list[str] | None,
-    levels: list[str] | None,
-    statuses: list[str] | None,
-    text: str | None,
-    drawn_area: str | None,
-    basemap: str | None,
-) -> Filter:
-    """The shared Filter for the dashboard's control values.
-
-    ``drawn_area`` is the spatial filter as the URL writes it (WGS84); ``basemap`` is
-    accepted so every caller passes the same control values, and does not change the filter.
-    """
-    return Filter.create(
-        towns=towns or [], industries=industries or [], categories=categories or [],
-        levels=levels or [], statuses=statuses or [], text=text or "",
-        within=decode_area(drawn_area) if drawn_area else None,
-    )
 
 
 @dataclass(frozen=True)
@@ -164,48 +133,6 @@ def uploaded_features(uploaded: Any, *, datum: str) -> dict[str, Any]:
     ]}
 
 
-def summary_table(counts, lang: str) -> html.Table:  # type: ignore[no-untyped-def]
-    """Industry layers (rows) x towns (columns); town headers carry a zoom button."""
-    towns = list(counts.index)
-    head = html.Tr([html.Th(t("industry", lang))] + [
-        html.Th([catalog.TOWNS[k].label(lang).replace("新城", "").replace(" New Town", ""),
-                 html.Button("◎", id={"type": ids.ZOOM_TOWN, "town": k}, className="zoom-btn",
-                             title=t("zoom_to", lang))])
-        for k in towns
-    ])
-    rows = []
-    for layer in catalog.INDUSTRY_LAYERS:
-        values = [int(counts.at[k, layer]) for k in towns]
-        if not any(values):
-            continue
-        term = catalog.INDUSTRIES[layer]
-        rows.append(html.Tr([html.Td([html.Span(className="swatch",
-                                                style={"background": term.colour}),
-                                      term.label(lang)])]
-                            + [html.Td(v or "·") for v in values]))
-    rows.append(html.Tr([html.Td(html.B(t("total", lang)))]
-                        + [html.Td(html.B(int(counts.at[k, "total"]))) for k in towns]))
-    return html.Table([html.Thead(head), html.Tbody(rows)], className="summary-table")
-
-
-def summary_figure(counts, lang: str) -> go.Figure:  # type: ignore[no-untyped-def]
-    towns = list(counts.index)
-    labels = [catalog.TOWNS[k].label(lang) for k in towns]
-    fig = go.Figure()
-    for layer in catalog.INDUSTRY_LAYERS:
-        values = [int(counts.at[k, layer]) for k in towns]
-        if not any(values):
-            continue
-        term = catalog.INDUSTRIES[layer]
-        fig.add_bar(x=labels, y=values, name=term.label(lang), marker_color=term.colour,
-                    customdata=towns, hovertemplate="%{x}: %{y}<extra>" + term.label(lang)
-                    + "</extra>")
-    fig.update_layout(barmode="stack", margin={"l": 30, "r": 10, "t": 10, "b": 30},
-                      showlegend=False, yaxis_title=t("count", lang),
-                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-    return fig
-
-
 def uploaded_boundaries(store: dict[str, Any] | None, datum: str) -> dict[str, Any] | None:
     """The user's uploaded polygons in the display datum (names escaped for tooltips)."""
     import html as html_lib
@@ -225,7 +152,7 @@ def uploaded_boundaries(store: dict[str, Any] | None, datum: str) -> dict[str, A
 
 
 def drawn_area_from_shapes(drawn: dict[str, Any] | None, basemap: str | None,
-                           current: str | None = None):  # type: ignore[no-untyped-def]
+                           current: str | None = None) -> Any:
     """The spatial filter after the user drew a shape (WGS84, URL form).
 
     A new shape joins the area already in the filter (``current``). The shape itself then
@@ -257,44 +184,26 @@ def drawn_area_geojson(area: str | None, datum: str) -> dict[str, Any] | None:
     return json.loads(frame.to_json(drop_id=True))
 
 
-def url_for_controls(
-    current_search: str | None, flt: Filter, basemap: str | None, center: Any, zoom: Any,
-) -> str:
-    """The URL query string for the page's current controls, keeping the page's language."""
-    lang = parse_state(current_search).lang
-    view = None
-    if center is not None and zoom is not None:
-        if isinstance(center, dict):
-            lat, lon = center.get("lat"), center.get("lng")
-        else:
-            lat, lon = center[0], center[1]
-        if lat is not None and lon is not None:
-            view = (round(float(lat), 5), round(float(lon), 5), round(float(zoom), 2))
-    return state_to_search(PageState(filter=flt, lang=lang, basemap=basemap or "none",
-                                     view=view))
-
-
 def register(app: Dash, mapdata: MapData) -> None:
     @app.callback(
-        Output(ids.FACILITIES, "data"),
-        Output(ids.AGGREGATE, "data"),
-        Output(ids.MAP_NOTE, "children"),
-        Output(ids.UPLOADED_FACILITIES, "data"),
-        Output(ids.UPLOADED_BOUNDARIES, "data"),
-        Output(ids.COUNT, "children"),
-        Output(ids.DRAWN_NOTE, "children"),
-        Output(ids.SUMMARY_TABLE, "children"),
-        Output(ids.SUMMARY_FIGURE, "data"),
-        *FILTER_INPUTS,
-        Input(ids.UPLOADED, "data"),
-        State(ids.MAP, "bounds"),
-        State(ids.MAP, "zoom"),
-        State(ids.PAGE_LANG, "data"),
+        output={"facilities": Output(ids.FACILITIES, "data"),
+                "aggregate": Output(ids.AGGREGATE, "data"),
+                "map_note": Output(ids.MAP_NOTE, "children"),
+                "uploaded": Output(ids.UPLOADED_FACILITIES, "data"),
+                "boundaries": Output(ids.UPLOADED_BOUNDARIES, "data"),
+                "count": Output(ids.COUNT, "children"),
+                "drawn_note": Output(ids.DRAWN_NOTE, "children"),
+                "table": Output(ids.SUMMARY_TABLE, "children"),
+                "figure": Output(ids.SUMMARY_FIGURE, "data")},
+        inputs={"controls": filter_inputs(), "basemap": Input(ids.BASEMAP, "value"),
+                "uploaded": Input(ids.UPLOADED, "data")},
+        state={"bounds": State(ids.MAP, "bounds"), "zoom": State(ids.MAP, "zoom"),
+               "lang": State(ids.PAGE_LANG, "data")},
     )
-    def update_selection(towns, industries, categories, levels, statuses, text, drawn,
-                         basemap, uploaded, bounds, zoom, lang):  # type: ignore[no-untyped-def]
-        flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
-                                   drawn, basemap)
+    def update_selection(controls: FilterControls, basemap: str | None,
+                         uploaded: dict[str, Any] | None, bounds: list[list[float]] | None,
+                         zoom: float | None, lang: str | None) -> dict[str, Any]:
+        flt = filter_from_controls(controls)
         datum = datum_for(basemap)
         if uploaded is None and bounds is None:
             view = first_view(mapdata, flt, datum, lang or "zh", zoom)
@@ -302,45 +211,31 @@ def register(app: Dash, mapdata: MapData) -> None:
             view = selection_view(mapdata, flt, datum=datum, lang=lang or "zh",
                                   uploaded=uploaded_facilities(uploaded), bounds=bounds,
                                   zoom=zoom)
-        boundaries = uploaded_boundaries(uploaded, datum)
-        return (view.geojson, view.aggregate, view.map_note, view.uploaded, boundaries,
-                view.count, view.drawn_note, view.table, view.figure.to_dict())
+        return {"facilities": view.geojson, "aggregate": view.aggregate,
+                "map_note": view.map_note, "uploaded": view.uploaded,
+                "boundaries": uploaded_boundaries(uploaded, datum), "count": view.count,
+                "drawn_note": view.drawn_note, "table": view.table,
+                "figure": view.figure.to_dict() if view.figure is not None else None}
 
     @app.callback(
-        Output(ids.FACILITIES, "data", allow_duplicate=True),
-        Output(ids.AGGREGATE, "data", allow_duplicate=True),
-        Output(ids.MAP_NOTE, "children", allow_duplicate=True),
-        Input(ids.MAP, "bounds"),
-        Input(ids.MAP, "zoom"),
-        *[State(i.component_id, i.component_property) for i in FILTER_INPUTS],
-        State(ids.PAGE_LANG, "data"),
+        output=[Output(ids.FACILITIES, "data", allow_duplicate=True),
+                Output(ids.AGGREGATE, "data", allow_duplicate=True),
+                Output(ids.MAP_NOTE, "children", allow_duplicate=True)],
+        inputs={"bounds": Input(ids.MAP, "bounds"), "zoom": Input(ids.MAP, "zoom")},
+        state={"controls": filter_states(), "basemap": State(ids.BASEMAP, "value"),
+               "lang": State(ids.PAGE_LANG, "data")},
         prevent_initial_call=True,
     )
-    def follow_view(bounds, zoom, towns, industries, categories, levels, statuses, text,
-                    drawn, basemap, lang):  # type: ignore[no-untyped-def]
+    def follow_view(bounds: list[list[float]] | None, zoom: float | None,
+                    controls: FilterControls, basemap: str | None,
+                    lang: str | None) -> tuple[Any, Any, str]:
         # A separate callback, so a pan never cancels a pending filter update.
         if len(mapdata.atlas.facilities) <= POINT_LIMIT:
             raise PreventUpdate  # every facility is on the map already
-        flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
-                                   drawn, basemap)
-        view = selection_view(mapdata, flt, datum=datum_for(basemap), lang=lang or "zh",
+        view = selection_view(mapdata, filter_from_controls(controls),
+                              datum=datum_for(basemap), lang=lang or "zh",
                               bounds=bounds, zoom=zoom, summary=False)
         return view.geojson, view.aggregate, view.map_note
-
-    @app.callback(
-        Output(ids.URL, "search"),
-        *FILTER_INPUTS,
-        Input(ids.MAP, "center"),
-        Input(ids.MAP, "zoom"),
-        State(ids.URL, "search"),
-        prevent_initial_call=True,
-    )
-    def write_url(towns, industries, categories, levels, statuses, text, drawn, basemap,
-                  center, zoom, search):  # type: ignore[no-untyped-def]
-        flt = filter_from_controls(towns, industries, categories, levels, statuses, text,
-                                   drawn, basemap)
-        new = url_for_controls(search, flt, basemap, center, zoom)
-        return new if new != (search or "") else no_update
 
     @app.callback(
         Output(ids.TOWN, "value"),
@@ -353,7 +248,8 @@ def register(app: Dash, mapdata: MapData) -> None:
         Input(ids.RESET, "n_clicks"),
         prevent_initial_call=True,
     )
-    def reset(n_clicks):  # type: ignore[no-untyped-def]
+    def reset(_n: int | None) -> tuple[list[str], list[str], list[str], list[str], list[str],
+                                        str, None]:
         return [], [], [], [], [], "", None
 
     @app.callback(
@@ -361,7 +257,7 @@ def register(app: Dash, mapdata: MapData) -> None:
         Input(ids.CLEAR_AREA, "n_clicks"),
         prevent_initial_call=True,
     )
-    def clear_area(n_clicks):  # type: ignore[no-untyped-def]
+    def clear_area(_n: int | None) -> None:
         return None
 
     @app.callback(
@@ -373,7 +269,8 @@ def register(app: Dash, mapdata: MapData) -> None:
         State(ids.DRAW, "editToolbar"),
         prevent_initial_call=True,
     )
-    def capture_drawing(drawn, basemap, current, toolbar):  # type: ignore[no-untyped-def]
+    def capture_drawing(drawn: dict[str, Any] | None, basemap: str | None,
+                        current: str | None, toolbar: dict[str, Any] | None) -> tuple[Any, Any]:
         area = drawn_area_from_shapes(drawn, basemap, current)
         if area is no_update:
             return no_update, no_update
@@ -386,45 +283,5 @@ def register(app: Dash, mapdata: MapData) -> None:
         Input(ids.DRAWN_AREA, "data"),
         Input(ids.BASEMAP, "value"),
     )
-    def show_drawn_area(area, basemap):  # type: ignore[no-untyped-def]
+    def show_drawn_area(area: str | None, basemap: str | None) -> dict[str, Any] | None:
         return drawn_area_geojson(area, datum_for(basemap))
-
-    def town_viewport(town: str | None, basemap: str | None):  # type: ignore[no-untyped-def]
-        if town not in mapdata.town_bounds:
-            return no_update
-        bounds = mapdata.shift_bounds(mapdata.town_bounds[town], datum_for(basemap))
-        return {"bounds": bounds, "transition": "flyToBounds"}
-
-    @app.callback(
-        Output(ids.MAP, "viewport"),
-        Input({"type": ids.ZOOM_TOWN, "town": ALL}, "n_clicks"),
-        State(ids.BASEMAP, "value"),
-        prevent_initial_call=True,
-    )
-    def zoom_to_town(clicks, basemap):  # type: ignore[no-untyped-def]
-        trigger = ctx.triggered_id
-        if not isinstance(trigger, dict) or not any(clicks):
-            return no_update
-        return town_viewport(trigger["town"], basemap)
-
-    @app.callback(
-        Output(ids.MAP, "viewport", allow_duplicate=True),
-        Input(ids.SUMMARY_CHART, "clickData"),
-        State(ids.BASEMAP, "value"),
-        prevent_initial_call=True,
-    )
-    def zoom_from_chart(chart_click, basemap):  # type: ignore[no-untyped-def]
-        if not chart_click:
-            return no_update
-        return town_viewport(chart_click["points"][0].get("customdata"), basemap)
-
-    @app.callback(
-        Output(ids.SUMMARY_HOLDER, "children"),
-        Input(ids.SUMMARY_TOGGLE, "n_clicks"),
-        Input(ids.SUMMARY_FIGURE, "data"),
-    )
-    def show_chart(n_clicks, figure):  # type: ignore[no-untyped-def]
-        if not n_clicks or n_clicks % 2 == 0 or not figure:
-            return None
-        return dcc.Graph(id=ids.SUMMARY_CHART, figure=figure, style={"height": "320px"},
-                         config={"displayModeBar": False})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dash import Dash, Input, Output, State, no_update
 
 from dashboard import ids
-from dashboard.layout import page
+from dashboard.components.page import page
 from dashboard.mapdata import MapData
 from dashboard.urlstate import parse_state
 
@@ -19,7 +21,7 @@ def register(
         Input(ids.URL, "search"),
         State(ids.PAGE_LANG, "data"),
     )
-    def render(search: str | None, rendered_lang: str | None):  # type: ignore[no-untyped-def]
+    def render(search: str | None, rendered_lang: str | None) -> tuple[Any, Any]:
         # Later URL changes come from the page's own controls: the page is already right.
         if rendered_lang is not None:
             return no_update, no_update

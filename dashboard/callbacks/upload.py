@@ -105,7 +105,8 @@ def register(app: Dash, mapdata: MapData, *, max_upload_bytes: int = MAX_UPLOAD_
         State(ids.PAGE_LANG, "data"),
         prevent_initial_call=True,
     )
-    def receive(payload, datum, lang):  # type: ignore[no-untyped-def]
+    def receive(payload: dict[str, str] | None, datum: str | None,
+                lang: str | None) -> tuple[Any, Any]:
         if not payload:
             return no_update, no_update
         return parse_upload(mapdata, payload, datum or "wgs84", lang or "zh",
@@ -118,7 +119,7 @@ def register(app: Dash, mapdata: MapData, *, max_upload_bytes: int = MAX_UPLOAD_
         Input(ids.UPLOAD_CLEAR, "n_clicks"),
         prevent_initial_call=True,
     )
-    def clear(_n):  # type: ignore[no-untyped-def]
+    def clear(_n: int | None) -> tuple[None, str, None]:
         return None, "", None
 
 

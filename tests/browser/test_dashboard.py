@@ -27,6 +27,14 @@ def open_page(page, url: str):
         " return c && /\\d/.test(c.textContent); }", timeout=TIMEOUT)
 
 
+def open_tab(page, name: str):
+    """Open an analysis tab in the right-hand drawer (a no-op when it is open already)."""
+    tab = page.locator(f"[role=tab][aria-controls=panel-{name}]")
+    if tab.get_attribute("aria-selected") != "true":
+        tab.click()
+    page.wait_for_selector(f"#panel-{name}", state="visible", timeout=TIMEOUT)
+
+
 def count_text(page) -> str:
     return page.locator("#selection-count").text_content()
 
@@ -92,7 +100,8 @@ def test_filter_to_one_industry_layer(page, server_url, bundled_atlas):
     assert markers_on_map(page) == expected
     page.wait_for_function("() => location.search.includes('industry=auto')", timeout=TIMEOUT)
     # The summary table follows the selection.
-    assert "汽车" in page.locator("#summary-table").text_content()
+    open_tab(page, "summary")
+    assert "汽车" in page.locator("#summary-table").inner_text()
     page.click("#filter-reset")
     wait_count(page, total, total)
 
@@ -273,6 +282,7 @@ def test_export_downloads_what_is_on_screen(page, server_url, bundled_atlas):
 
     open_page(page, server_url + "?town=songjiang")
     expected = set(Filter.create(towns=["songjiang"]).select(bundled_atlas.facilities).index)
+    open_tab(page, "export")
     with page.expect_download(timeout=TIMEOUT) as info:
         page.click("#export-button")
     download = info.value
@@ -322,6 +332,7 @@ def test_shared_link_with_a_drawn_area_restores_and_shows_it(page, server_url, b
 
 def test_clusters_panel_runs_draws_and_focuses_a_cluster(page, server_url, bundled_atlas):
     open_page(page, server_url)
+    open_tab(page, "clusters")
     page.click("#cl-run")
     page.wait_for_selector("#cluster-table", timeout=TIMEOUT)
     rows = page.locator("#cluster-table tbody tr")
@@ -338,6 +349,7 @@ def test_clusters_panel_runs_draws_and_focuses_a_cluster(page, server_url, bundl
 
 def test_coverage_panel_shows_shares_gaps_and_sites(page, server_url):
     open_page(page, server_url)
+    open_tab(page, "coverage")
     page.fill("#cov-k", "2")
     page.click("#cov-run")
     page.wait_for_selector("#coverage-table", timeout=TIMEOUT)
@@ -353,6 +365,7 @@ def test_chart_on_demand_and_a_bar_zooms_to_its_town(page, server_url):
     page.on("request", lambda r: requests.append(r.url))
     open_page(page, server_url)
     assert not any("plotly" in u for u in requests)  # first load without plotly.js
+    open_tab(page, "summary")
     page.click("#summary-toggle")
     page.wait_for_selector("#summary-chart .point path", state="attached", timeout=TIMEOUT)
     before = page.evaluate("() => location.search")

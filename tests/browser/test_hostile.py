@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from dashboard.app import create_app
 from geo.atlas import load_atlas
 from geo.export import export
-from tests.browser.test_dashboard import TIMEOUT, open_page, wait_count
+from tests.browser.test_dashboard import TIMEOUT, open_page, open_tab, wait_count
 
 pytestmark = pytest.mark.browser
 
@@ -102,8 +102,9 @@ def test_page_loads_and_nothing_runs(page, hostile_url, hostile_atlas):
         "(n) => document.querySelectorAll('path.facility-marker, .facility-cluster').length > 0",
         arg=total, timeout=TIMEOUT)
     # The summary table is drawn from the same data: one facility in each of four towns.
+    open_tab(page, "summary")
     page.wait_for_selector("#summary-table table", timeout=TIMEOUT)
-    totals = page.locator("#summary-table tbody tr").last.locator("td").all_inner_texts()
+    totals = page.locator("#summary-table tbody tr").last.locator("th, td").all_inner_texts()
     assert totals == ["合计", *map(str, hostile_atlas.counts()["total"])]
     assert sorted(totals[1:]) == ["0", "1", "1", "1", "1"]
     assert_clean(page)
@@ -139,7 +140,7 @@ def test_text_filter_and_shared_link_keep_the_payload_as_text(page, hostile_url,
     link = f"?q={quote(HOSTILE_NAMES[2])}&town={quote(HOSTILE_NAMES[0])}"
     open_page(page, hostile_url + link)
     assert page.locator("#filter-search").input_value() == HOSTILE_NAMES[2]
-    assert HOSTILE_NAMES[0] in page.locator(".nt-side").inner_text()
+    assert HOSTILE_NAMES[0] in page.locator("#drawer-filters").inner_text()
     wait_count(page, 1, total)
     assert_clean(page)
 
@@ -152,6 +153,7 @@ def _upload(page, name: str, rows: list[list[str]]) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(HEADER.split(","))
     writer.writerows(rows)
+    open_tab(page, "upload")
     page.locator("#upload input[type=file]").set_input_files(
         files=[{"name": name, "mimeType": "text/csv", "buffer": buffer.getvalue().encode()}])
 

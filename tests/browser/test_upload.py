@@ -9,7 +9,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from dashboard.app import create_app
-from tests.browser.test_dashboard import TIMEOUT, open_page
+from tests.browser.test_dashboard import TIMEOUT, open_page, open_tab
 
 pytestmark = pytest.mark.browser
 
@@ -19,6 +19,7 @@ HEADER = ("id,name_zh,category,industries,town,lon,lat,coord_source,coord_precis
 
 
 def upload(page, name: str, data: bytes, mime: str = "text/csv"):
+    open_tab(page, "upload")
     page.locator("#upload input[type=file]").set_input_files(
         files=[{"name": name, "mimeType": mime, "buffer": data}])
 

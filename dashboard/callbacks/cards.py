@@ -1,0 +1,36 @@
+"""Indicator cards: the headline figures of the current selection, kept up to date."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import Dash, Input, Output, State, html
+
+from dashboard import ids
+from dashboard.components.cards import indicator_cards
+from dashboard.mapdata import MapData
+from dashboard.state import FilterControls, filter_from_controls, filter_inputs
+from geo.indicators import selection_indicators
+from geo.query import Filter
+
+
+def cards_for(mapdata: MapData, flt: Filter, coverage: dict[str, Any] | None,
+              lang: str) -> list[html.Div]:
+    """The cards for a filter and the last coverage run (a COV_STORE result, or None)."""
+    facilities = mapdata.atlas.facilities
+    rows = (coverage or {}).get("rows") or []
+    figures = selection_indicators(
+        facilities, flt.mask(facilities),
+        coverage_km2=[(float(r["covered_km2"]), float(r["area_km2"])) for r in rows] or None)
+    return indicator_cards(figures, lang)
+
+
+def register(app: Dash, mapdata: MapData) -> None:
+    @app.callback(
+        output=Output(ids.CARDS, "children"),
+        inputs={"controls": filter_inputs(), "coverage": Input(ids.COV_STORE, "data")},
+        state={"lang": State(ids.PAGE_LANG, "data")},
+    )
+    def update_cards(controls: FilterControls, coverage: dict[str, Any] | None,
+                     lang: str | None) -> list[html.Div]:
+        return cards_for(mapdata, filter_from_controls(controls), coverage, lang or "zh")

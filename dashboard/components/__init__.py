@@ -1,0 +1,1 @@
+"""Layout per panel: functions that build components; they never import callbacks."""

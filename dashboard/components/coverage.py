@@ -1,0 +1,53 @@
+"""The Coverage tab's controls (the results are drawn by dashboard.callbacks.coverage)."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from dashboard import ids
+from dashboard.i18n import t
+from geo.coverage import LIFE_CIRCLE_PRESETS_M
+from geo.style import ANALYSIS_STYLES
+
+#: Legend rows: wording key and colour (from the shared map style).
+LEGEND = (("cov_legend_covered", str(ANALYSIS_STYLES["covered"]["color"])),
+          ("cov_legend_gap", str(ANALYSIS_STYLES["gap"]["color"])),
+          ("cov_legend_site", str(ANALYSIS_STYLES["site"]["fillColor"])))
+#: Most new sites a user may ask for.
+MAX_SITES = 10
+
+
+def coverage_panel(lang: str) -> html.Div:
+    """The Coverage tab: radius mode, radius or preset, new sites, and the results."""
+    presets = [{"label": t("cov_category", lang), "value": "category"},
+               {"label": t("cov_fixed", lang), "value": "fixed"}]
+    return html.Div([
+        dcc.RadioItems(id=ids.COV_MODE, value="fixed", inline=True,
+                       className="nt-radio-inline", options=presets),
+        html.Div([
+            html.Label([t("cov_radius", lang),
+                        dcc.Input(id=ids.COV_RADIUS, type="number", value=3000, min=50,
+                                  max=30000, step=50, className="nt-num")]),
+            html.Label([t("cov_preset", lang),
+                        dcc.Dropdown(id=ids.COV_PRESET, clearable=True, className="nt-inline-dd",
+                                     options=[{"label": f"{k} ({v:.0f} m)", "value": v}
+                                              for k, v in LIFE_CIRCLE_PRESETS_M.items()])]),
+        ], className="nt-params"),
+        html.Div([
+            html.Label([t("cov_k", lang),
+                        dcc.Input(id=ids.COV_K, type="number", value=0, min=0, max=MAX_SITES,
+                                  step=1, className="nt-num")]),
+            html.Label([t("cov_new_radius", lang),
+                        dcc.Input(id=ids.COV_NEW_RADIUS, type="number", value=3000, min=100,
+                                  max=30000, step=100, className="nt-num")]),
+        ], className="nt-params"),
+        dcc.Checklist(id=ids.COV_USE_UPLOAD, value=["use"], className="nt-radio-inline",
+                      options=[{"label": t("cov_use_upload", lang), "value": "use"}]),
+        html.Button(t("run", lang), id=ids.COV_RUN, className="nt-btn nt-primary"),
+        dcc.Loading(html.Div(id=ids.COV_RESULTS), type="dot"),
+        html.Details([html.Summary(t("cl_legend", lang)),
+                      *[html.Div([html.Span(className="swatch", style={"background": colour}),
+                                  t(key, lang)], className="legend-row")
+                        for key, colour in LEGEND]]),
+        dcc.Store(id=ids.COV_STORE, storage_type="memory"),
+    ])

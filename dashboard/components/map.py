@@ -1,0 +1,177 @@
+"""The map: basemap tiles, boundary layers, facilities, analysis layers and the draw control."""
+
+from __future__ import annotations
+
+import html as html_lib
+
+import dash_leaflet as dl
+from dash import html
+
+from dashboard import ids
+from dashboard.i18n import t
+from dashboard.mapdata import MapData
+from dashboard.urlstate import PageState
+from geo import catalog
+from geo.style import ANALYSIS_STYLES
+
+STYLE_PRECISION = ANALYSIS_STYLES["precision"]
+
+BASEMAP_TILES: dict[str, list[dict[str, object]]] = {
+    "osm": [{"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "maxZoom": 19,
+             "attribution": "© OpenStreetMap contributors"}],
+    "carto": [{"url": "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
+               "maxZoom": 19, "subdomains": "abcd",
+               "attribution": "© OpenStreetMap contributors © CARTO"}],
+    # Tianditu serves CGCS2000 tiles, which line up with WGS84 overlays to within centimetres.
+    "tianditu": [
+        {"url": "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                "&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}",
+         "subdomains": "01234567", "maxZoom": 18, "attribution": "© 天地图 Tianditu"},
+        {"url": "https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                "&VERSION=1.0.0&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}",
+         "subdomains": "01234567", "maxZoom": 18},
+    ],
+    # AMap tiles are GCJ-02: overlays are shifted when this basemap is on.
+    "amap": [{"url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+                     "&style=8&x={x}&y={y}&z={z}",
+              "subdomains": "1234", "maxZoom": 18, "attribution": "© 高德地图 AMap"}],
+}
+
+
+#: Map zoom of a page opened without a view in its URL (the five towns are then fitted).
+DEFAULT_ZOOM = 9
+
+
+def basemap_options(lang: str, *, tianditu_key: str | None) -> list[dict[str, str]]:
+    names = ["none", "osm", "carto", *(["tianditu"] if tianditu_key else []), "amap"]
+    return [{"label": t(f"basemap_{n}", lang), "value": n} for n in names]
+
+
+def tile_layers(basemap: str, *, tianditu_key: str | None) -> list[dl.TileLayer]:
+    """TileLayers for a basemap ("none": no tiles at all, so no request leaves the machine)."""
+    if basemap == "tianditu" and not tianditu_key:
+        return []
+    layers = []
+    for i, spec in enumerate(BASEMAP_TILES.get(basemap, [])):
+        spec = dict(spec)
+        spec["url"] = str(spec["url"]).replace("{key}", tianditu_key or "")
+        layers.append(dl.TileLayer(id=f"tiles-{basemap}-{i}", **spec))  # type: ignore[arg-type]
+    return layers
+
+
+def town_label_markers(mapdata: MapData, datum: str, lang: str) -> list[dl.DivMarker]:
+    return [
+        dl.DivMarker(
+            position=[lat, lon],
+            iconOptions={"html": html_lib.escape(catalog.TOWNS[key].label(lang)),
+                         "className": "town-label", "iconSize": None},
+            interactive=False,
+        )
+        for key, lat, lon in mapdata.town_labels[datum]
+    ]
+
+
+def legend(lang: str) -> html.Div:
+    rows = [html.Div([html.Span(className="swatch", style={"background": term.colour}),
+                      term.label(lang)], className="legend-row")
+            for term in (catalog.INDUSTRIES[k] for k in catalog.INDUSTRY_LAYERS)]
+    return html.Div([html.Div(t("legend", lang), className="nt-label"), *rows], id=ids.LEGEND,
+                    role="group", **{"aria-label": t("legend", lang)})  # type: ignore[arg-type]
+
+
+
+def precision_circle_layer(center: list[float], radius_m: float, lang: str) -> dl.Circle:
+    """A dashed circle of a facility's coordinate precision: where it may really be."""
+    style = STYLE_PRECISION
+    return dl.Circle(
+        center=center, radius=radius_m, interactive=False, className="precision-circle",
+        color=str(style["color"]), weight=float(style["weight"]),  # type: ignore[arg-type]
+        dashArray=str(style["dashArray"]), fillOpacity=float(style["fillOpacity"]),  # type: ignore[arg-type]
+        children=dl.Tooltip(t("precision_m", lang, m=f"{radius_m:,.0f}")),
+    )
+
+
+def map_view(mapdata: MapData, state: PageState) -> dict[str, object]:
+    """Center and zoom from the URL, or the five towns fitted when the URL has no view."""
+    if state.view:
+        return {"center": [state.view[0], state.view[1]], "zoom": state.view[2]}
+    # Fit the towns the filter names (else all five); center and zoom are still given for
+    # dash-leaflet's tracking.
+    bounds = mapdata.towns_bounds(state.filter.towns) or mapdata.towns_view_bounds
+    (south, west), (north, east) = bounds
+    return {"center": [(south + north) / 2, (west + east) / 2], "zoom": DEFAULT_ZOOM,
+            "viewport": {"bounds": bounds, "transition": "fitBounds"}}
+
+
+def the_map(mapdata: MapData, state: PageState, *, tianditu_key: str | None) -> dl.Map:
+    """The Leaflet map with every layer, in the datum of the URL's basemap."""
+    lang, datum = state.lang, state.datum
+    boundaries = mapdata.boundaries
+    view = map_view(mapdata, state)
+    return dl.Map(
+        id=ids.MAP, **view, style={"height": "100%", "width": "100%"},
+        preferCanvas=False, maxZoom=18, minZoom=7, zoomSnap=0.25, zoomDelta=0.5,
+        children=[
+            dl.LayerGroup(id=ids.TILES, children=tile_layers(state.basemap,
+                                                             tianditu_key=tianditu_key)),
+            dl.LayersControl(id=ids.LAYERS, collapsed=True, children=[
+                dl.Overlay(dl.GeoJSON(id=ids.DISTRICTS, data=boundaries["districts"][datum],
+                                      style={"variable": "newtown.districtStyle"}),
+                           name=t("layer_districts", lang), checked=True),
+                dl.Overlay(dl.GeoJSON(id=ids.CORRIDOR, data=boundaries["corridors"][datum],
+                                      style={"variable": "newtown.corridorStyle"}),
+                           name=t("layer_corridor", lang), checked=True),
+                dl.Overlay(dl.GeoJSON(id=ids.CORRIDOR_LINE,
+                                      data=boundaries["corridor_lines"][datum],
+                                      style={"variable": "newtown.corridorLineStyle"}),
+                           name=t("layer_g60_line", lang), checked=True),
+                dl.Overlay(dl.GeoJSON(id=ids.ZONE, data=boundaries["zones"][datum],
+                                      style={"variable": "newtown.zoneStyle"}),
+                           name=t("layer_zone", lang), checked=True),
+                dl.Overlay(dl.LayerGroup([
+                    dl.GeoJSON(id=ids.TOWNS, data=boundaries["towns"][datum],
+                               style={"variable": "newtown.townStyle"}),
+                    dl.LayerGroup(id=ids.TOWN_LABELS,
+                                  children=town_label_markers(mapdata, datum, lang)),
+                ]), name=t("layer_towns", lang), checked=True),
+                dl.Overlay(dl.LayerGroup([
+                    dl.GeoJSON(id=ids.COV_LAYER, style={"variable": "newtown.coveredStyle"}),
+                    dl.GeoJSON(id=ids.COV_GAPS, style={"variable": "newtown.gapStyle"}),
+                    dl.GeoJSON(id=ids.COV_SITES,
+                               pointToLayer={"variable": "newtown.sitePointToLayer"}),
+                    dl.GeoJSON(id=ids.CL_DENSITY, style={"variable": "newtown.resultStyle"}),
+                    dl.GeoJSON(id=ids.CL_HOTSPOTS, style={"variable": "newtown.resultStyle"}),
+                    dl.GeoJSON(id=ids.CL_HULLS, style={"variable": "newtown.hullStyle"}),
+                ]), name=t("layer_analysis", lang), checked=True),
+                dl.Overlay(dl.LayerGroup([
+                    dl.GeoJSON(id=ids.UPLOADED_BOUNDARIES, data=None,
+                               style={"variable": "newtown.uploadedBoundaryStyle"}),
+                    dl.GeoJSON(id=ids.UPLOADED_FACILITIES, data=None,
+                               pointToLayer={"variable": "newtown.uploadedPointToLayer"}),
+                ]), name=t("layer_uploaded", lang), checked=True),
+                dl.Overlay(dl.GeoJSON(id=ids.AGGREGATE, style={"variable": "newtown.aggStyle"},
+                                      onEachFeature={"variable": "newtown.aggLabel"}),
+                           name=t("layer_aggregate", lang), checked=True),
+                dl.Overlay(dl.GeoJSON(
+                    id=ids.FACILITIES, data=None, cluster=True, zoomToBoundsOnClick=True,
+                    superClusterOptions={"radius": 40, "maxZoom": 12},
+                    pointToLayer={"variable": "newtown.pointToLayer"},
+                    clusterToLayer={"variable": "newtown.clusterToLayer"},
+                ), name=t("layer_facilities", lang), checked=True),
+            ]),
+            dl.LayerGroup(id=ids.SELECTED),
+            dl.FeatureGroup([dl.EditControl(
+                id=ids.DRAW, position="topright",
+                draw={"polyline": False, "marker": False, "circle": False,
+                      "circlemarker": False, "polygon": True, "rectangle": True},
+                # Shapes leave the control once captured (the drawn-area layer shows them in
+                # the basemap's datum). The remove tool stays: it is what empties the control.
+                edit={"edit": False},
+            )]),
+            dl.GeoJSON(id=ids.DRAWN_LAYER, style={"variable": "newtown.drawnAreaStyle"},
+                       interactive=False),
+            dl.ScaleControl(position="bottomleft", imperial=False),
+        ],
+    )

@@ -1,0 +1,96 @@
+"""The Summary tab: a town x industry heat-table, and the chart one click away."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from dashboard import ids
+from dashboard.i18n import t
+from geo import catalog
+
+
+def short_town(key: str, lang: str) -> str:
+    """A town's name without "New Town": short enough for a table column."""
+    return catalog.TOWNS[key].label(lang).replace("新城", "").replace(" New Town", "")
+
+
+def _heat(value: int, top: int) -> dict[str, str]:
+    """Cell shading: darker for more facilities (the primary colour at up to 55 % opacity)."""
+    if value <= 0 or top <= 0:
+        return {}
+    alpha = 0.08 + 0.47 * value / top
+    return {"background": f"rgba(18, 53, 91, {alpha:.2f})",
+            **({"color": "#fff"} if alpha > 0.35 else {})}
+
+
+def summary_table(counts: pd.DataFrame, lang: str) -> html.Table:
+    """Industry layers (rows, names on one line) x towns (short columns), cells shaded by count.
+
+    Town headers carry a zoom button.
+    """
+    towns = [str(k) for k in counts.index]
+    head = html.Tr([html.Th(t("industry", lang), scope="col")] + [
+        html.Th(html.Button([short_town(k, lang), " ◎"], id={"type": ids.ZOOM_TOWN, "town": k},
+                            className="zoom-btn", title=t("zoom_to", lang),
+                            **{"aria-label": f"{t('zoom_to', lang)} "  # type: ignore[arg-type]
+                                             f"{catalog.TOWNS[k].label(lang)}"}),
+                scope="col")
+        for k in towns
+    ])
+    rows = []
+    layers = [layer for layer in catalog.INDUSTRY_LAYERS
+              if any(int(counts.at[k, layer]) for k in towns)]
+    top = max((int(counts.at[k, layer]) for k in towns for layer in layers), default=0)
+    for layer in layers:
+        values = [int(counts.at[k, layer]) for k in towns]
+        term = catalog.INDUSTRIES[layer]
+        rows.append(html.Tr([html.Th([html.Span(className="swatch",
+                                                style={"background": term.colour}),
+                                      term.label(lang)], scope="row")]
+                            + [html.Td(v or "·", style=_heat(v, top)) for v in values]))
+    rows.append(html.Tr([html.Th(t("total", lang), scope="row")]
+                        + [html.Td(html.B(int(counts.at[k, "total"]))) for k in towns],
+                        className="total-row"))
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="summary-table heat")
+
+
+def summary_figure(counts: pd.DataFrame, lang: str) -> go.Figure:
+    """Stacked bars per town, one colour per industry layer; a bar's town is its customdata."""
+    towns = [str(k) for k in counts.index]
+    labels = [catalog.TOWNS[k].label(lang) for k in towns]
+    fig = go.Figure()
+    for layer in catalog.INDUSTRY_LAYERS:
+        values = [int(counts.at[k, layer]) for k in towns]
+        if not any(values):
+            continue
+        term = catalog.INDUSTRIES[layer]
+        fig.add_bar(x=labels, y=values, name=term.label(lang), marker_color=term.colour,
+                    customdata=towns, hovertemplate="%{x}: %{y}<extra>" + term.label(lang)
+                    + "</extra>")
+    fig.update_layout(barmode="stack", margin={"l": 30, "r": 10, "t": 10, "b": 30},
+                      showlegend=False, yaxis_title=t("count", lang),
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                      font={"family": "Noto Sans CJK SC, PingFang SC, sans-serif"})
+    return fig
+
+
+def summary_chart(figure: dict[str, Any]) -> dcc.Graph:
+    """The chart (plotly.js is fetched only now, so the first load stays small)."""
+    return dcc.Graph(id=ids.SUMMARY_CHART, figure=figure, style={"height": "320px"},
+                     config={"displayModeBar": False})
+
+
+def summary_panel(lang: str) -> html.Div:
+    """The Summary tab's body; the table and the chart are filled by callbacks."""
+    return html.Div([
+        html.Div(t("summary_caption", lang), className="nt-note"),
+        html.Button(t("show_chart", lang), id=ids.SUMMARY_TOGGLE, className="nt-btn"),
+        dcc.Loading(html.Div(id=ids.SUMMARY_HOLDER), type="dot"),
+        dcc.Loading(html.Div(id=ids.SUMMARY_TABLE), type="dot"),
+        html.Div(t("summary_heat", lang), className="nt-note"),
+        dcc.Store(id=ids.SUMMARY_FIGURE),
+    ])
