@@ -21,7 +21,7 @@ from scipy import ndimage, stats
 from scipy.spatial import cKDTree
 
 from geo import catalog
-from geo._errors import DataError, Problem
+from geo._errors import DataError, InputError, Problem
 from geo.crs import assert_projected
 from geo.settings import GEOGRAPHIC_CRS
 
@@ -104,20 +104,20 @@ def _point_coords(points_m: Points, what: str = "points_m") -> FloatArray:
 def _positive(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or value <= 0:
-        raise ValueError(f"{name} must be a positive number of metres, got {value!r}")
+        raise InputError(f"{name} must be a positive number of metres, got {value!r}")
     return float(value)
 
 
 def _count(name: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
 def _same_crs(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs: Any, what: str) -> None:
     if frame.crs is None or not CRS.from_user_input(frame.crs).equals(CRS.from_user_input(crs)):
         got = "no CRS" if frame.crs is None else frame.crs.to_string()
-        raise ValueError(f"{what} must be in the same CRS as the points ({CRS(crs).to_string()}), "
+        raise InputError(f"{what} must be in the same CRS as the points ({CRS(crs).to_string()}), "
                          f"got {got}; project it with geo.crs.to_metric() first")
 
 
@@ -216,14 +216,14 @@ def _aligned_labels(labels: pd.Series, index: pd.Index) -> NDArray[np.int64]:
     if not labels.index.equals(index):
         missing = index.difference(labels.index)
         if len(missing):
-            raise ValueError(f"labels has no value for {len(missing)} point(s), e.g. "
+            raise InputError(f"labels has no value for {len(missing)} point(s), e.g. "
                              f"{list(missing[:3])}; pass the Series returned by "
                              "dbscan_labels/hdbscan_labels for these points")
         labels = labels.reindex(index)
     values = pd.to_numeric(labels, errors="coerce")
     if values.isna().any():
         bad = labels.index[values.isna()][:3]
-        raise ValueError(f"labels must be integers (-1 = noise), got non-numbers at {list(bad)}")
+        raise InputError(f"labels must be integers (-1 = noise), got non-numbers at {list(bad)}")
     return values.to_numpy(dtype=np.int64)
 
 
@@ -272,9 +272,9 @@ def cluster_hulls(
     nothing about the cluster). Index: the cluster label. CRS: the points' CRS.
     """
     if hull not in ("convex", "concave"):
-        raise ValueError(f"hull must be 'convex' or 'concave', got {hull!r}")
+        raise InputError(f"hull must be 'convex' or 'concave', got {hull!r}")
     if not 0.0 <= ratio <= 1.0:
-        raise ValueError(f"ratio must be between 0 and 1 (1 = convex hull), got {ratio!r}")
+        raise InputError(f"ratio must be between 0 and 1 (1 = convex hull), got {ratio!r}")
     buffer_m = _positive("buffer_m", buffer_m)
     top_layers = _count("top_layers", top_layers, 1)
     xy = _point_coords(points_m)
@@ -332,7 +332,7 @@ def _column(frame: pd.DataFrame | gpd.GeoSeries, name: str,
     if not column.index.equals(index):
         missing = index.difference(column.index)
         if len(missing):
-            raise ValueError(f"attributes has no row for {len(missing)} point(s), e.g. "
+            raise InputError(f"attributes has no row for {len(missing)} point(s), e.g. "
                              f"{list(missing[:3])}; pass a frame on the same index as the points")
         column = column.reindex(index)
     return column.to_numpy(dtype=object)
@@ -414,15 +414,15 @@ def kernel_density(
     bandwidth_m = _positive("bandwidth_m", bandwidth_m)
     cell_m = bandwidth_m / 5.0 if cell_m is None else _positive("cell_m", cell_m)
     if cell_m > bandwidth_m:
-        raise ValueError(f"cell_m ({cell_m:g}) must not exceed bandwidth_m ({bandwidth_m:g}); "
+        raise InputError(f"cell_m ({cell_m:g}) must not exceed bandwidth_m ({bandwidth_m:g}); "
                          "use a cell of about a quarter of the bandwidth")
     xy = _point_coords(points_m)
     weight = np.ones(len(xy)) if weights is None else np.asarray(weights, dtype=np.float64)
     if weight.shape != (len(xy),) or not np.isfinite(weight).all() or (weight < 0).any():
-        raise ValueError(f"weights must be {len(xy)} finite non-negative numbers, one per point")
+        raise InputError(f"weights must be {len(xy)} finite non-negative numbers, one per point")
     if extent is None:
         if len(xy) == 0:
-            raise ValueError("no points and no extent: nothing to estimate a density over")
+            raise InputError("no points and no extent: nothing to estimate a density over")
         pad = 3.0 * bandwidth_m
         bounds = (xy[:, 0].min() - pad, xy[:, 1].min() - pad,
                   xy[:, 0].max() + pad, xy[:, 1].max() + pad)
@@ -432,15 +432,15 @@ def kernel_density(
     else:
         bounds = tuple(float(v) for v in extent)  # type: ignore[assignment]
         if len(bounds) != 4:
-            raise ValueError(f"extent must be (minx, miny, maxx, maxy), got {extent!r}")
+            raise InputError(f"extent must be (minx, miny, maxx, maxy), got {extent!r}")
     minx, miny, maxx, maxy = bounds
     if not all(math.isfinite(v) for v in bounds) or maxx <= minx or maxy <= miny:
-        raise ValueError(f"extent must be (minx, miny, maxx, maxy) with min < max, got {bounds}")
+        raise InputError(f"extent must be (minx, miny, maxx, maxy) with min < max, got {bounds}")
     x0, y0 = math.floor(minx / cell_m) * cell_m, math.floor(miny / cell_m) * cell_m
     x1, y1 = math.ceil(maxx / cell_m) * cell_m, math.ceil(maxy / cell_m) * cell_m
     cols, rows = round((x1 - x0) / cell_m), round((y1 - y0) / cell_m)
     if rows * cols > MAX_GRID_CELLS:
-        raise ValueError(f"the density grid would have {rows} x {cols} = {rows * cols:,} cells "
+        raise InputError(f"the density grid would have {rows} x {cols} = {rows * cols:,} cells "
                          f"(limit {MAX_GRID_CELLS:,}); use a larger cell_m or a smaller extent")
     col = np.floor((xy[:, 0] - x0) / cell_m).astype(np.int64)
     row = np.floor((y1 - xy[:, 1]) / cell_m).astype(np.int64)
@@ -473,7 +473,7 @@ def density_contours(grid: DensityGrid, *, levels: int | Sequence[float] = 5) ->
         lowers = [float(v) for v in cast("Sequence[float]", levels)]
         if not lowers or any(b <= a for a, b in itertools.pairwise(lowers)) \
                 or lowers[0] <= 0:
-            raise ValueError(f"levels must be a positive int or increasing positive numbers, "
+            raise InputError(f"levels must be a positive int or increasing positive numbers, "
                              f"got {levels!r}")
     columns = ["level", "lower", "upper"]
     if vmax <= 0:
@@ -515,15 +515,15 @@ def parse_cell(cell: str) -> tuple[Literal["h3", "grid"], float]:
     """``"h3:8"`` -> ("h3", 8); ``"grid:1000"`` -> ("grid", 1000.0 metres)."""
     match = _CELL_SPEC.match(str(cell))
     if not match:
-        raise ValueError(f"cell must be 'h3:RES' (RES 0-15, e.g. h3:8) or 'grid:METRES' "
+        raise InputError(f"cell must be 'h3:RES' (RES 0-15, e.g. h3:8) or 'grid:METRES' "
                          f"(e.g. grid:1000), got {cell!r}")
     kind, size = match.group(1).lower(), float(match.group(2))
     if kind == "h3":
         if size != int(size) or not 0 <= size <= 15:
-            raise ValueError(f"H3 resolution must be an integer from 0 to 15, got {cell!r}")
+            raise InputError(f"H3 resolution must be an integer from 0 to 15, got {cell!r}")
         return "h3", float(int(size))
     if size <= 0:
-        raise ValueError(f"grid cell size must be positive metres, got {cell!r}")
+        raise InputError(f"grid cell size must be positive metres, got {cell!r}")
     return "grid", size
 
 
@@ -564,7 +564,7 @@ def _square_cells(xy: FloatArray, size: float, area: shapely.Geometry | None,
         i0, j0 = math.floor(minx / size), math.floor(miny / size)
         i1, j1 = math.ceil(maxx / size), math.ceil(maxy / size)
         if (i1 - i0) * (j1 - j0) > MAX_HOTSPOT_CELLS:
-            raise ValueError(f"the study area spans {(i1 - i0) * (j1 - j0):,} cells of "
+            raise InputError(f"the study area spans {(i1 - i0) * (j1 - j0):,} cells of "
                              f"{size:g} m (limit {MAX_HOTSPOT_CELLS:,}); use larger cells")
         grid_i, grid_j = np.meshgrid(np.arange(i0, i1), np.arange(j0, j1), indexing="ij")
         ii, jj = grid_i.ravel(), grid_j.ravel()
@@ -579,7 +579,7 @@ def _square_cells(xy: FloatArray, size: float, area: shapely.Geometry | None,
         keys.update((i + di, j + dj) for di in (-1, 0, 1) for dj in (-1, 0, 1))
     cells = sorted(keys, key=lambda k: (-k[1], k[0]))  # north to south, west to east
     if len(cells) > MAX_HOTSPOT_CELLS:
-        raise ValueError(f"{len(cells):,} cells of {size:g} m (limit {MAX_HOTSPOT_CELLS:,}); "
+        raise InputError(f"{len(cells):,} cells of {size:g} m (limit {MAX_HOTSPOT_CELLS:,}); "
                          "use larger cells")
     position = {k: n for n, k in enumerate(cells)}
     counts = np.zeros(len(cells), dtype=np.int64)
@@ -615,7 +615,7 @@ def _h3_cells(xy: FloatArray, res: int, area: shapely.Geometry | None, crs: Any,
         step = h3.average_hexagon_edge_length(res, unit="m") / 4
         edge = shapely.get_coordinates(shapely.segmentize(area.boundary, step))
         if len(keys) + len(edge) > 4 * MAX_HOTSPOT_CELLS:
-            raise ValueError(f"the study area needs too many H3 cells at resolution {res}; "
+            raise InputError(f"the study area needs too many H3 cells at resolution {res}; "
                              "use a coarser resolution")
         edge_lon, edge_lat = to_wgs84.transform(edge[:, 0], edge[:, 1])
         edge_cells = {h3.latlng_to_cell(float(b), float(a), res)
@@ -629,7 +629,7 @@ def _h3_cells(xy: FloatArray, res: int, area: shapely.Geometry | None, crs: Any,
             overlap = shapely.intersects(shapes, area) & ~shapely.touches(shapes, area)
             keys.update(c for c, hit in zip(near, overlap, strict=True) if hit)
         if len(keys) > MAX_HOTSPOT_CELLS:
-            raise ValueError(f"more than {MAX_HOTSPOT_CELLS:,} H3 cells at resolution {res}; "
+            raise InputError(f"more than {MAX_HOTSPOT_CELLS:,} H3 cells at resolution {res}; "
                              "use a coarser resolution")
     # A point outside the area brings its cell and that cell's neighbours, so no point sits in
     # a cell without any.
@@ -696,19 +696,19 @@ def hotspots(
     kind, size = parse_cell(cell)
     permutations = _count("permutations", permutations, 0)
     if correction not in ("fdr", "none"):
-        raise ValueError(f"correction must be 'fdr' or 'none', got {correction!r}")
+        raise InputError(f"correction must be 'fdr' or 'none', got {correction!r}")
     if inference not in ("permutation", "normal"):
-        raise ValueError(f"inference must be 'permutation' or 'normal', got {inference!r}")
+        raise InputError(f"inference must be 'permutation' or 'normal', got {inference!r}")
     if inference == "permutation" and permutations == 0:
-        raise ValueError("inference='permutation' needs permutations >= 1 (999 is usual)")
+        raise InputError("inference='permutation' needs permutations >= 1 (999 is usual)")
     if alternative not in ("directed", "two-sided"):
-        raise ValueError(f"alternative must be 'directed' or 'two-sided', got {alternative!r}")
+        raise InputError(f"alternative must be 'directed' or 'two-sided', got {alternative!r}")
     xy = _point_coords(points_m)
     area = _study_geometry(study_area, points_m.crs)
     if area is None and kind == "grid" and len(xy):
         area = shapely.box(*xy.min(axis=0), *xy.max(axis=0))
     if len(xy) == 0 and (area is None or area.is_empty):
-        raise ValueError("no points and no study area: there is no grid to test")
+        raise InputError("no points and no study area: there is no grid to test")
 
     if kind == "grid":
         ids, corners, counts, neighbours = _square_cells(xy, size, area)
@@ -866,7 +866,7 @@ def clark_evans(
     :func:`clark_evans_by_town`); duplicate points count with distance 0.
     """
     if edge_correction not in ("auto", "donnelly", "none"):
-        raise ValueError(f"edge_correction must be 'auto', 'donnelly' or 'none', "
+        raise InputError(f"edge_correction must be 'auto', 'donnelly' or 'none', "
                          f"got {edge_correction!r}")
     xy = _point_coords(points_m)
     perimeter: float | None = None
@@ -874,16 +874,16 @@ def clark_evans(
         geom = _study_geometry(window, points_m.crs)
         assert geom is not None
         if geom.area <= 0:
-            raise ValueError("window must be a polygon with a positive area")
+            raise InputError("window must be a polygon with a positive area")
         area, perimeter = float(geom.area), float(geom.length)
     elif area_m2 is not None:
         area = _positive("area_m2", area_m2)
     else:
-        raise ValueError("give the study window (a polygon) or its area_m2")
+        raise InputError("give the study window (a polygon) or its area_m2")
     correction = ("donnelly" if perimeter is not None else "none") \
         if edge_correction == "auto" else edge_correction
     if correction == "donnelly" and perimeter is None:
-        raise ValueError("Donnelly's edge correction needs the window's perimeter: pass "
+        raise InputError("Donnelly's edge correction needs the window's perimeter: pass "
                          "window=polygon, or edge_correction='none'")
     n = len(xy)
     if n < 2:

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
+from geo._errors import InputError
 from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS
 
 __all__ = [
@@ -180,7 +181,7 @@ def _converter(from_datum: str, to_datum: str) -> Callable[[ArrayLike, ArrayLike
     """Look up the conversion function, rejecting unknown datum names."""
     for name in (from_datum, to_datum):
         if name not in DATUMS:
-            raise ValueError(f"unknown datum {name!r}; expected one of {', '.join(DATUMS)}")
+            raise InputError(f"unknown datum {name!r}; expected one of {', '.join(DATUMS)}")
     if from_datum == to_datum:
         return _identity
     return _CONVERTERS[(from_datum, to_datum)]
@@ -215,12 +216,12 @@ def _require_wgs84_lonlat(obj: gpd.GeoDataFrame | gpd.GeoSeries, what: str) -> N
     """Raise ValueError unless ``obj`` is tagged EPSG:4326."""
     crs = obj.crs
     if crs is None:
-        raise ValueError(
+        raise InputError(
             f"{what} has no CRS; GCJ-02/BD-09 are offsets applied to lon/lat, so it must be "
             f"{GEOGRAPHIC_CRS}: set it with .set_crs(4326) if the coordinates are lon/lat"
         )
     if crs.to_epsg() != 4326:
-        raise ValueError(
+        raise InputError(
             f"{what} must be in {GEOGRAPHIC_CRS} (lon/lat degrees) for datum conversion, "
             f"got {crs.to_string()!r} ({crs.name}); GCJ-02/BD-09 are offsets applied to lon/lat"
         )
@@ -251,7 +252,7 @@ def to_metric(gdf: _Geo) -> _Geo:
     The input must carry its CRS; lon/lat must be true WGS84 (convert GCJ-02/BD-09 first).
     """
     if gdf.crs is None:
-        raise ValueError(
+        raise InputError(
             f"{type(gdf).__name__} has no CRS; set it with .set_crs(4326) (WGS84 lon/lat) "
             f"before projecting to {METRIC_CRS}"
         )
@@ -273,19 +274,19 @@ def assert_projected(gdf_or_crs: Any, what: str = "input") -> None:
     """
     raw = gdf_or_crs.crs if hasattr(gdf_or_crs, "crs") else gdf_or_crs
     if raw is None:
-        raise ValueError(
+        raise InputError(
             f"{what} has no CRS; set it with .set_crs(4326) and project it with "
             "geo.crs.to_metric() first"
         )
     crs = CRS.from_user_input(raw)
     hint = "distances must be measured in metres: project it with geo.crs.to_metric() first"
     if crs.is_geographic:
-        raise ValueError(f"{what} is in a geographic CRS ({_describe(crs)}); {hint}")
+        raise InputError(f"{what} is in a geographic CRS ({_describe(crs)}); {hint}")
     if not crs.is_projected:
-        raise ValueError(f"{what} is not in a projected CRS ({_describe(crs)}); {hint}")
+        raise InputError(f"{what} is not in a projected CRS ({_describe(crs)}); {hint}")
     units = {axis.unit_name for axis in crs.axis_info}
     if not units <= {"metre", "meter"}:
-        raise ValueError(
+        raise InputError(
             f"{what} is in a projected CRS ({_describe(crs)}) with units "
             f"{', '.join(sorted(units))}; {hint}"
         )

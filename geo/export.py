@@ -69,6 +69,7 @@ import pyogrio
 import shapely
 
 import geo
+from geo._errors import InputError
 from geo.crs import DATUMS, Datum, convert_gdf
 from geo.settings import GEOGRAPHIC_CRS
 
@@ -216,20 +217,20 @@ def export(
     (``html``, ``png``) only.
     """
     if fmt not in ALL_FORMATS:
-        raise ValueError(
+        raise InputError(
             f"unknown export format {fmt!r}; expected one of {', '.join(ALL_FORMATS)}")
     if datum not in DATUMS:
-        raise ValueError(f"unknown datum {datum!r}; expected one of {', '.join(DATUMS)}")
+        raise InputError(f"unknown datum {datum!r}; expected one of {', '.join(DATUMS)}")
     if fmt in MAP_FORMATS and datum != "wgs84":
-        raise ValueError(
+        raise InputError(
             f"{fmt} maps are drawn in WGS84 only (they carry no AMap/Baidu tiles, so "
             f"{_DATUM_LABELS.get(datum, datum)} positions would simply be misplaced); use "
             "datum 'wgs84', or a data format (geojson, gpkg, shp, csv, kml) for "
             f"{_DATUM_LABELS.get(datum, datum)}")
     if fmt in MAP_FORMATS and lang not in ("zh", "en"):
-        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
+        raise InputError(f"lang must be 'zh' or 'en', got {lang!r}")
     if not layers:
-        raise ValueError("nothing to export: no layers given")
+        raise InputError("nothing to export: no layers given")
     frames = {name: _prepare_layer(name, gdf, datum) for name, gdf in layers.items()}
 
     messages: list[str] = []
@@ -322,7 +323,7 @@ def export_path(
     name = target.name
     lower = name.lower()
     if not name or name in {".", ".."}:
-        raise ValueError(f"export path {str(path)!r} does not name a file")
+        raise InputError(f"export path {str(path)!r} does not name a file")
     accepted: tuple[str, ...]
     upgrade: tuple[str, ...]
     if fmt == "geojson":
@@ -351,7 +352,7 @@ def export_path(
         else:
             suffix = Path(name).suffix.lower()
             if suffix in _KNOWN_SUFFIXES:
-                raise ValueError(
+                raise InputError(
                     f"{name}: a {fmt} export is written as *{default}, not *{suffix}; "
                     f"change the file name or the format"
                 )
@@ -366,21 +367,21 @@ def export_path(
 def _prepare_layer(name: str, gdf: object, datum: Datum) -> gpd.GeoDataFrame:
     """Check one layer and return a writable copy: plain index, flat attributes, datum applied."""
     if not isinstance(name, str) or not _LAYER_NAME.fullmatch(name):
-        raise ValueError(
+        raise InputError(
             f"layer name {name!r} is not usable as a file or table name; use lower-case "
             "letters, digits and '_', starting with a letter (e.g. 'facilities')"
         )
     if name == METADATA_TABLE:
-        raise ValueError(f"layer name {name!r} is reserved for the export metadata table")
+        raise InputError(f"layer name {name!r} is reserved for the export metadata table")
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise TypeError(f"layer {name!r} should be a GeoDataFrame, got {type(gdf)}")
     if gdf.crs is None:
-        raise ValueError(
+        raise InputError(
             f"layer {name!r} has no CRS; export takes {GEOGRAPHIC_CRS} (WGS84 lon/lat): set it "
             "with .set_crs(4326) if the coordinates are lon/lat"
         )
     if gdf.crs.to_epsg() != 4326:
-        raise ValueError(
+        raise InputError(
             f"layer {name!r} must be in {GEOGRAPHIC_CRS} (WGS84 lon/lat), got "
             f"{gdf.crs.to_string()!r} ({gdf.crs.name}); reproject it with .to_crs(4326) first"
         )
@@ -464,12 +465,12 @@ def _point_layers_only(
         for n, f in frames.items() if n not in points
     }
     if not points:
-        raise ValueError(
+        raise InputError(
             "CSV export writes a point layer (facilities) with lon/lat columns, but none of "
             f"the layers {', '.join(frames)} holds points; choose geojson, gpkg, shp or kml"
         )
     if len(points) > 1:
-        raise ValueError(
+        raise InputError(
             f"CSV export writes one point layer, got {len(points)} ({', '.join(points)}); "
             "choose one, or use gpkg for several"
         )
@@ -658,7 +659,7 @@ def _write_shapefile_zip(
 
 def _write_kml(frames: Mapping[str, gpd.GeoDataFrame], path: Path) -> None:
     if "LIBKML" not in pyogrio.list_drivers(write=True):
-        raise ValueError("KML export needs GDAL's LIBKML driver, which this GDAL lacks")
+        raise InputError("KML export needs GDAL's LIBKML driver, which this GDAL lacks")
     for name, frame in frames.items():
         # LIBKML takes the placemark <name> from a field called "name".
         kml = frame

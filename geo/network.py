@@ -35,7 +35,7 @@ from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 from shapely.ops import substring
 
-from geo._errors import DataError, Problem
+from geo._errors import DataError, InputError, Problem
 from geo.crs import assert_projected, to_metric
 from geo.settings import METRIC_CRS
 
@@ -71,12 +71,12 @@ _NODE_DECIMALS: Final = 2  # vertices closer than 1 cm in EPSG:4549 are the same
 def reach_m(mode: str, minutes: float, *, speed_kmh: float | None = None) -> float:
     """Distance travelled in ``minutes`` at the mode's speed (or ``speed_kmh``), metres."""
     if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        raise InputError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     speed = SPEEDS_KMH[mode] if speed_kmh is None else float(speed_kmh)
     if not math.isfinite(speed) or speed <= 0:
-        raise ValueError(f"speed_kmh must be a positive number, got {speed_kmh!r}")
+        raise InputError(f"speed_kmh must be a positive number, got {speed_kmh!r}")
     if not isinstance(minutes, int | float) or not math.isfinite(minutes) or minutes <= 0:
-        raise ValueError(f"minutes must be a positive number, got {minutes!r}")
+        raise InputError(f"minutes must be a positive number, got {minutes!r}")
     return speed * 1000.0 / 60.0 * float(minutes)
 
 
@@ -112,7 +112,7 @@ class RoadNetwork:
         """Nearest node of each point and the distance to it (metres)."""
         ids, _, tree = self._nodes
         if tree is None:
-            raise ValueError(f"{self.source}: the road network has no nodes")
+            raise InputError(f"{self.source}: the road network has no nodes")
         dist, idx = tree.query(np.column_stack([x, y]), k=1)
         return [ids[i] for i in idx], np.asarray(dist, dtype=float)
 
@@ -138,6 +138,10 @@ def _add_edge(graph: nx.Graph, u: object, v: object, line: shapely.LineString) -
 
 def network_from_lines(lines: gpd.GeoDataFrame, *, source: str = "<lines>") -> RoadNetwork:
     """Build an undirected network from (Multi)LineStrings; nodes where lines share a vertex."""
+    if lines.active_geometry_name is None:  # e.g. a CSV without geometry
+        raise DataError(Problem(source, None, "geometry", None,
+                                "the file holds no geometry; give road lines (GeoPackage, "
+                                "GeoJSON, .osm/.pbf) or a GraphML network"))
     if lines.crs is None:
         raise DataError(Problem(source, None, None, None,
                                 "the road lines have no CRS; save them with one"))
@@ -173,7 +177,7 @@ def network_from_graph(graph: nx.Graph, *, crs: object, mode: str = "walk",
     the straight line between the nodes. Directed graphs stay directed for ``mode="drive"``.
     """
     if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        raise InputError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     try:
         src = CRS.from_user_input(crs)
     except Exception as exc:  # pyproj raises CRSError, a plain Exception subclass
@@ -297,19 +301,19 @@ def isochrones(
     """
     assert_projected(facilities_m, "facilities_m")
     if not facilities_m.crs.equals(CRS.from_user_input(METRIC_CRS)):
-        raise ValueError(f"facilities_m must be in {METRIC_CRS} like the network; "
+        raise InputError(f"facilities_m must be in {METRIC_CRS} like the network; "
                          "project it with geo.crs.to_metric()")
     if not math.isfinite(edge_buffer_m) or edge_buffer_m <= 0:
-        raise ValueError(f"edge_buffer_m must be a positive number of metres, got "
+        raise InputError(f"edge_buffer_m must be a positive number of metres, got "
                          f"{edge_buffer_m!r}")
     budget = reach_m(mode, minutes, speed_kmh=speed_kmh)
     geoms = facilities_m.geometry.to_numpy()
     if len(geoms) and not (shapely.get_type_id(geoms) == 0).all():
-        raise ValueError("isochrones need facility points")
+        raise InputError("isochrones need facility points")
     x, y = shapely.get_x(geoms), shapely.get_y(geoms)
     nodes, snaps = (network.nearest_nodes(x, y) if len(geoms) else ([], np.empty(0)))
     if not math.isfinite(max_snap_m) or max_snap_m < 0:
-        raise ValueError(f"max_snap_m must be a non-negative number of metres, got "
+        raise InputError(f"max_snap_m must be a non-negative number of metres, got "
                          f"{max_snap_m!r}")
     polygons, street = [], []
     for px, py, node, snap in zip(x, y, nodes, snaps, strict=True):

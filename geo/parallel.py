@@ -53,7 +53,7 @@ from dask.delayed import delayed
 from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 
-from geo._errors import DataError, Problem
+from geo._errors import DataError, InputError, Problem
 from geo._io import decode_text
 from geo.crs import DATUMS, Datum, convert
 from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS, SHANGHAI_BBOX
@@ -158,7 +158,7 @@ def open_points(
     p = Path(path)
     file = str(p)
     if datum not in DATUMS:
-        raise ValueError(f"unknown datum {datum!r}; expected one of {', '.join(DATUMS)}")
+        raise InputError(f"unknown datum {datum!r}; expected one of {', '.join(DATUMS)}")
     if not p.exists():
         raise DataError(Problem(file, None, None, None, "file not found"))
     suffix = "".join(p.suffixes[-1:]).lower()
@@ -168,7 +168,7 @@ def open_points(
         return _open_csv(p, lon_column, lat_column, datum, blocksize)
     if suffix in _VECTOR_SUFFIXES:
         if datum != "wgs84":
-            raise ValueError("--datum applies to lon/lat columns (CSV, Parquet); a vector file "
+            raise InputError("--datum applies to lon/lat columns (CSV, Parquet); a vector file "
                              "declares its CRS itself")
         return _open_vector(p)
     raise DataError(Problem(file, None, None, suffix or p.name,
@@ -221,7 +221,7 @@ def _open_parquet(p: Path, lon: str | None, lat: str | None, datum: Datum) -> Po
         frame = dask_geopandas.read_parquet(file)
         crs = frame.crs.to_string() if frame.crs is not None else None
         if datum != "wgs84":
-            raise ValueError("--datum applies to lon/lat columns; a GeoParquet file declares "
+            raise InputError("--datum applies to lon/lat columns; a GeoParquet file declares "
                              "its CRS itself")
         return PointSource(p, "geoparquet", tuple(frame.to_delayed()), None, None, crs=crs)
     columns = list(schema.names)
@@ -521,9 +521,9 @@ class PointsSummary:
 def _plan(source: PointSource, towns: gpd.GeoDataFrame, cell_m: float, discs: Any) -> _Plan:
     if towns.crs is None or CRS.from_user_input(towns.crs) != CRS.from_user_input(
             GEOGRAPHIC_CRS):
-        raise ValueError("towns must be in EPSG:4326 (the Atlas' towns)")
+        raise InputError("towns must be in EPSG:4326 (the Atlas' towns)")
     if not (isinstance(cell_m, (int, float)) and math.isfinite(cell_m) and cell_m >= 10):
-        raise ValueError(f"cell size must be a number of metres >= 10, got {cell_m!r}")
+        raise InputError(f"cell size must be a number of metres >= 10, got {cell_m!r}")
     return _Plan(file=str(source.path), kind=source.kind, lon=source.lon, lat=source.lat,
                  datum=source.datum, crs=source.crs, header=source.header, encoding=source.encoding,
                  separator=source.separator,
@@ -662,9 +662,9 @@ def write_points(source: PointSource, towns: gpd.GeoDataFrame, path: str | os.Pa
 
     target = Path(path)
     if target.exists():
-        raise ValueError(f"{target} exists: choose a new name for the points, or remove it")
+        raise InputError(f"{target} exists: choose a new name for the points, or remove it")
     if len(summary.partition_rows) != source.npartitions:
-        raise ValueError("summary is not of this source: summarise_points(source) first")
+        raise InputError("summary is not of this source: summarise_points(source) first")
     offsets = np.concatenate([[0], np.cumsum(summary.partition_rows)[:-1]]).astype(int)
     plan_ref = delayed(_plan(source, towns, summary.cell_m, None), pure=True, traverse=False)
     parts = [delayed(_points_partition, pure=True)(part, plan_ref, i, int(offsets[i]))
@@ -701,7 +701,7 @@ def assign_towns(points: Any, towns: gpd.GeoDataFrame) -> Any:
     """
     if points.crs is None or CRS.from_user_input(points.crs) != CRS.from_user_input(
             GEOGRAPHIC_CRS):
-        raise ValueError("points must be in EPSG:4326")
+        raise InputError("points must be in EPSG:4326")
     town_wkb = tuple(shapely.to_wkb(g) for g in towns.geometry)
     keys = tuple(str(k) for k in towns["key"])
     meta = points._meta.assign(town=pd.array([], dtype="string"))
@@ -744,7 +744,7 @@ def dask_client(scheduler: str = "local", *, workers: int | None = None,
         try:
             client = Client(scheduler, timeout=f"{timeout_s}s")  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as exc:
-            raise ValueError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
         try:
             n_workers = len(client.nthreads())  # type: ignore[no-untyped-call]
             yield f"Dask cluster at {scheduler}, {n_workers} workers"

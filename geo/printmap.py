@@ -39,6 +39,7 @@ from matplotlib.patheffects import withStroke
 from pyproj import Transformer
 
 from geo import catalog
+from geo._errors import InputError
 from geo.crs import assert_projected, to_metric
 from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS
 from geo.style import FACILITY_MARKER, LAYER_STYLES
@@ -178,7 +179,7 @@ def nice_scale_length_m(width_m: float, *, fraction: float = 0.2) -> float:
     The result never exceeds ``fraction * width_m`` (so the bar fits where it is drawn).
     """
     if not (width_m > 0 and math.isfinite(width_m)):
-        raise ValueError(f"width_m must be a positive number of metres, got {width_m!r}")
+        raise InputError(f"width_m must be a positive number of metres, got {width_m!r}")
     target = width_m * fraction
     exponent = math.floor(math.log10(target))
     best = 10.0 ** exponent
@@ -271,10 +272,10 @@ def build_printmap(
     ordered = check_map_layers(layers, lang=lang)
     width_px, height_px = (int(v) for v in size_px)
     if not (100 <= width_px <= _MAX_SIDE_PX and 100 <= height_px <= _MAX_SIDE_PX):
-        raise ValueError(f"size_px must be two sides of 100 to {_MAX_SIDE_PX} pixels, "
+        raise InputError(f"size_px must be two sides of 100 to {_MAX_SIDE_PX} pixels, "
                          f"got {size_px!r}")
     if not 30 <= int(dpi) <= 1200:
-        raise ValueError(f"dpi must be between 30 and 1200, got {dpi!r}")
+        raise InputError(f"dpi must be between 30 and 1200, got {dpi!r}")
     metadata = dict(metadata or {})
     params = _filter_params(metadata)
     within = _within_layer(params)

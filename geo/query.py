@@ -13,7 +13,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from geo import catalog
-from geo._errors import UnknownNameError
+from geo._errors import InputError, UnknownNameError
 
 #: URL/CLI parameter name for each Filter field.
 PARAMS: Mapping[str, str] = {
@@ -268,14 +268,14 @@ def _check_as_of(value: int | str | None) -> int | None:
 
 def _check_within(polygon: shapely.Geometry) -> Polygon | MultiPolygon:
     if not isinstance(polygon, Polygon | MultiPolygon) or polygon.is_empty:
-        raise ValueError(f"within: expected a non-empty Polygon, got {polygon.geom_type}")
+        raise InputError(f"within: expected a non-empty Polygon, got {polygon.geom_type}")
     if not polygon.is_valid:
-        raise ValueError(f"within: invalid polygon ({shapely.is_valid_reason(polygon)})")
+        raise InputError(f"within: invalid polygon ({shapely.is_valid_reason(polygon)})")
     x0, y0, x1, y1 = polygon.bounds
     if x0 < -180 or x1 > 180 or y0 < -90 or y1 > 90:
-        raise ValueError("within: coordinates must be WGS84 lon/lat degrees")
+        raise InputError("within: coordinates must be WGS84 lon/lat degrees")
     if shapely.get_num_coordinates(polygon) > MAX_WITHIN_VERTICES:
-        raise ValueError(f"within: area has more than {MAX_WITHIN_VERTICES} vertices")
+        raise InputError(f"within: area has more than {MAX_WITHIN_VERTICES} vertices")
     # Normalised so the same area always serialises (and compares) the same way.
     return shapely.normalize(shapely.set_precision(polygon, 10 ** -_COORD_DECIMALS))
 
@@ -299,7 +299,7 @@ def decode_area(text: str) -> Polygon | MultiPolygon:
             if len(pairs) < 3 or any(len(p) != 2 for p in pairs):
                 raise ValueError
         except ValueError:
-            raise ValueError(
+            raise InputError(
                 "within: expected 'lon,lat;lon,lat;lon,lat...' (polygons separated by '|') "
                 f"with at least 3 points each, got {text!r}"
             ) from None

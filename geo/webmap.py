@@ -52,6 +52,7 @@ import pandas as pd
 import shapely
 
 from geo import catalog
+from geo._errors import InputError
 from geo.crs import to_metric
 from geo.settings import GEOGRAPHIC_CRS, SHANGHAI_BBOX
 from geo.style import (
@@ -177,15 +178,15 @@ def check_map_layers(
     Raises ValueError (TypeError for a non-GeoDataFrame) naming the layer and what is expected.
     """
     if lang not in LANGS:
-        raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+        raise InputError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
     if not layers:
-        raise ValueError("nothing to draw: no layers given")
+        raise InputError("nothing to draw: no layers given")
     for name, gdf in layers.items():
         if not isinstance(gdf, gpd.GeoDataFrame):
             raise TypeError(f"layer {name!r} should be a GeoDataFrame, got {type(gdf)}")
         if gdf.crs is None or gdf.crs.to_epsg() != 4326:
             got = "no CRS" if gdf.crs is None else repr(gdf.crs.to_string())
-            raise ValueError(f"layer {name!r} must be in {GEOGRAPHIC_CRS} (WGS84 lon/lat), got "
+            raise InputError(f"layer {name!r} must be in {GEOGRAPHIC_CRS} (WGS84 lon/lat), got "
                              f"{got}; reproject it with .to_crs(4326) first")
     known = [n for n in LAYER_ORDER if n in layers]
     others = [n for n in layers if n not in LAYER_ORDER]

@@ -208,7 +208,7 @@ def report_errors(func: Callable[[argparse.Namespace], int], args: argparse.Name
     except DataError as exc:
         print(f"error: data problems\n{exc}", file=sys.stderr)
         return 2
-    except (AtlasError, ValueError) as exc:
+    except AtlasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. an output folder that cannot be written

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from dashboard.cli._common import display_width
-from geo._errors import DataError
+from dashboard.cli._common import UsageError, display_width
+from geo._errors import AtlasError, DataError
 from geo.geocode import (
     PROVIDERS,
     GeocodeProgress,
@@ -144,7 +144,7 @@ def cmd_geocode(args: argparse.Namespace, *, stderr: TextIO | None = None) -> in
     err = stderr if stderr is not None else sys.stderr
     try:
         if args.output.exists() and args.input.exists() and args.output.samefile(args.input):
-            raise ValueError(f"{args.output}: the output would overwrite the input; choose "
+            raise UsageError(f"{args.output}: the output would overwrite the input; choose "
                              "another -o path (the input is never modified)")
         outline = shanghai_outline(args.data)
         geocoder = make_geocoder(args.provider, base_url=args.base_url, cache_path=args.cache,
@@ -153,7 +153,7 @@ def cmd_geocode(args: argparse.Namespace, *, stderr: TextIO | None = None) -> in
     except DataError as exc:
         print(f"error: data problems\n{exc}", file=err)
         return 2
-    except ValueError as exc:
+    except AtlasError as exc:
         print(f"error: {exc}", file=err)
         return 2
     if outline is None:
@@ -183,7 +183,7 @@ def cmd_geocode(args: argparse.Namespace, *, stderr: TextIO | None = None) -> in
         progress.close()
         print(f"error: data problems\n{exc}", file=err)
         return 2
-    except ValueError as exc:
+    except AtlasError as exc:
         progress.close()
         print(f"error: {exc}", file=err)
         return 2

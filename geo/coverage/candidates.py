@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo._errors import DataError, Problem
+from geo._errors import DataError, InputError, Problem
 from geo.coverage.inputs import FloatArray, check_radius, point_xy, polygonal_geoms, require_metric
 from geo.crs import to_metric
 from geo.settings import GEOGRAPHIC_CRS
@@ -38,7 +38,7 @@ def grid_candidates(towns_m: gpd.GeoDataFrame, *, spacing_m: float = 1000.0) -> 
             else [str(i) for i in towns_m.index])
     total = sum(g.area for g in geoms) / spacing**2
     if total > MAX_CANDIDATES:
-        raise ValueError(f"spacing_m={spacing_m:g} gives about {total:,.0f} candidate sites; "
+        raise InputError(f"spacing_m={spacing_m:g} gives about {total:,.0f} candidate sites; "
                          f"use a spacing that gives at most {MAX_CANDIDATES:,}")
     ids: list[str] = []
     towns: list[str] = []

@@ -42,7 +42,7 @@ import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from geo._errors import DataError, Problem
+from geo._errors import DataError, InputError, Problem
 from geo.coverage.inputs import (
     EMPTY,
     FloatArray,
@@ -111,7 +111,7 @@ def polygon_area_error(quad_segs: int) -> float:
     A regular n-gon inscribed in a circle of radius r has area (n/2) r² sin(2π/n).
     """
     if quad_segs < 1:
-        raise ValueError(f"quad_segs must be a positive integer, got {quad_segs!r}")
+        raise InputError(f"quad_segs must be a positive integer, got {quad_segs!r}")
     n = 4 * quad_segs
     return 1.0 - (n / (2.0 * math.pi)) * math.sin(2.0 * math.pi / n)
 
@@ -120,7 +120,7 @@ def check_quad_segs(quad_segs: int) -> int:
     """The number of segments per quarter circle, if circles drawn with it are close enough."""
     error = polygon_area_error(quad_segs)
     if error >= MAX_POLYGON_AREA_ERROR:
-        raise ValueError(
+        raise InputError(
             f"quad_segs={quad_segs} draws circles with {error:.2%} less area than a true "
             f"circle; use at least 10 (area error < {MAX_POLYGON_AREA_ERROR:.1%}), "
             f"default {QUAD_SEGS}"
@@ -147,7 +147,7 @@ def facility_radii(
     if len(facilities) == 0:
         return pd.Series([], index=facilities.index, name="radius_m", dtype=float)
     if "category" not in facilities.columns:
-        raise ValueError("facilities have no 'category' column: pass radius_m (metres) to "
+        raise InputError("facilities have no 'category' column: pass radius_m (metres) to "
                          "give every facility the same service radius")
     radii = [radius_by_category.get(c) if isinstance(c, str) else None
              for c in facilities["category"]]
@@ -570,7 +570,7 @@ def make_engine(
     quad_segs = check_quad_segs(quad_segs)
     if is_polygonal(facilities_m):
         if radius_m is not None:
-            raise ValueError("radius_m applies to facility points; these are already service "
+            raise InputError("radius_m applies to facility points; these are already service "
                              "areas (polygons)")
         return Shapes(polygonal_geoms(facilities_m, "service areas"))
     radii = facility_radii(facilities_m, radius_m=radius_m, radius_by_category=radius_by_category)

@@ -10,7 +10,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from geo._errors import DataError, Problem
+from geo._errors import DataError, InputError, Problem
 from geo.crs import assert_projected
 
 __all__ = [
@@ -37,9 +37,9 @@ def check_radius(value: object, what: str) -> float:
     try:
         radius = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number of metres, got {value!r}") from None
+        raise InputError(f"{what} must be a number of metres, got {value!r}") from None
     if not math.isfinite(radius) or radius <= 0:
-        raise ValueError(f"{what} must be a positive number of metres, got {value!r}")
+        raise InputError(f"{what} must be a positive number of metres, got {value!r}")
     return radius
 
 
@@ -54,7 +54,7 @@ def require_metric(gdf: object, what: str) -> gpd.GeoDataFrame:
 def same_crs(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame, what_a: str, what_b: str) -> None:
     """Refuse two layers in different CRSs."""
     if not a.crs.equals(b.crs):
-        raise ValueError(
+        raise InputError(
             f"{what_a} ({a.crs.to_string()}) and {what_b} ({b.crs.to_string()}) are in "
             "different CRSs; project both with geo.crs.to_metric()"
         )

@@ -14,6 +14,7 @@ import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from geo._errors import InputError
 from geo.coverage.candidates import grid_candidates
 from geo.coverage.engine import QUAD_SEGS, check_quad_segs, make_engine
 from geo.coverage.inputs import (
@@ -156,7 +157,7 @@ def suggest_sites(
     within 1 - 1/e (63%) of the best possible for this objective.
     """
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k must be a positive whole number of sites, got {k!r}")
+        raise InputError(f"k must be a positive whole number of sites, got {k!r}")
     new_radius = check_radius(new_radius_m, "new_radius_m")
     quad_segs = check_quad_segs(quad_segs)
     towns_m = require_metric(towns_m, "towns_m")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from geo._errors import InputError
 from geo.geocode import amap, nominatim, tianditu
 from geo.geocode._http import GeocodeCache, RateLimiter, default_cache_path
 from geo.geocode.answers import Answer, Candidate, GeocodeStopError, Lookup
@@ -87,7 +88,7 @@ def precision_for_level(provider: str, level: str) -> float | None:
     """
     table = {"amap": AMAP_LEVEL_PRECISION_M, "tianditu": TIANDITU_LEVEL_PRECISION_M}.get(provider)
     if table is None:
-        raise ValueError(f"precision_for_level: unknown provider {provider!r}; "
+        raise InputError(f"precision_for_level: unknown provider {provider!r}; "
                          "expected amap or tianditu (use nominatim_precision_m for Nominatim)")
     return table.get(level.strip())
 

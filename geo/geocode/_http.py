@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from geo._errors import InputError
+
 __all__ = ["TRANSIENT_ERRORS", "GeocodeCache", "RateLimiter", "default_cache_path", "http_get"]
 
 #: Network failures worth another try.
@@ -51,7 +53,7 @@ class GeocodeCache:
                 "body TEXT NOT NULL, PRIMARY KEY (provider, base_url, address, city))")
             self._db.commit()
         except sqlite3.Error as exc:
-            raise ValueError(f"{self.path}: cannot use as a geocoding cache ({exc}); "
+            raise InputError(f"{self.path}: cannot use as a geocoding cache ({exc}); "
                              "pass another path with --cache") from exc
 
     def get(self, provider: str, base_url: str, address: str, city: str

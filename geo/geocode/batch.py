@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo._errors import DataError, Problem
+from geo._errors import DataError, InputError, Problem
 from geo._io import atomic_write, decode_text
 from geo.crs import to_metric
 from geo.geocode.answers import Candidate, GeocodeStopError, Lookup, RowError, number_or_none
@@ -153,7 +153,7 @@ def geocode_table(
         if list(table.columns).count(name) > 1:
             raise DataError(Problem(file, None, name, None, "column appears more than once"))
     if not ambiguous_m > 0:
-        raise ValueError(f"ambiguous_m must be a distance in metres > 0, got {ambiguous_m!r}")
+        raise InputError(f"ambiguous_m must be a distance in metres > 0, got {ambiguous_m!r}")
     out = table.astype(object).copy()
     for name in COORD_COLUMNS:
         if name not in out.columns:
@@ -385,7 +385,7 @@ def geocode_csv(
     """
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.exists() and input_path.exists() and output_path.samefile(input_path):
-        raise ValueError(f"{output_path}: the output would overwrite the input; "
+        raise InputError(f"{output_path}: the output would overwrite the input; "
                          "choose another -o path (the input is never modified)")
     table, header, _encoding = read_address_csv(input_path)
     try:

@@ -12,6 +12,7 @@ from types import MappingProxyType, ModuleType
 from typing import Final, Literal, get_args
 
 from geo import __version__
+from geo._errors import InputError
 from geo.geocode import amap, nominatim, tianditu
 from geo.geocode._http import (
     TRANSIENT_ERRORS,
@@ -44,7 +45,7 @@ PROVIDER_MODULES: Final[Mapping[str, ModuleType]] = MappingProxyType({
 def provider_spec(provider: str) -> ProviderSpec:
     """The spec of a provider by name; a ValueError naming the choices otherwise."""
     if provider not in PROVIDER_MODULES:
-        raise ValueError(f"unknown geocoding provider {provider!r}; "
+        raise InputError(f"unknown geocoding provider {provider!r}; "
                          f"expected one of {', '.join(PROVIDERS)}")
     spec: ProviderSpec = PROVIDER_MODULES[provider].SPEC
     return spec
@@ -77,25 +78,25 @@ class Geocoder:
         self._spec = spec
         self._module = PROVIDER_MODULES[provider]
         if spec.key_env is not None and not (key or "").strip():
-            raise ValueError(f"{spec.label} needs a key: set {spec.key_env} in the environment "
+            raise InputError(f"{spec.label} needs a key: set {spec.key_env} in the environment "
                              "(nothing was sent)")
         self._key = (key or "").strip()
         self.base_url = (base_url or spec.default_base_url).rstrip("/")
         parsed = urllib.parse.urlsplit(self.base_url)
         if parsed.scheme not in {"http", "https"} or not parsed.netloc:
-            raise ValueError(f"--base-url must be an http(s) URL such as {spec.default_base_url}, "
+            raise InputError(f"--base-url must be an http(s) URL such as {spec.default_base_url}, "
                              f"got {base_url!r}")
         self.endpoint = (self.base_url if parsed.path.endswith(spec.path)
                          else self.base_url + spec.path)
         interval = spec.default_min_interval_s if min_interval_s is None else float(min_interval_s)
         if not math.isfinite(interval) or interval < 0:
-            raise ValueError(f"min_interval_s must be a number of seconds >= 0, got {interval!r}")
+            raise InputError(f"min_interval_s must be a number of seconds >= 0, got {interval!r}")
         if parsed.hostname == nominatim.PUBLIC_HOST and interval < 1.0:
-            raise ValueError("the public Nominatim server allows at most 1 request per second "
+            raise InputError("the public Nominatim server allows at most 1 request per second "
                              f"(min interval 1.0 s, got {interval} s); point --base-url at your "
                              "own Nominatim to go faster")
         if timeout_s <= 0 or max_tries < 1 or backoff_s < 0:
-            raise ValueError("timeout_s must be > 0, max_tries >= 1 and backoff_s >= 0; got "
+            raise InputError("timeout_s must be > 0, max_tries >= 1 and backoff_s >= 0; got "
                              f"{timeout_s}, {max_tries}, {backoff_s}")
         self.timeout_s, self.max_tries, self.backoff_s = timeout_s, max_tries, backoff_s
         self.user_agent = user_agent
