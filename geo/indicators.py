@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from geo import catalog
+from geo._errors import InputError
 
 __all__ = ["MEMBERSHIPS", "Indicators", "selection_indicators"]
 
@@ -57,7 +58,7 @@ def selection_indicators(
     """
     mask = np.asarray(selected, dtype=bool)
     if mask.shape != (len(facilities),):
-        raise ValueError(f"'selected' should hold one flag per facility ({len(facilities)}), "
+        raise InputError(f"'selected' should hold one flag per facility ({len(facilities)}), "
                          f"got shape {mask.shape}")
     chosen = facilities.iloc[np.flatnonzero(mask)]
     memberships: dict[str, int] | None = None
