@@ -27,8 +27,9 @@ def test_export_analysis_layers_to_one_geopackage(tmp_path, capsys, bundled_atla
         expected.towns.set_index("key").loc["nanhui", "covered_share"], abs=1e-9)
     assert len(pyogrio.read_dataframe(out, layer="suggested_sites")) == 2
     meta = json.loads((tmp_path / "analysis.gpkg.meta.json").read_text("utf-8"))
-    assert meta["analysis"]["coverage"]["radius_m"] == 2000
-    assert meta["analysis"]["clusters"]["method"] == "DBSCAN"
+    assert meta["analysis"]["coverage"]["parameters"]["radius_m"] == 2000
+    assert meta["analysis"]["clusters"]["parameters"]["method"] == "dbscan"
+    assert meta["analysis"]["siting"]["parameters"]["k"] == 2
 
 
 def test_unknown_analysis_layer_is_a_usage_error(tmp_path, capsys):

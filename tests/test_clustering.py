@@ -514,7 +514,8 @@ def test_cli_clusters_json_and_geojson(tmp_path, capsys, bundled_atlas):
     assert sum(c["size"] for c in doc["clusters"]) + doc["noise"] == total
     assert set(doc["labels"]) == set(bundled_atlas.facilities.index)
     assert doc["parameters"] == {"method": "dbscan", "eps_m": 3000.0, "min_samples": 3,
-                                 "hull": "convex", "crs": "EPSG:4549"}
+                                 "hull": "convex", "include_placeholders": False,
+                                 "crs": "EPSG:4549"}
     assert set(doc["clark_evans"]) == {"jiading", "qingpu", "songjiang", "fengxian", "nanhui"}
     geojson = json.loads(out.read_text(encoding="utf-8"))
     assert "crs" not in geojson  # RFC 7946

@@ -548,7 +548,7 @@ def test_cli_site_json(capsys):
                             "--new-category", "incubator", "--json"], capsys)
     assert code == 0
     doc = json.loads(out)
-    assert doc["new_radius_m"] == 2000 and doc["towns"] == ["qingpu"]
+    assert doc["parameters"]["new_radius_m"] == 2000 and doc["towns"] == ["qingpu"]
     assert [p["rank"] for p in doc["picks"]] == [1, 2]
     assert all(p["town"] == "qingpu" and p["gain_m2"] > 0 for p in doc["picks"])
     assert doc["picks"][0]["gain_m2"] >= doc["picks"][1]["gain_m2"]

@@ -207,14 +207,17 @@ def test_cluster_run_on_the_real_data_and_its_export(mapdata, bundled_atlas):
                  .index)
     assert members <= chosen
     layers, params = analysis_layers(result)
-    assert set(layers) == {"clusters", "density"} and params["clusters"]["method"] == "DBSCAN"
+    assert set(layers) == {"clusters", "density"}
+    assert params["clusters"]["parameters"]["method"] == "dbscan"
+    assert params["clusters"] == result["results"]["clusters"]
     _name, data, _ = export_bundle(mapdata, Filter(), fmt="gpkg",
                                    layer_names=["facilities", "analysis"], datum="wgs84",
                                    analysis=layers, analysis_params=params)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         meta = json.loads(archive.read(next(n for n in archive.namelist()
                                             if n.endswith(".meta.json"))))
-    assert meta["analysis"]["clusters"]["eps_m"] == 3000
+    assert meta["analysis"]["clusters"]["parameters"]["eps_m"] == 3000
+    assert meta["analysis"]["clusters"]["labels"] == result["results"]["clusters"]["labels"]
 
 
 def test_too_many_points_are_aggregated_or_cut_to_the_view(mapdata, bundled_atlas, monkeypatch):

@@ -11,7 +11,6 @@ import html as html_lib
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard import ids
@@ -20,16 +19,15 @@ from dashboard.i18n import t
 from dashboard.mapdata import MapData, geojson_from_frame, in_display_datum
 from dashboard.state import FilterControls, datum_for, filter_from_controls, filter_states
 from geo import catalog
-from geo.clustering import (
-    HOTSPOT_CLASSES,
-    clark_evans_by_town,
-    cluster_hulls,
-    dbscan_labels,
-    density_contours,
-    hdbscan_labels,
-    hotspots,
-    kernel_density,
+from geo.analysis import (
+    ClusterParams,
+    DensityParams,
+    HotspotParams,
+    run_density,
+    run_hotspots,
 )
+from geo.analysis import run_clusters as analysis_clusters
+from geo.clustering import HOTSPOT_CLASSES
 from geo.crs import to_metric
 from geo.query import Filter, encode_area
 from geo.settings import GEOGRAPHIC_CRS
@@ -51,34 +49,29 @@ def run_clusters(
     cell: str,
     lang: str,
     uploaded: gpd.GeoDataFrame | None = None,
+    include_placeholders: bool = False,
 ) -> dict[str, Any]:
     """Run the chosen analyses on the selection; return JSON-ready results (WGS84).
 
-    ``uploaded`` (the user's own facilities, WGS84) join the selection under the same Filter.
+    The numbers come from geo.analysis (the same entry points as ``newtown clusters`` and
+    ``newtown hotspots``); ``results`` holds each result's ``to_json()`` and the rest is that
+    result formatted for the panel and the map. ``uploaded`` (the user's own facilities,
+    WGS84) join the selection under the same Filter.
     """
     atlas = mapdata.atlas
-    selected = flt.select(atlas.facilities)
-    points = atlas.facilities_m.loc[selected.index]
-    attributes = atlas.facilities
-    if uploaded is not None and len(mine := flt.select(uploaded)):
-        mine = mine.assign(layers=mine["industries"].map(
-            lambda text: ";".join(dict.fromkeys(catalog.industry_layer(k)
-                                                for k in str(text).split(";") if k))))
-        mine_m = to_metric(mine)
-        columns = ["town", "layers", "geometry"]
-        points = gpd.GeoDataFrame(pd.concat([points[columns], mine_m[columns]]),
-                                  crs=points.crs)
-        attributes = pd.concat([atlas.facilities[["town", "layers"]], mine[["town", "layers"]]])
-        if not points.index.is_unique:
-            raise ValueError("an uploaded facility id repeats a bundled id; rename it")
+    clusters = analysis_clusters(
+        atlas, flt, ClusterParams(method="hdbscan" if method == "hdbscan" else "dbscan",
+                                  eps_m=eps_m, min_samples=min_samples if method != "hdbscan"
+                                  else None, min_cluster_size=min_cluster_size,
+                                  include_placeholders=include_placeholders),
+        uploaded=uploaded)
+    doc = clusters.to_json()
     if method == "hdbscan":
-        labels = hdbscan_labels(points, min_cluster_size=min_cluster_size)
         params: dict[str, Any] = {"method": "HDBSCAN", "min_cluster_size": min_cluster_size}
     else:
-        labels = dbscan_labels(points, eps_m=eps_m, min_samples=min_samples)
         params = {"method": "DBSCAN", "eps_m": eps_m, "min_samples": min_samples}
-    hulls = cluster_hulls(points, labels, attributes=attributes, towns_m=atlas.towns_m)
-    members = labels[labels >= 0].groupby(labels[labels >= 0]).groups
+    hulls = clusters.hulls
+    members = clusters.members()
     rows = []
     for number, row in hulls.iterrows():
         layers = [catalog.INDUSTRIES[k].label(lang) for k in str(row["dominant_layers"]).split(";")
@@ -88,29 +81,33 @@ def run_clusters(
         rows.append({"cluster": int(number), "size": int(row["size"]),
                      "area_km2": round(float(row["area_m2"]) / 1e6, 2),
                      "towns": "、".join(towns), "layers": "、".join(layers),
-                     "members": ";".join(map(str, members.get(number, [])))})
+                     "members": ";".join(members.get(int(number), [])),
+                     })
     colours = [CLUSTER_COLOURS[int(i) % len(CLUSTER_COLOURS)] for i in hulls.index]
-    shapes = hulls.reset_index().assign(
+    shapes = clusters.layers()["clusters"].assign(
         colour=colours,
-        members=[r["members"] for r in rows],
         tooltip=[html_lib.escape(f"#{r['cluster']} · {r['size']} · {r['layers']}")
                  for r in rows])
     result: dict[str, Any] = {
-        "params": params, "count": len(points), "noise": int((labels < 0).sum()),
+        "params": params, "count": doc["facilities"], "noise": doc["noise"],
+        "excluded_placeholders": len(clusters.excluded_placeholders),
         "rows": rows,
+        "results": {"clusters": doc},
         "clusters": geojson_from_frame(shapes[["cluster", "size", "area_m2", "dominant_layers",
-                                               "towns",
-                                     "members", "colour", "tooltip", "geometry"]]),
+                                               "towns", "members", "colour", "tooltip",
+                                               "geometry"]]),
     }
-    dispersion = clark_evans_by_town(points, atlas.towns_m)
     result["dispersion"] = [
         {"town": catalog.TOWNS[str(key)].label(lang),
          "sentence": f"n={int(row['n'])}: {row['sentence_en' if lang == 'en' else 'sentence_zh']}"}
-        for key, row in dispersion.iterrows()
+        for key, row in clusters.dispersion.iterrows()
     ]
-    if "density" in extras and len(points) >= 2:
-        grid = kernel_density(points, bandwidth_m=bandwidth_m, extent=atlas.towns_m)
-        bands = density_contours(grid, levels=5)
+    if "density" in extras and doc["facilities"] >= 2:
+        density = run_density(atlas, flt, DensityParams(
+            bandwidth_m=bandwidth_m, include_placeholders=include_placeholders),
+            uploaded=uploaded)
+        result["results"]["density"] = density.to_json()
+        bands = density.layers()["density"]
         bands = bands.assign(
             colour=[DENSITY_COLOURS[min(int(v), len(DENSITY_COLOURS) - 1)]
                     for v in bands["level"]],
@@ -118,9 +115,12 @@ def run_clusters(
                                                                  bands["upper"], strict=True)])
         result["density"] = geojson_from_frame(bands)
         params["bandwidth_m"] = bandwidth_m
-    if "hotspots" in extras and len(points) >= 2:
-        cells = hotspots(points, cell=cell, study_area=atlas.towns_m,
-                         permutations=MAX_PERMUTATIONS, seed=0)
+    if "hotspots" in extras and doc["facilities"] >= 2:
+        spots = run_hotspots(atlas, flt, HotspotParams(
+            cell=cell, permutations=MAX_PERMUTATIONS, seed=0,
+            include_placeholders=include_placeholders), uploaded=uploaded)
+        result["results"]["hotspots"] = spots.to_json()
+        cells = spots.layers()["hotspots"]
         significant = cells[cells["hotspot"] != "not_significant"]
         result["hotspot_summary"] = {k: int(v) for k, v in
                                      cells["hotspot"].value_counts().items()}

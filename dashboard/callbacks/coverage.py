@@ -22,13 +22,9 @@ from dashboard.i18n import t
 from dashboard.mapdata import MapData, geojson_from_frame, in_display_datum
 from dashboard.state import FilterControls, datum_for, filter_from_controls, filter_states
 from geo import catalog
-from geo.coverage import (
-    POPULATION_COLUMNS,
-    atlas_coverage,
-    coverage_report,
-    suggest_sites,
-)
-from geo.crs import to_metric
+from geo.analysis import CoverageParams, SitingParams, run_siting
+from geo.analysis import run_coverage as analysis_coverage
+from geo.coverage import POPULATION_COLUMNS
 from geo.query import Filter
 from geo.settings import GEOGRAPHIC_CRS
 
@@ -44,78 +40,82 @@ def run_coverage(
     lang: str,
     uploaded: gpd.GeoDataFrame | None = None,
     population: gpd.GeoDataFrame | None = None,
+    include_placeholders: bool = False,
 ) -> dict[str, Any]:
     """Coverage per town and district, gap polygons and (k > 0) greedy site suggestions.
 
-    ``uploaded`` (the user's own facilities, WGS84) join the selection under the same Filter;
-    ``population`` (the user's polygons or points with a population column, WGS84) adds
-    covered people by areal interpolation.
+    The numbers come from geo.analysis (the same entry points as ``newtown coverage`` and
+    ``newtown site``); ``results`` holds each result's ``to_json()`` and the rest is that
+    result formatted for the panel and the map. ``uploaded`` (the user's own facilities,
+    WGS84) join the selection under the same Filter; ``population`` (the user's polygons or
+    points with a population column, WGS84) adds covered people by areal interpolation.
     """
     atlas = mapdata.atlas
     radius = None if radius_mode == "category" else float(radius_m)
-    selected_m = atlas.facilities_m.loc[flt.select(atlas.facilities).index]
-    extra = 0
-    if uploaded is not None:
-        mine = to_metric(flt.select(uploaded))
-        extra = len(mine)
-        selected_m = gpd.GeoDataFrame(pd.concat([selected_m, mine[selected_m.columns.intersection(
-            mine.columns)]]), crs=selected_m.crs)
-    if extra or population is not None:
-        report = coverage_report(selected_m, atlas.towns_m, atlas.districts_m, radius_m=radius,
-                                 population=to_metric(population) if population is not None
-                                 else None)
-    else:
-        report = atlas_coverage(atlas, flt, radius_m=radius)  # cached per filter and radius
-    towns = report.towns
+    coverage = analysis_coverage(
+        atlas, flt, CoverageParams(radius_m=radius, include_placeholders=include_placeholders),
+        population=population, population_source="uploaded" if population is not None
+        else None, uploaded=uploaded)
+    doc = coverage.to_json()
+    towns = doc["towns"]
+    assert isinstance(towns, list)
     rows = [{"town": str(r["key"]), "name": catalog.TOWNS[str(r["key"])].label(lang),
              "area_km2": round(float(r["area_m2"]) / 1e6, 1),
              "covered_km2": round(float(r["covered_m2"]) / 1e6, 1),
-             "share": round(float(r["covered_share"]), 4),
+             "share": round(float(r["covered_share"] or 0.0), 4),
              **({"population": round(float(r["population"])),
                  "covered_population": round(float(r["covered_population"])),
-                 "population_share": None if pd.isna(r["population_share"]) else
+                 "population_share": None if r["population_share"] is None else
                  round(float(r["population_share"]), 4)}
-                if "population_share" in towns.columns else {})}
-            for _, r in towns.iterrows()]
-    # ``covered`` is aligned with the towns table, one row per town.
-    covered = gpd.GeoDataFrame({"key": list(towns["key"].astype(str))},
-                               geometry=report.covered.to_numpy(), crs=report.covered.crs)
-    gaps = report.gaps[["key", "geometry"]].assign(
+                if "population" in r else {})}
+            for r in towns]
+    layers = coverage.layers()
+    covered = layers["coverage"][["key", "geometry"]]
+    gaps = layers["coverage_gaps"][["key", "geometry"]].assign(
         tooltip=[html_lib.escape(t("cov_gap_tip", lang, town=catalog.TOWNS[str(k)].label(lang)))
-                 for k in report.gaps["key"]])
+                 for k in layers["coverage_gaps"]["key"]])
     params = {"analysis": "coverage", "radius_m": radius if radius is not None else
-              "per category (geo.settings.DEFAULT_RADIUS_M)", "selected": report.facilities,
-              "distinct_sites": report.distinct_sites, "crs": "EPSG:4549",
-              "uploaded_facilities": extra,
+              "per category (geo.settings.DEFAULT_RADIUS_M)", "selected": doc["facilities"],
+              "distinct_sites": doc["distinct_sites"], "crs": "EPSG:4549",
+              "uploaded_facilities": doc["uploaded_facilities"],
+              "excluded_placeholders": len(coverage.excluded_placeholders),
               "population_layer": "uploaded" if population is not None else None}
     result: dict[str, Any] = {
         "params": params, "rows": rows,
+        "results": {"coverage": doc},
         "coverage": geojson_from_frame(covered.assign(tooltip=[r["name"] for r in rows])),
         "gaps": geojson_from_frame(gaps),
     }
-    if report.districts is not None:
+    districts = doc["districts"]
+    assert isinstance(districts, list)
+    if districts:
         result["districts"] = [
-            {"name": catalog.district_by_zh(str(r["name_zh"])).label(lang),
-             "covered_km2": round(float(r["covered_m2"]) / 1e6, 1),
+            {"name": catalog.district_by_zh(str(d["name_zh"])).label(lang),
+             "covered_km2": round(float(d["covered_m2"]) / 1e6, 1),
              # coastal polygons hold sea and tidal flats: no land share for them
-             "land_share": round(float(r["covered_share"]), 4) if r["land_area_ok"] else None}
-            for _, r in report.districts.iterrows() if float(r["covered_m2"]) > 0
+             "land_share": (round(float(d["covered_share"]), 4)
+                            if d["land_area_ok"] and d["covered_share"] is not None else None)}
+            for d in districts if float(d["covered_m2"]) > 0
         ]
     if k > 0:
-        siting = suggest_sites(selected_m, atlas.towns_m, k=k,
-                               new_radius_m=float(new_radius_m), radius_m=radius,
-                               population=to_metric(population) if population is not None
-                               else None)
-        picks = siting.picks.reset_index()
+        siting = run_siting(
+            atlas, flt, SitingParams(k=k, new_radius_m=float(new_radius_m), radius_m=radius,
+                                     include_placeholders=include_placeholders,
+                                     new_radius_from="dashboard"),
+            population=population, population_source="uploaded" if population is not None
+            else None, uploaded=uploaded)
+        result["results"]["siting"] = siting.to_json()
+        picks = siting.layers()["suggested_sites"]
         picks = picks.assign(
             gain_km2=(picks["gain_m2"] / 1e6).round(2),
             tooltip=[html_lib.escape(t("cov_site_tip", lang, rank=int(r), gain=g / 1e6))
                      for r, g in zip(picks["rank"], picks["gain_m2"], strict=True)])
         result["sites"] = geojson_from_frame(picks[["rank", "town", "gain_km2",
                                                     "covered_share_after",
-                                          "tooltip", "geometry"]])
+                                                    "tooltip", "geometry"]])
         params.update({"sites_k": k, "new_radius_m": float(new_radius_m),
-                       "candidates": siting.candidates, "objective": siting.objective})
+                       "candidates": siting.picks.candidates,
+                       "objective": siting.picks.objective})
     return result
 
 

@@ -17,6 +17,7 @@ from dashboard.components.export import ANALYSIS_LAYERS, EXPORT_LAYERS
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
 from dashboard.state import FilterControls, filter_from_controls, filter_states
+from geo.analysis import data_sources
 from geo.export import MAP_FORMATS, export
 from geo.query import Filter
 
@@ -65,7 +66,7 @@ def export_bundle(
                         **extra,
                         metadata={"filter": flt.to_params(), "exported_from": "dashboard",
                                   "analysis": analysis_params or None,
-                                  "sources": _sources(atlas)})
+                                  "sources": data_sources(atlas.data_dir)})
         messages = tuple(result.messages)
         if result.output.suffix == ".zip":  # already an archive: make sure the sidecar is in it
             with zipfile.ZipFile(result.output, "a", zipfile.ZIP_DEFLATED) as archive:
@@ -80,7 +81,7 @@ def export_bundle(
 
 
 def analysis_layers(*stores: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """GeoDataFrames (WGS84) and parameters of the analysis results held in the browser."""
+    """GeoDataFrames (WGS84) and result documents (by analysis) held in the browser."""
     import geopandas as gpd
 
     layers: dict[str, Any] = {}
@@ -94,18 +95,10 @@ def analysis_layers(*stores: dict[str, Any] | None) -> tuple[dict[str, Any], dic
                 frame = gpd.GeoDataFrame.from_features(data["features"], crs=4326)
                 layers[name] = frame.drop(columns=[c for c in ("colour", "tooltip")
                                                    if c in frame.columns])
-        kind = str((store.get("params") or {}).get("analysis", "clusters"))
-        params[kind] = store.get("params") or {}
+        # The sidecar carries each analysis's result JSON (geo.analysis), the same document
+        # `newtown coverage --json` / `newtown clusters --json` print for the same filter.
+        params.update(store.get("results") or {})
     return layers, params
-
-
-def _sources(atlas: Any) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name in ("facilities", "towns", "districts", "corridors", "zones"):
-        frame = getattr(atlas, name)
-        if "source" in frame.columns:
-            out[name] = "; ".join(sorted({str(s) for s in frame["source"]}))[:2000]
-    return out
 
 
 def register(app: Dash, mapdata: MapData) -> None:

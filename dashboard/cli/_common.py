@@ -23,6 +23,7 @@ __all__ = [
     "UsageError",
     "add_data_option",
     "add_filter_arguments",
+    "add_placeholder_option",
     "add_radius_options",
     "aligned_rows",
     "display_width",
@@ -103,6 +104,14 @@ def read_within(path: Path) -> Polygon | MultiPolygon:
     if geom.geom_type != "Polygon":
         raise UsageError(f"{path}: --within needs one polygon, found {geom.geom_type}")
     return geom
+
+
+def add_placeholder_option(p: argparse.ArgumentParser) -> None:
+    """``--include-placeholders``: let placeholder rows into a spatial analysis on purpose."""
+    p.add_argument("--include-placeholders", action="store_true",
+                   help="include facilities placed on a town-centre or district point "
+                        "(placeholders); by default a spatial analysis leaves them out and "
+                        "lists them")
 
 
 def add_radius_options(p: argparse.ArgumentParser) -> None:

@@ -3,43 +3,37 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import sys
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
 
 from dashboard.cli._common import (
     add_data_option,
     add_filter_arguments,
+    add_placeholder_option,
     filter_from_args,
     pad,
+    print_json,
     report_errors,
     spaced_table,
 )
 from geo import catalog
-from geo.atlas import Atlas, load_atlas
+from geo.analysis.clusters import (
+    DEFAULT_EPS_M,
+    DEFAULT_MIN_CLUSTER_SIZE,
+    DEFAULT_MIN_SAMPLES,
+    ClusterParams,
+    ClusterResult,
+    run_clusters,
+)
+from geo.analysis.hotspots import HotspotParams, HotspotResult, run_hotspots
+from geo.atlas import load_atlas
 from geo.clustering import (
     HOTSPOT_CLASSES,
-    clark_evans_by_town,
-    cluster_hulls,
-    dbscan_labels,
-    hdbscan_labels,
-    hotspots,
     parse_cell,
 )
 from geo.export import export
-from geo.query import Filter
-from geo.settings import GEOGRAPHIC_CRS
-
-DEFAULT_EPS_M = 800.0
-DEFAULT_MIN_SAMPLES = 3
-DEFAULT_MIN_CLUSTER_SIZE = 5
 
 
 def add_cluster_commands(sub: Any) -> None:
@@ -98,6 +92,7 @@ def add_cluster_commands(sub: Any) -> None:
 def _add_shared_options(p: argparse.ArgumentParser) -> None:
     add_data_option(p)
     add_filter_arguments(p)
+    add_placeholder_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.add_argument("-o", "--output", type=Path, default=None, metavar="PATH.geojson",
@@ -106,17 +101,6 @@ def _add_shared_options(p: argparse.ArgumentParser) -> None:
 
 
 # -- running -------------------------------------------------------------------------------------
-
-
-def _selection(atlas: Atlas, flt: Filter) -> gpd.GeoDataFrame:
-    """The selected facilities in metres (the filter reads the WGS84 frame)."""
-    selected = flt.select(atlas.facilities)
-    return atlas.facilities_m.loc[selected.index]
-
-
-def _study_towns(atlas: Atlas, flt: Filter) -> gpd.GeoDataFrame:
-    towns = atlas.towns_m
-    return towns.loc[towns["key"].isin(flt.towns)] if flt.towns else towns
 
 
 def cmd_clusters(args: argparse.Namespace) -> int:
@@ -129,74 +113,30 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
     return report_errors(_hotspots, args)
 
 
-def cluster_parameters(args: argparse.Namespace) -> dict[str, object]:
-    """The parameters actually used, as recorded in the JSON and the GeoJSON sidecar."""
-    if args.method == "dbscan":
-        return {"method": "dbscan", "eps_m": args.eps_m,
-                "min_samples": args.min_samples or DEFAULT_MIN_SAMPLES,
-                "hull": args.hull, "crs": "EPSG:4549"}
-    return {"method": "hdbscan", "min_cluster_size": args.min_cluster_size,
-            "min_samples": args.min_samples, "hull": args.hull, "crs": "EPSG:4549"}
-
-
 def _clusters(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
     atlas = load_atlas(args.data)
-    points = _selection(atlas, flt)
-    params = cluster_parameters(args)
-    if args.method == "dbscan":
-        labels = dbscan_labels(points, eps_m=args.eps_m,
-                               min_samples=args.min_samples or DEFAULT_MIN_SAMPLES)
-    else:
-        labels = hdbscan_labels(points, min_cluster_size=args.min_cluster_size,
-                                min_samples=args.min_samples)
-    hulls = cluster_hulls(points, labels, towns_m=atlas.towns_m, hull=args.hull,
-                          ratio=args.ratio)
-    if args.hull == "concave":
-        params["ratio"] = args.ratio
-    dispersion = clark_evans_by_town(points, _study_towns(atlas, flt))
-    notes = _precision_notes(points, args)
-    wgs84 = hulls_for_export(hulls, labels)
-
+    params = ClusterParams(method=args.method, eps_m=args.eps_m, min_samples=args.min_samples,
+                           min_cluster_size=args.min_cluster_size, hull=args.hull,
+                           ratio=args.ratio, include_placeholders=args.include_placeholders)
+    result = run_clusters(atlas, flt, params)
+    doc = result.to_json()
+    notes = list(result.notes)
     if args.output is not None:
-        result = export({"clusters": wgs84}, args.output, fmt="geojson",
-                        metadata={"filter": flt.to_params(), "analysis": params})
-        notes.append(f"wrote {result.output} ({len(wgs84)} cluster polygons, WGS84) and "
-                     f"{result.sidecar.name}")
+        clusters = result.layers()["clusters"]
+        written = export({"clusters": clusters}, args.output, fmt="geojson",
+                         metadata=result.metadata())
+        notes.append(f"wrote {written.output} ({len(clusters)} cluster polygons, WGS84) and "
+                     f"{written.sidecar.name}")
+        doc["output"] = str(written.output)
     if args.json:
-        doc = clusters_document(points, labels, wgs84, dispersion, params=params,
-                                flt=flt, notes=notes)
-        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        doc["notes"] = notes
+        print_json(doc)
         return 0
-    print(format_clusters(points, labels, hulls, dispersion, params=params, flt=flt,
-                          lang=args.lang))
+    print(format_clusters(result, lang=args.lang))
     for note in notes:
         print(f"note: {note}")
     return 0
-
-
-def _precision_notes(points: gpd.GeoDataFrame, args: argparse.Namespace) -> list[str]:
-    """Say so when DBSCAN's radius is finer than the coordinates it clusters."""
-    if args.method != "dbscan" or "coord_precision_m" not in points.columns or not len(points):
-        return []
-    precision = float(pd.to_numeric(points["coord_precision_m"], errors="coerce").median())
-    if math.isfinite(precision) and args.eps_m < precision:
-        return [f"--eps-m {args.eps_m:g} is finer than the median coordinate precision of "
-                f"these facilities ({precision:g} m): clusters at that scale may reflect how "
-                "sites were placed rather than where they are; try --eps-m 3000"]
-    return []
-
-
-def hulls_for_export(hulls: gpd.GeoDataFrame, labels: pd.Series) -> gpd.GeoDataFrame:
-    """Cluster polygons in WGS84 with their cluster id and member ids as columns."""
-    members = labels[labels >= 0].groupby(labels[labels >= 0]).groups
-    out = hulls.reset_index().assign(
-        members=[";".join(str(i) for i in members.get(c, [])) for c in hulls.index])
-    return out.to_crs(GEOGRAPHIC_CRS)
-
-
-# -- output ----------------------------------------------------------------------------------------
 
 
 def _names(keys: str, vocabulary: Any, lang: str) -> list[str]:
@@ -214,11 +154,11 @@ def _describe(params: dict[str, object], lang: str) -> str:
             f"HDBSCAN (min_cluster_size {params['min_cluster_size']}, min_samples {ms})")
 
 
-def format_clusters(points: gpd.GeoDataFrame, labels: pd.Series, hulls: gpd.GeoDataFrame,
-                    dispersion: pd.DataFrame, *, params: dict[str, object], flt: Filter,
-                    lang: str) -> str:
+def format_clusters(result: ClusterResult, *, lang: str) -> str:
     """The readable report: clusters table, noise and Clark-Evans per town."""
     zh = lang == "zh"
+    points, labels, hulls = result.points_m, result.labels, result.hulls
+    dispersion, params, flt = result.dispersion, result.parameters(), result.filter
     noise = labels.index[labels < 0]
     lines = []
     if not flt.is_empty():
@@ -257,111 +197,31 @@ def format_clusters(points: gpd.GeoDataFrame, labels: pd.Series, hulls: gpd.GeoD
     return "\n".join(lines)
 
 
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
-
-
-def clusters_document(points: gpd.GeoDataFrame, labels: pd.Series, wgs84: gpd.GeoDataFrame,
-                      dispersion: pd.DataFrame, *, params: dict[str, object], flt: Filter,
-                      notes: list[str]) -> dict[str, object]:
-    """The ``--json`` answer: parameters, clusters with names in both languages, labels."""
-    clusters = []
-    lon, lat = _centres_wgs84(wgs84.to_crs(points.crs))
-    for (_, row), x, y in zip(wgs84.iterrows(), lon, lat, strict=True):
-        clusters.append({
-            "cluster": int(row["cluster"]), "size": int(row["size"]),
-            "locations": int(row["locations"]), "shape": row["shape"],
-            "area_m2": float(row["area_m2"]),
-            "towns": [{"key": k, "name_zh": catalog.TOWNS[k].zh, "name_en": catalog.TOWNS[k].en}
-                      for k in row["towns"].split(";") if k in catalog.TOWNS],
-            "towns_touched": [k for k in row["towns_touched"].split(";") if k],
-            "layers": [{"key": k, "count": int(n), "name_zh": catalog.INDUSTRIES[k].zh,
-                        "name_en": catalog.INDUSTRIES[k].en}
-                       for k, n in (item.split(":") for item in row["layer_counts"].split(";")
-                                    if item) if k in catalog.INDUSTRIES],
-            "dominant_layers": [k for k in row["dominant_layers"].split(";") if k],
-            "centroid": [round(float(x), 6), round(float(y), 6)],
-            "bounds": [round(v, 6) for v in row.geometry.bounds],
-            "members": row["members"].split(";") if row["members"] else [],
-        })
-    return {
-        "parameters": params,
-        "filter": flt.to_params(),
-        "facilities": len(points),
-        "noise": int((labels < 0).sum()),
-        "clusters": clusters,
-        "labels": {str(k): int(v) for k, v in labels.items()},
-        "clark_evans": {
-            str(key): {"n": int(row["n"]), "outside": int(row["outside"]),
-                       "R": _finite(row["R"]), "z": _finite(row["z"]), "p": _finite(row["p"]),
-                       "pattern": row["pattern"], "sentence_en": row["sentence_en"],
-                       "sentence_zh": row["sentence_zh"]}
-            for key, row in dispersion.iterrows()
-        },
-        "notes": notes,
-    }
-
-
 def _hotspots(args: argparse.Namespace) -> int:
-    parse_cell(args.cell)  # a bad spec fails before the data is loaded
+    params = HotspotParams(cell=args.cell, permutations=args.permutations, seed=args.seed,
+                           correction=args.correction, inference=args.inference,
+                           include_placeholders=args.include_placeholders)
+    parse_cell(params.cell)  # a bad spec fails before the data is loaded
     flt = filter_from_args(args)
     atlas = load_atlas(args.data)
-    points = _selection(atlas, flt)
-    towns = _study_towns(atlas, flt)
-    study: Any = towns
-    if flt.within is not None:
-        study = gpd.GeoSeries([flt.within], crs=GEOGRAPHIC_CRS).to_crs(atlas.towns_m.crs)
-    cells = hotspots(points, cell=args.cell, study_area=study, permutations=args.permutations,
-                     seed=args.seed, correction=args.correction, inference=args.inference)
-    cells = cells.assign(town=_cell_towns(cells, atlas.towns_m))
-    params = {"cell": args.cell, "permutations": args.permutations, "seed": args.seed,
-              "correction": args.correction, "inference": args.inference,
-              "statistic": "Getis-Ord Gi* (esda.G_Local, star=True, binary contiguity)",
-              "crs": "EPSG:4549"}
-    notes: list[str] = []
-    if len(points) == 0:
-        notes.append("no facility matches the filter: every cell is empty, nothing to test")
-    elif (cells["hotspot"] == "not_significant").all() and args.inference == "permutation":
-        floor = 1 / (args.permutations + 1)
-        notes.append(
-            f"nothing is significant: with {args.permutations} permutations no p-value is below "
-            f"{floor:.4f}, and across {len(cells)} cells the FDR correction needs several cells "
-            "that low; a concentration inside one cell is not a hot spot under permutation. "
-            "Try coarser cells, --permutations 9999, or --inference normal")
-    wgs84 = cells.reset_index().to_crs(GEOGRAPHIC_CRS)
+    result = run_hotspots(atlas, flt, params)
+    doc = result.to_json()
+    notes = list(result.notes)
     if args.output is not None:
-        result = export({"hotspots": wgs84}, args.output, fmt="geojson",
-                        metadata={"filter": flt.to_params(), "analysis": params})
-        notes.append(f"wrote {result.output} ({len(wgs84)} cells, WGS84) and "
-                     f"{result.sidecar.name}")
+        cells = result.layers()["hotspots"]
+        written = export({"hotspots": cells}, args.output, fmt="geojson",
+                         metadata=result.metadata())
+        notes.append(f"wrote {written.output} ({len(cells)} cells, WGS84) and "
+                     f"{written.sidecar.name}")
+        doc["output"] = str(written.output)
     if args.json:
-        doc = hotspots_document(cells, params=params, flt=flt, points=len(points),
-                                notes=notes)
-        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        doc["notes"] = notes
+        print_json(doc)
         return 0
-    print(format_hotspots(cells, params=params, flt=flt, points=len(points),
-                          lang=args.lang))
+    print(format_hotspots(result, lang=args.lang))
     for note in notes:
         print(f"note: {note}")
     return 0
-
-
-def _cell_towns(cells: gpd.GeoDataFrame, towns_m: gpd.GeoDataFrame) -> list[str]:
-    """The town whose polygon holds each cell's centre ('' outside every town)."""
-    centres = shapely.centroid(cells.geometry.to_numpy())
-    x, y = shapely.get_x(centres), shapely.get_y(centres)
-    out = np.full(len(cells), "", dtype=object)
-    for key, geom in zip(towns_m["key"], towns_m.geometry, strict=True):
-        out[shapely.contains_xy(geom, x, y) & (out == "")] = key
-    return list(out)
-
-
-def _centres_wgs84(cells: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Cell centres (taken in metres, then projected) as WGS84 lon and lat arrays."""
-    centres = gpd.GeoSeries(shapely.centroid(cells.geometry.to_numpy()),
-                            crs=cells.crs).to_crs(GEOGRAPHIC_CRS)
-    return shapely.get_x(centres.to_numpy()), shapely.get_y(centres.to_numpy())
 
 
 def _class_order(cells: pd.DataFrame) -> pd.DataFrame:
@@ -370,10 +230,11 @@ def _class_order(cells: pd.DataFrame) -> pd.DataFrame:
                                                                     ascending=[True, False])
 
 
-def format_hotspots(cells: gpd.GeoDataFrame, *,
-                    params: dict[str, object], flt: Filter, points: int, lang: str) -> str:
+def format_hotspots(result: HotspotResult, *, lang: str) -> str:
     """The readable report: cells per class, then the significant (or strongest) cells."""
     zh = lang == "zh"
+    cells, params, flt, points = (result.cells, result.parameters(), result.filter,
+                                  result.facilities)
     lines = []
     if not flt.is_empty():
         lines.append(f"filter: {flt.to_query_string()}")
@@ -387,7 +248,7 @@ def format_hotspots(cells: gpd.GeoDataFrame, *,
     counts = cells["hotspot"].value_counts()
     lines.append("  ".join(f"{HOTSPOT_CLASSES[k][0 if zh else 1]}: {int(counts.get(k, 0))}"
                            for k in HOTSPOT_CLASSES if counts.get(k, 0)))
-    lon, lat = _centres_wgs84(cells)
+    lon, lat = result.centres_wgs84()
     table = cells.assign(lon=lon, lat=lat)
     significant = table.loc[table["hotspot"] != "not_significant"]
     if len(significant):
@@ -409,32 +270,3 @@ def format_hotspots(cells: gpd.GeoDataFrame, *,
                 for cid, row in shown.iterrows()]
         lines.extend("  " + line for line in spaced_table(header, rows, right={2, 3, 4, 5, 6, 7}))
     return "\n".join(lines)
-
-
-def hotspots_document(cells: gpd.GeoDataFrame, *,
-                      params: dict[str, object], flt: Filter, points: int,
-                      notes: list[str]) -> dict[str, object]:
-    """The ``--json`` answer: parameters, counts per class and every non-empty or significant
-    cell (the GeoJSON output has them all)."""
-    keep = (cells["count"] > 0) | (cells["hotspot"] != "not_significant")
-    lon, lat = _centres_wgs84(cells)
-    rows = []
-    for (cid, row), x, y in zip(cells.iterrows(), lon, lat, strict=True):
-        if not keep[cid]:
-            continue
-        rows.append({"cell": str(cid), "count": int(row["count"]), "gi_z": _finite(row["gi_z"]),
-                     "p_sim": _finite(row["p_sim"]), "p_norm": _finite(row["p_norm"]),
-                     "q": _finite(row["q"]),
-                     "hotspot": row["hotspot"], "town": row["town"] or None,
-                     "centre": [round(float(x), 6), round(float(y), 6)]})
-    counts = cells["hotspot"].value_counts()
-    return {
-        "parameters": params,
-        "filter": flt.to_params(),
-        "facilities": points,
-        "cells": len(cells),
-        "classes": {k: int(counts.get(k, 0)) for k in HOTSPOT_CLASSES},
-        "class_names": {k: {"zh": zh, "en": en} for k, (zh, en) in HOTSPOT_CLASSES.items()},
-        "cells_listed": rows,
-        "notes": notes,
-    }

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,31 +13,28 @@ from dashboard.cli._common import (
     UsageError,
     add_data_option,
     add_filter_arguments,
+    add_placeholder_option,
     add_radius_options,
     aligned_rows,
     filter_from_args,
-    json_default,
+    print_json,
     radius_from_args,
     report_errors,
-    share,
-    town_names,
 )
 from geo import catalog
-from geo.atlas import Atlas, load_atlas
-from geo.coverage import (
-    CoverageReport,
-    SitingResult,
-    atlas_coverage,
-    coverage_report,
-    read_candidates,
-    read_population,
-    suggest_sites,
+from geo.analysis import (
+    CoverageParams,
+    NetworkParams,
+    SitingParams,
+    run_coverage,
+    run_siting,
 )
-from geo.query import Filter
-from geo.settings import DEFAULT_RADIUS_M, GEOGRAPHIC_CRS
+from geo.atlas import load_atlas
+from geo.coverage import read_population
+from geo.export import export
+from geo.settings import DEFAULT_RADIUS_M
 
-__all__ = ["add_coverage_commands", "cmd_coverage", "cmd_site", "coverage_document",
-           "format_coverage", "format_siting", "siting_document"]
+__all__ = ["add_coverage_commands", "cmd_coverage", "cmd_site", "format_coverage", "format_siting"]
 
 
 def add_coverage_commands(sub: Any) -> None:
@@ -106,6 +100,7 @@ def _add_shared_options(p: argparse.ArgumentParser) -> None:
                         "population column; no population data ships with the atlas")
     p.add_argument("--population-column", metavar="NAME",
                    help="name of the population column (default: population, pop, 人口, ...)")
+    add_placeholder_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
 
@@ -114,6 +109,10 @@ def _population(args: argparse.Namespace) -> gpd.GeoDataFrame | None:
     if args.population is None:
         return None
     return read_population(args.population, column=args.population_column)
+
+
+def _population_source(args: argparse.Namespace) -> str | None:
+    return None if args.population is None else str(args.population)
 
 
 # -- coverage --------------------------------------------------------------------------------
@@ -128,136 +127,27 @@ def _coverage(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
     atlas = load_atlas(args.data)
     radius_m = radius_from_args(args)
-    population = _population(args)
-    selected = atlas.facilities_m.loc[flt.mask(atlas.facilities)]
-    network_doc: dict[str, object] | None = None
+    network = None
     if args.network is not None:
-        report, network_doc = _network_coverage(args, atlas, selected, population)
-    elif population is None:
-        report = atlas_coverage(atlas, flt, radius_m=radius_m)
-    else:
-        report = coverage_report(selected, atlas.towns_m, atlas.districts_m, radius_m=radius_m,
-                                 population=population)
-    doc = coverage_document(report, flt, network=network_doc)
+        if radius_m is not None:
+            raise UsageError("--network measures reach as --mode and --minutes; "
+                             "leave out --radius-m/--life-circle")
+        network = NetworkParams(args.network, mode=args.mode, minutes=args.minutes,
+                                edge_buffer_m=args.edge_buffer_m)
+    params = CoverageParams(radius_m=radius_m, network=network,
+                            include_placeholders=args.include_placeholders)
+    result = run_coverage(atlas, flt, params, population=_population(args),
+                          population_source=_population_source(args))
+    doc = result.to_json()
     if args.gaps_out is not None:
-        doc["gaps_out"] = str(_write_gaps(report, args.gaps_out, flt, doc["parameters"]))
+        written = export({"coverage_gaps": result.layers()["coverage_gaps"]}, args.gaps_out,
+                         fmt="geojson", metadata=result.metadata())
+        doc["gaps_out"] = str(written.output)
     if args.json:
-        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, default=json_default)
-        print()
+        print_json(doc)
     else:
         print(format_coverage(doc, lang=args.lang))
     return 0
-
-
-def _network_coverage(args: argparse.Namespace, atlas: Atlas, selected: gpd.GeoDataFrame,
-                      population: gpd.GeoDataFrame | None
-                      ) -> tuple[CoverageReport, dict[str, object]]:
-    from geo.network import MAX_SNAP_M, isochrones, reach_m, read_network
-
-    if args.radius_m is not None or getattr(args, "life_circle", None):
-        raise UsageError("--network measures reach as --mode and --minutes; "
-                         "leave out --radius-m/--life-circle")
-    network = read_network(args.network, mode=args.mode)
-    reach = reach_m(args.mode, args.minutes)
-    areas = isochrones(selected, network, mode=args.mode, minutes=args.minutes,
-                       edge_buffer_m=args.edge_buffer_m)
-    report = coverage_report(areas, atlas.towns_m, atlas.districts_m, population=population)
-    # Like for like: discs of the same reach around the facilities the network serves.
-    discs = coverage_report(selected.loc[areas["on_network"].to_numpy()], atlas.towns_m, None,
-                            radius_m=reach, population=population)
-    by_town = {
-        str(key): {
-            "network_covered_m2": float(net),
-            "disc_covered_m2": float(disc),
-            "difference_m2": float(net - disc),
-            "network_vs_disc": float(net / disc) if disc > 0 else None,
-        }
-        for key, net, disc in zip(report.towns["key"], report.towns["covered_m2"],
-                                  discs.towns["covered_m2"], strict=True)
-    }
-    doc: dict[str, object] = {
-        "file": str(args.network),
-        "mode": args.mode,
-        "minutes": args.minutes,
-        "reach_m": reach,
-        "edge_buffer_m": args.edge_buffer_m,
-        "directed": network.directed,
-        "nodes": network.graph.number_of_nodes(),
-        "street_m": network.length_m,
-        "max_snap_m": MAX_SNAP_M,
-        "facilities_off_network_m": {  # outside the network's extent: no service area
-            str(i): float(s) for i, s, on in zip(areas.index, areas["snap_m"],
-                                                 areas["on_network"], strict=True) if not on},
-        "towns": by_town,
-    }
-    return report, doc
-
-
-def coverage_document(report: CoverageReport, flt: Filter,
-                      *, network: Mapping[str, object] | None = None) -> dict[str, Any]:
-    """The numbers ``newtown coverage`` prints, as a JSON-ready dict."""
-    towns = report.towns
-    has_pop = "population" in towns.columns
-    rows = []
-    for idx, row in towns.iterrows():
-        item: dict[str, object] = {
-            "key": row.get("key"), **town_names(str(row.get("key"))),
-            "area_m2": round(float(row["area_m2"]), 1),
-            "covered_m2": round(float(row["covered_m2"]), 1),
-            "covered_share": share(row["covered_share"]),
-            "gap_m2": round(float(report.gaps.loc[idx, "gap_m2"]), 1),
-        }
-        if has_pop:
-            item.update(population=round(float(row["population"]), 1),
-                        covered_population=round(float(row["covered_population"]), 1),
-                        population_share=share(row["population_share"]))
-        rows.append(item)
-    area, covered = float(towns["area_m2"].sum()), float(towns["covered_m2"].sum())
-    total: dict[str, object] = {"area_m2": round(area, 1), "covered_m2": round(covered, 1),
-                                "covered_share": share(covered / area if area else math.nan)}
-    if has_pop:
-        people, hit = float(towns["population"].sum()), float(towns["covered_population"].sum())
-        total.update(population=round(people, 1), covered_population=round(hit, 1),
-                     population_share=share(hit / people if people else math.nan))
-    districts = []
-    if report.districts is not None:
-        for _, row in report.districts.iterrows():
-            districts.append({
-                "code": row.get("code"), "name_zh": row.get("name_zh"),
-                "name_en": row.get("name_en"),
-                "land_area_ok": bool(row["land_area_ok"]),
-                "area_m2": round(float(row["area_m2"]), 1),
-                "covered_m2": round(float(row["covered_m2"]), 1),
-                "covered_share": share(row["covered_share"]),
-                "note": row["note"] or None,
-            })
-    params = dict(report.parameters)
-    doc: dict[str, Any] = {
-        "filter": flt.to_params(),
-        "facilities": report.facilities,
-        "distinct_sites": report.distinct_sites,
-        "parameters": params,
-        "towns": rows,
-        "total": total,
-        "districts": districts,
-    }
-    if network is not None:
-        doc["network"] = dict(network)
-    return doc
-
-
-def _write_gaps(report: CoverageReport, path: Path, flt: Filter,
-                parameters: Mapping[str, object]) -> Path:
-    from geo.export import export
-
-    gaps = report.gaps.copy()
-    gaps["name_zh"] = [town_names(str(k))["name_zh"] for k in gaps["key"]]
-    gaps["name_en"] = [town_names(str(k))["name_en"] for k in gaps["key"]]
-    gaps = gaps.reset_index(drop=True).to_crs(GEOGRAPHIC_CRS)
-    result = export({"coverage_gaps": gaps}, path, fmt="geojson",
-                    metadata={"filter": flt.to_params(),
-                              "analysis": {"kind": "coverage gaps", **parameters}})
-    return result.output
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -398,75 +288,24 @@ def _site(args: argparse.Namespace) -> int:
     atlas = load_atlas(args.data)
     radius_m = radius_from_args(args)
     new_radius, new_source = _new_radius(args, radius_m)
-    population = _population(args)
-    selected = atlas.facilities_m.loc[flt.mask(atlas.facilities)]
-    towns_m = atlas.towns_m
-    if flt.towns:
-        towns_m = towns_m.loc[towns_m["key"].isin(flt.towns)]
-    candidates = read_candidates(args.candidates) if args.candidates is not None else None
-    result = suggest_sites(selected, towns_m, k=args.k, new_radius_m=new_radius,
-                           candidates_m=candidates, spacing_m=args.spacing_m,
-                           radius_m=radius_m, population=population)
-    doc = siting_document(result, flt, radius_m=radius_m, new_radius_source=new_source,
-                          candidate_source=(str(args.candidates) if args.candidates
-                                            else f"grid {args.spacing_m:g} m"),
-                          towns=list(towns_m["key"]), k=args.k)
+    params = SitingParams(k=args.k, new_radius_m=new_radius, radius_m=radius_m,
+                          spacing_m=args.spacing_m, candidates=args.candidates,
+                          include_placeholders=args.include_placeholders,
+                          new_radius_from=new_source)
+    result = run_siting(atlas, flt, params, population=_population(args),
+                        population_source=_population_source(args))
+    doc = result.to_json()
     if args.json:
-        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, default=json_default)
-        print()
+        print_json(doc)
     else:
         print(format_siting(doc, lang=args.lang))
     return 0
 
 
-def siting_document(result: SitingResult, flt: Filter, *, radius_m: float | None,
-                    new_radius_source: str, candidate_source: str,
-                    towns: list[str], k: int) -> dict[str, Any]:
-    """The numbers ``newtown site`` prints, as a JSON-ready dict."""
-    picks = result.picks
-    lonlat = picks.to_crs(GEOGRAPHIC_CRS).geometry if len(picks) else gpd.GeoSeries([])
-    rows = []
-    for (cid, row), point in zip(picks.iterrows(), lonlat, strict=True):
-        item: dict[str, object] = {
-            "rank": int(row["rank"]), "candidate": str(cid), "town": row["town"],
-            **town_names(str(row["town"])),
-            "lon": round(point.x, 6), "lat": round(point.y, 6),
-            "x_m": round(float(picks.geometry[cid].x), 1),
-            "y_m": round(float(picks.geometry[cid].y), 1),
-            "gain_m2": round(float(row["gain_m2"]), 1),
-            "covered_m2_after": round(float(row["covered_m2_after"]), 1),
-            "covered_share_after": share(row["covered_share_after"]),
-        }
-        if "gain_population" in picks.columns:
-            item.update(gain_population=round(float(row["gain_population"]), 1),
-                        covered_population_after=round(float(row["covered_population_after"]),
-                                                       1))
-        rows.append(item)
-    doc: dict[str, Any] = {
-        "filter": flt.to_params(),
-        "towns": towns,
-        "k": k,
-        "objective": result.objective,
-        "existing_radius_m": radius_m,
-        "existing_radius": None if radius_m is None else f"{radius_m:g} m",
-        "new_radius_m": result.new_radius_m,
-        "new_radius_from": new_radius_source,
-        "candidates": result.candidates,
-        "candidate_source": candidate_source,
-        "area_m2": round(result.area_m2, 1),
-        "baseline_covered_m2": round(result.baseline_covered_m2, 1),
-        "baseline_covered_share": share(result.baseline_covered_m2 / result.area_m2
-                                         if result.area_m2 else math.nan),
-        "picks": rows,
-    }
-    if result.population is not None:
-        doc["population"] = round(result.population, 1)
-        doc["baseline_covered_population"] = round(result.baseline_covered_population or 0.0, 1)
-    return doc
-
-
 def format_siting(doc: Mapping[str, Any], *, lang: str = "zh") -> str:
     zh = lang == "zh"
+    prm = doc["parameters"]
+    existing = None if prm["radius_m"] is None else f"{prm['radius_m']:g} m"
     lines = []
     if doc["filter"]:
         lines.append(("筛选: " if zh else "filter: ")
@@ -474,17 +313,17 @@ def format_siting(doc: Mapping[str, Any], *, lang: str = "zh") -> str:
     objective = {"area": ("新增覆盖面积", "newly covered area"),
                  "population": ("新增覆盖人口", "newly covered people")}[doc["objective"]]
     lines.append(
-        (f"选址建议: 新设施半径 {doc['new_radius_m']:g} m ({doc['new_radius_from']}), 目标 "
+        (f"选址建议: 新设施半径 {prm['new_radius_m']:g} m ({prm['new_radius_from']}), 目标 "
          f"{objective[0]}; 候选点 {doc['candidates']} 个 ({doc['candidate_source']}); 现状覆盖 "
          f"{_km2(doc['baseline_covered_m2'])} / {_km2(doc['area_m2'])} km² "
          f"({_pct(doc['baseline_covered_share'])}), 现有设施半径 "
-         f"{doc['existing_radius'] or '按类别默认'}")
+         f"{existing or '按类别默认'}")
         if zh else
-        (f"siting: new facilities reach {doc['new_radius_m']:g} m ({doc['new_radius_from']}), "
+        (f"siting: new facilities reach {prm['new_radius_m']:g} m ({prm['new_radius_from']}), "
          f"objective {objective[1]}; {doc['candidates']} candidates "
          f"({doc['candidate_source']}); covered now {_km2(doc['baseline_covered_m2'])} of "
          f"{_km2(doc['area_m2'])} km² ({_pct(doc['baseline_covered_share'])}), existing "
-         f"radius {doc['existing_radius'] or 'per category'}"))
+         f"radius {existing or 'per category'}"))
     if not doc["picks"]:
         lines.append("没有候选点能增加覆盖" if zh else "no candidate adds any coverage")
         return "\n".join(lines)
@@ -502,6 +341,6 @@ def format_siting(doc: Mapping[str, Any], *, lang: str = "zh") -> str:
             row.append(_people(p["gain_population"]))
         rows.append(row)
     lines.extend(aligned_rows(head, rows))
-    if len(doc["picks"]) < int(doc["k"]):
+    if len(doc["picks"]) < int(prm["k"]):
         lines.append("其余候选点不再增加覆盖" if zh else "no further candidate adds coverage")
     return "\n".join(lines)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +10,24 @@ from dashboard.cli._common import (
     UsageError,
     add_data_option,
     add_filter_arguments,
+    add_placeholder_option,
     filter_from_args,
     report_errors,
 )
+from geo.analysis import ClusterParams, CoverageParams, SitingParams, data_sources
+from geo.analysis.layers import ANALYSIS_LAYERS as ANALYSIS_LAYER_KINDS
+from geo.analysis.layers import AnalysisParams, analysis_metadata, run_for_layers
 from geo.atlas import Atlas, load_atlas
 from geo.crs import DATUMS
 from geo.export import ALL_FORMATS, MAP_FORMATS, export
-from geo.settings import DataLayout
 
 #: Layers the command can write, in the order they are written.
 LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors", "corridor_lines",
                            "zones", "coverage", "coverage_gaps", "suggested_sites", "clusters")
 #: Analysis layers, computed on the filtered facilities with the --radius-m / --k / --eps-m
 #: / --min-samples options (the same engines as `newtown coverage`, `site` and `clusters`).
-ANALYSIS_LAYERS: tuple[str, ...] = ("coverage", "coverage_gaps", "suggested_sites", "clusters")
+ANALYSIS_LAYERS: tuple[str, ...] = tuple(
+    name for name in LAYERS if name in ANALYSIS_LAYER_KINDS)
 DEFAULT_LAYERS: tuple[str, ...] = ("facilities", "towns")
 #: The maps show what the dashboard shows.
 MAP_DEFAULT_LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors",
@@ -80,6 +82,7 @@ def add_export_command(sub: Any) -> argparse.ArgumentParser:
                           help="clusters: DBSCAN eps in metres (default 3000)")
     analysis.add_argument("--min-samples", type=int, default=3, metavar="N",
                           help="clusters: DBSCAN min_samples (default 3)")
+    add_placeholder_option(p)
     p.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
                    help="file to write; the extension is added or adjusted to the format")
     p.set_defaults(func=cmd_export)
@@ -106,23 +109,6 @@ def parse_layers(values: list[str] | None) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def data_sources(data_dir: Path) -> dict[str, object]:
-    """The data files behind the layers, with their modification dates and SHA-256."""
-    layout = DataLayout(data_dir)
-    files: dict[str, object] = {}
-    for path in (layout.facilities, layout.towns, layout.districts, layout.city,
-                 layout.corridors, layout.corridor_lines, layout.zones):
-        if path.is_file():
-            stat = path.stat()
-            files[path.relative_to(layout.root).as_posix()] = {
-                "modified": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(
-                    timespec="seconds"),
-                "bytes": stat.st_size,
-                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-            }
-    return {"files": files}
-
-
 def select_layers(atlas: Atlas, names: tuple[str, ...], facilities_filter: Any) -> dict[str, Any]:
     """The filtered facilities and the whole other layers, by name."""
     return {
@@ -132,47 +118,17 @@ def select_layers(atlas: Atlas, names: tuple[str, ...], facilities_filter: Any) 
     }
 
 
-def analysis_layers(atlas: Atlas, names: tuple[str, ...], flt: Any,
-                    args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The requested analysis layers (WGS84) and their parameters for the sidecar."""
-    import geopandas as gpd
-
-    from geo.clustering import cluster_hulls, dbscan_labels
-    from geo.coverage import atlas_coverage, suggest_sites
-    from geo.settings import GEOGRAPHIC_CRS
-
-    layers: dict[str, Any] = {}
-    params: dict[str, Any] = {}
-    wanted = [n for n in names if n in ANALYSIS_LAYERS]
-    if not wanted:
-        return layers, params
-    points = atlas.facilities_m.loc[flt.select(atlas.facilities).index]
-    if {"coverage", "coverage_gaps"} & set(wanted):
-        report = atlas_coverage(atlas, flt, radius_m=args.radius_m)
-        towns = report.towns
-        if "coverage" in wanted:
-            layers["coverage"] = gpd.GeoDataFrame(
-                towns[["key", "name_zh", "area_m2", "covered_m2", "covered_share"]],
-                geometry=report.covered.to_numpy(), crs=report.covered.crs).to_crs(
-                GEOGRAPHIC_CRS)
-        if "coverage_gaps" in wanted:
-            layers["coverage_gaps"] = report.gaps.to_crs(GEOGRAPHIC_CRS)
-        params["coverage"] = {"radius_m": args.radius_m, "crs": "EPSG:4549"}
-    if "suggested_sites" in wanted:
-        siting = suggest_sites(points, atlas.towns_m, k=args.k, new_radius_m=args.radius_m,
-                               radius_m=args.radius_m)
-        layers["suggested_sites"] = siting.picks.reset_index().to_crs(GEOGRAPHIC_CRS)
-        params["suggested_sites"] = {"k": args.k, "new_radius_m": args.radius_m,
-                                     "candidates": siting.candidates,
-                                     "method": "greedy maximal coverage"}
-    if "clusters" in wanted:
-        labels = dbscan_labels(points, eps_m=args.eps_m, min_samples=args.min_samples)
-        hulls = cluster_hulls(points, labels, attributes=atlas.facilities,
-                              towns_m=atlas.towns_m)
-        layers["clusters"] = hulls.reset_index().to_crs(GEOGRAPHIC_CRS)
-        params["clusters"] = {"method": "DBSCAN", "eps_m": args.eps_m,
-                              "min_samples": args.min_samples, "crs": "EPSG:4549"}
-    return layers, params
+def analysis_params(args: argparse.Namespace) -> dict[str, AnalysisParams]:
+    """The analysis parameters the export options ask for, by analysis kind."""
+    placeholders = bool(getattr(args, "include_placeholders", False))
+    return {
+        "coverage": CoverageParams(radius_m=args.radius_m, include_placeholders=placeholders),
+        "siting": SitingParams(k=args.k, new_radius_m=args.radius_m, radius_m=args.radius_m,
+                               include_placeholders=placeholders,
+                               new_radius_from="--radius-m"),
+        "clusters": ClusterParams(eps_m=args.eps_m, min_samples=args.min_samples,
+                                  include_placeholders=placeholders),
+    }
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -191,12 +147,12 @@ def _export(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
     atlas = load_atlas(args.data)
     layers = select_layers(atlas, names, flt)
-    computed, params = analysis_layers(atlas, names, flt, args)
+    computed, results = run_for_layers(atlas, flt, names, analysis_params(args))
     layers.update(computed)
     result = export(
         layers, args.output, fmt=args.fmt, datum=args.crs,
         metadata={"filter": flt.to_params(), "sources": data_sources(atlas.data_dir),
-                  "analysis": params or None},
+                  "analysis": analysis_metadata(results)},
         lang=args.lang, title=args.title, online_basemap=args.online_basemap,
     )
     size = result.output.stat().st_size
