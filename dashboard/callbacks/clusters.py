@@ -102,7 +102,7 @@ def run_clusters(
          "sentence": f"n={int(row['n'])}: {row['sentence_en' if lang == 'en' else 'sentence_zh']}"}
         for key, row in clusters.dispersion.iterrows()
     ]
-    if "density" in extras and doc["facilities"] >= 2:
+    if "density" in extras and len(clusters.points_m) >= 2:
         density = run_density(atlas, flt, DensityParams(
             bandwidth_m=bandwidth_m, include_placeholders=include_placeholders),
             uploaded=uploaded)
@@ -115,7 +115,7 @@ def run_clusters(
                                                                  bands["upper"], strict=True)])
         result["density"] = geojson_from_frame(bands)
         params["bandwidth_m"] = bandwidth_m
-    if "hotspots" in extras and doc["facilities"] >= 2:
+    if "hotspots" in extras and len(clusters.points_m) >= 2:
         spots = run_hotspots(atlas, flt, HotspotParams(
             cell=cell, permutations=MAX_PERMUTATIONS, seed=0,
             include_placeholders=include_placeholders), uploaded=uploaded)
