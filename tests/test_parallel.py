@@ -286,7 +286,8 @@ def test_cli_on_an_existing_cluster_by_address(tmp_path, points, bundled_atlas, 
     assert len(grid) > 0 and set(grid.columns) >= {"points", "covered", "cell_m"}
     assert grid.crs == GEOGRAPHIC_CRS
     meta = json.loads(out.with_name(out.name + ".meta.json").read_text(encoding="utf-8"))
-    assert meta["analysis"]["kind"].startswith("point counts")
+    counts = meta["analysis"]["points"]
+    assert counts["analysis"] == "points" and counts["by_town"] == doc["by_town"]
     assert meta["filter"] == Filter.create(towns=["nanhui"]).to_params()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,28 +11,21 @@ from dashboard.cli._common import (
     UsageError,
     add_data_option,
     add_filter_arguments,
+    add_placeholder_option,
     add_radius_options,
     aligned_rows,
     filter_from_args,
-    json_default,
+    print_json,
     radius_from_args,
     report_errors,
-    town_names,
 )
+from geo.analysis.points import PointsParams, PointsResult, run_points
 from geo.atlas import load_atlas
 from geo.crs import DATUMS
-from geo.parallel import (
-    DEFAULT_CELL_M,
-    OUTSIDE,
-    PointsSummary,
-    dask_client,
-    open_points,
-    summarise_points,
-    write_points,
-)
-from geo.settings import DEFAULT_RADIUS_M, METRIC_CRS
+from geo.parallel import DEFAULT_CELL_M, OUTSIDE, dask_client, write_points
+from geo.settings import DEFAULT_RADIUS_M
 
-__all__ = ["add_points_command", "cmd_points", "points_document"]
+__all__ = ["add_points_command", "cmd_points", "format_points"]
 
 _OUTPUT_FORMATS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shp",
                    ".csv": "csv", ".kml": "kml"}
@@ -71,6 +63,7 @@ def add_points_command(sub: Any) -> None:
                         + ", ".join(f"{k} {v:g} m" for k, v in DEFAULT_RADIUS_M.items()))
     add_radius_options(p)
     add_filter_arguments(p)
+    add_placeholder_option(p)
     p.add_argument("--scheduler", default="local", metavar="ADDRESS",
                    help="'local' (default): a LocalCluster of worker processes here; 'threads': "
                         "Dask's threaded scheduler, no cluster; or a running scheduler's "
@@ -114,67 +107,39 @@ def _points(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
     atlas = load_atlas(args.data)
     radius_m = radius_from_args(args)
-    counting = bool(args.coverage or radius_m is not None)
-    discs = None
-    coverage: dict[str, object] | None = None
-    if counting:
-        from geo.coverage import service_engine
-
-        selected = atlas.facilities_m.loc[flt.mask(atlas.facilities)]
-        discs = service_engine(selected, radius_m=radius_m)
-        coverage = {"facilities": len(selected), "filter": flt.to_params(),
-                    "radius_m": radius_m if radius_m is not None else "by category",
-                    "radius_by_category_m": None if radius_m is not None
-                    else dict(DEFAULT_RADIUS_M),
-                    "life_circle": getattr(args, "life_circle", None),
-                    "measured_in": METRIC_CRS}
-    source = open_points(args.input, lon_column=args.lon_column, lat_column=args.lat_column,
-                         datum=args.datum)
+    params = PointsParams(args.input, cell_m=args.cell_m, coverage=args.coverage,
+                          radius_m=radius_m, life_circle=getattr(args, "life_circle", None),
+                          lon_column=args.lon_column, lat_column=args.lat_column,
+                          datum=args.datum, skip_invalid=args.skip_invalid,
+                          include_placeholders=args.include_placeholders)
     with dask_client(args.scheduler, workers=args.workers, timeout_s=args.timeout) as scheduler:
-        summary = summarise_points(source, atlas.towns, cell_m=args.cell_m, discs=discs,
-                                   coverage=coverage, skip_invalid=args.skip_invalid,
-                                   scheduler=scheduler)
-        points_out = (write_points(source, atlas.towns, args.points_out, summary=summary)
+        result = run_points(atlas, flt, params, scheduler=scheduler)
+        points_out = (write_points(result.source, atlas.towns, args.points_out,
+                                   summary=result.summary)
                       if args.points_out is not None else None)
-    doc = points_document(summary)
+    doc = result.to_json()
     if points_out is not None:
         doc["points_out"] = str(points_out)
     if args.output is not None and fmt is not None:
-        doc["output"] = str(_write(summary, atlas.towns, args.output, fmt, doc))
+        doc["output"] = str(_write(result, args.output, fmt))
     if args.json:
-        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, default=json_default)
-        print()
+        print_json(doc)
     else:
         print(format_points(doc, lang=args.lang))
     return 0
 
 
-def points_document(summary: PointsSummary) -> dict[str, Any]:
-    """The numbers ``newtown analysis points`` prints, as a JSON-ready dict."""
-    doc = summary.to_dict()
-    doc["by_town"] = {key: {**town_names(key), **row} if key != OUTSIDE else row
-                      for key, row in doc["by_town"].items()}  # type: ignore[attr-defined]
-    return doc
-
-
-def _write(summary: PointsSummary, towns: Any, path: Path, fmt: str,
-           doc: dict[str, Any]) -> Path:
+def _write(result: PointsResult, path: Path, fmt: str) -> Path:
     from geo.export import export
 
-    counted = towns[["key", "name_zh", "name_en", "geometry"]].join(
-        summary.by_town, on="key").reset_index(drop=True)
-    parameters = {key: doc[key] for key in ("source", "rows", "invalid", "partitions",
-                                            "scheduler", "coverage", "grid")}
-    layers = {"points_grid": summary.grid}
-    if fmt in ("gpkg", "shp"):  # several layers in one file: the towns with their counts too
-        layers["towns"] = counted
-    result = export(layers, path, fmt=fmt,  # type: ignore[arg-type]
-                    metadata={"analysis": {"kind": "point counts (geo.parallel)",
-                                           **parameters},
-                              "filter": (summary.coverage or {}).get("filter", {})})
-    for message in result.messages:
+    layers = result.layers()
+    if fmt not in ("gpkg", "shp"):  # several layers in one file: the towns with their counts too
+        del layers["towns"]
+    written = export(layers, path, fmt=fmt,  # type: ignore[arg-type]
+                     metadata=result.metadata())
+    for message in written.messages:
         print(f"note: {message}", file=sys.stderr)
-    return result.output
+    return written.output
 
 
 def format_points(doc: dict[str, Any], *, lang: str = "zh") -> str:

@@ -14,6 +14,7 @@ from geo.analysis.common import SCHEMA_VERSION, AnalysisResult, data_sources
 from geo.analysis.coverage import CoverageParams, CoverageResult, NetworkParams, run_coverage
 from geo.analysis.density import DensityParams, DensityResult, run_density
 from geo.analysis.hotspots import HotspotParams, HotspotResult, run_hotspots
+from geo.analysis.points import PointsParams, PointsResult, run_points
 from geo.analysis.siting import SitingParams, SitingResult, run_siting
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "HotspotParams",
     "HotspotResult",
     "NetworkParams",
+    "PointsParams",
+    "PointsResult",
     "SitingParams",
     "SitingResult",
     "data_sources",
@@ -35,5 +38,6 @@ __all__ = [
     "run_coverage",
     "run_density",
     "run_hotspots",
+    "run_points",
     "run_siting",
 ]
