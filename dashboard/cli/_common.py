@@ -31,6 +31,7 @@ __all__ = [
     "json_default",
     "load",
     "pad",
+    "placeholder_line",
     "print_json",
     "radius_from_args",
     "read_within",
@@ -171,6 +172,20 @@ def spaced_table(header: Sequence[str], rows: Sequence[Sequence[str]],
         return "  ".join(pad(c, w, right=i in right)
                          for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
     return [line(header), *(line(r) for r in rows)]
+
+
+def placeholder_line(doc: Mapping[str, object], *, lang: str) -> str | None:
+    """One line naming the placeholder rows an analysis left out (None when there are none)."""
+    ids = doc.get("excluded_placeholders") or []
+    assert isinstance(ids, list)
+    if not ids:
+        return None
+    shown = ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "")
+    if lang == "zh":
+        return (f"未计入 {len(ids)} 个占位点 (位于新城或区的中心点; "
+                f"用 --include-placeholders 计入): {shown}")
+    return (f"{len(ids)} placeholder rows left out (placed on a town or district centre; "
+            f"--include-placeholders to include them): {shown}")
 
 
 def share(value: float | None) -> float | None:

@@ -14,6 +14,7 @@ from dashboard.cli._common import (
     add_placeholder_option,
     filter_from_args,
     pad,
+    placeholder_line,
     print_json,
     report_errors,
     spaced_table,
@@ -134,6 +135,8 @@ def _clusters(args: argparse.Namespace) -> int:
         print_json(doc)
         return 0
     print(format_clusters(result, lang=args.lang))
+    if line := placeholder_line(doc, lang=args.lang):
+        notes.insert(0, line)
     for note in notes:
         print(f"note: {note}")
     return 0
@@ -219,6 +222,8 @@ def _hotspots(args: argparse.Namespace) -> int:
         print_json(doc)
         return 0
     print(format_hotspots(result, lang=args.lang))
+    if line := placeholder_line(doc, lang=args.lang):
+        notes.insert(0, line)
     for note in notes:
         print(f"note: {note}")
     return 0

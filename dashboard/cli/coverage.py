@@ -17,6 +17,7 @@ from dashboard.cli._common import (
     add_radius_options,
     aligned_rows,
     filter_from_args,
+    placeholder_line,
     print_json,
     radius_from_args,
     report_errors,
@@ -147,6 +148,8 @@ def _coverage(args: argparse.Namespace) -> int:
         print_json(doc)
     else:
         print(format_coverage(doc, lang=args.lang))
+        if note := placeholder_line(doc, lang=args.lang):
+            print(note)
     return 0
 
 
@@ -299,6 +302,8 @@ def _site(args: argparse.Namespace) -> int:
         print_json(doc)
     else:
         print(format_siting(doc, lang=args.lang))
+        if note := placeholder_line(doc, lang=args.lang):
+            print(note)
     return 0
 
 
