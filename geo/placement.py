@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import pandas as pd
 
-__all__ = ["ANALYSABLE_PLACEMENTS", "PLACEHOLDER_PLACEMENTS", "PLACEMENTS", "analysable"]
+from geo.catalog import PLACEHOLDER_PLACEMENTS
 
-#: The placement vocabulary of data model v2 (``facilities.csv`` column ``placement``).
-PLACEMENTS: Final = ("site", "area", "town_placeholder", "district_placeholder")
-#: Rows that stand where the facility is: they may enter spatial analyses.
-ANALYSABLE_PLACEMENTS: Final = frozenset({"site", "area"})
-#: Rows that stand on a town-centre or district point: neither a site nor evidence.
-PLACEHOLDER_PLACEMENTS: Final = frozenset({"town_placeholder", "district_placeholder"})
+__all__ = ["analysable"]
 
 _Frame = TypeVar("_Frame", bound=pd.DataFrame)
 
@@ -38,10 +33,17 @@ def analysable(facilities: _Frame, include_placeholders: bool = False
     tuple
         ``(kept, excluded)``: the kept rows (same type and index order as the input) and
         the ids (index labels as text) of the placeholder rows left out, in input order.
-        Without a ``placement`` column (data from before data model v2) every row counts
-        as a site.
+
+    Raises
+    ------
+    ValueError
+        When ``facilities`` has no ``placement`` column (the loaders always add one; an
+        upload without it has every row taken as a site).
     """
-    if include_placeholders or "placement" not in facilities.columns:
+    if "placement" not in facilities.columns:
+        raise ValueError("facilities have no 'placement' column; load them with "
+                         "geo.facilities (uploads without one are taken as sites)")
+    if include_placeholders:
         return facilities, ()
     placeholder = facilities["placement"].isin(PLACEHOLDER_PLACEMENTS).to_numpy()
     excluded = tuple(str(i) for i in facilities.index[placeholder])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 import shapely
 
 from geo.placement import analysable
@@ -32,7 +33,16 @@ def test_placeholders_are_kept_when_asked():
     assert list(kept.index) == ["F-0", "F-1"] and excluded == ()
 
 
-def test_without_a_placement_column_every_row_is_a_site():
+def test_without_a_placement_column_it_refuses():
     frame = _frame(["site", "site"]).drop(columns="placement")
-    kept, excluded = analysable(frame)
-    assert list(kept.index) == ["F-0", "F-1"] and excluded == ()
+    with pytest.raises(ValueError, match="no 'placement' column"):
+        analysable(frame)
+
+
+def test_the_bundled_placeholders_are_the_ones_left_out(bundled_atlas):
+    facilities = bundled_atlas.facilities
+    kept, excluded = analysable(facilities)
+    placeholder = facilities["placement"].str.endswith("_placeholder")
+    assert set(excluded) == set(facilities.index[placeholder]) and excluded
+    assert len(kept) + len(excluded) == len(facilities)
+    assert set(kept["placement"]) <= {"site", "area"}
