@@ -8,7 +8,8 @@ import pyogrio
 import pytest
 
 from dashboard.cli import main
-from geo.coverage import atlas_coverage
+from geo.coverage import coverage_report
+from geo.placement import analysable
 from geo.query import Filter
 
 
@@ -21,7 +22,9 @@ def test_export_analysis_layers_to_one_geopackage(tmp_path, capsys, bundled_atla
     names = {name for name, _ in pyogrio.list_layers(out)}
     assert {"facilities", "coverage", "coverage_gaps", "suggested_sites", "clusters"} <= names
     coverage = pyogrio.read_dataframe(out, layer="coverage")
-    expected = atlas_coverage(bundled_atlas, Filter.create(towns=["nanhui"]), radius_m=2000)
+    kept, _ = analysable(Filter.create(towns=["nanhui"]).select(bundled_atlas.facilities))
+    expected = coverage_report(bundled_atlas.facilities_m.loc[kept.index],
+                               bundled_atlas.towns_m, radius_m=2000)
     share = coverage.set_index("key").loc["nanhui", "covered_share"]
     assert share == pytest.approx(
         expected.towns.set_index("key").loc["nanhui", "covered_share"], abs=1e-9)

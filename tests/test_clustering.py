@@ -26,6 +26,7 @@ from geo.clustering import (
     kernel_density,
     parse_cell,
 )
+from geo.placement import analysable
 
 METRIC = "EPSG:4549"
 # A false origin inside EPSG:4549's zone near Shanghai, so the numbers look like real ones.
@@ -509,10 +510,10 @@ def test_cli_clusters_json_and_geojson(tmp_path, capsys, bundled_atlas):
                               "-o", str(out)])
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
-    total = len(bundled_atlas.facilities)
-    assert doc["facilities"] == total
-    assert sum(c["size"] for c in doc["clusters"]) + doc["noise"] == total
-    assert set(doc["labels"]) == set(bundled_atlas.facilities.index)
+    kept, excluded = analysable(bundled_atlas.facilities)
+    assert doc["facilities"] == len(kept) and doc["excluded_placeholders"] == list(excluded)
+    assert sum(c["size"] for c in doc["clusters"]) + doc["noise"] == len(kept)
+    assert set(doc["labels"]) == set(kept.index)  # placeholders are not clustered
     assert doc["parameters"] == {"method": "dbscan", "eps_m": 3000.0, "min_samples": 3,
                                  "hull": "convex", "include_placeholders": False,
                                  "crs": "EPSG:4549"}

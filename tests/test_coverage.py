@@ -20,7 +20,6 @@ from geo._errors import DataError
 from geo.coverage import (
     LIFE_CIRCLE_PRESETS_M,
     QUAD_SEGS,
-    atlas_coverage,
     coverage_by_district,
     coverage_by_town,
     coverage_report,
@@ -41,6 +40,7 @@ from geo.network import (
     reach_m,
     read_network,
 )
+from geo.placement import analysable
 
 DATA = Path(__file__).parent / "data" / "coverage"
 CRS = "EPSG:4549"
@@ -476,13 +476,15 @@ def test_bundled_data_matches_naive_union_at_2_km(bundled_atlas):
     assert list(table["key"]) == list(bundled_atlas.towns["key"])
 
 
-def test_atlas_coverage_is_cached_per_parameters(bundled_atlas):
+def test_run_coverage_is_cached_per_filter_and_parameters(bundled_atlas):
+    from geo.analysis import CoverageParams, run_coverage
     from geo.query import Filter
 
     flt = Filter.create(towns=["jiading"])
-    first = atlas_coverage(bundled_atlas, flt, radius_m=3000)
-    assert atlas_coverage(bundled_atlas, Filter.create(towns=["嘉定"]), radius_m=3000) is first
-    other = atlas_coverage(bundled_atlas, flt, radius_m=1000)
+    first = run_coverage(bundled_atlas, flt, CoverageParams(radius_m=3000)).report
+    assert run_coverage(bundled_atlas, Filter.create(towns=["嘉定"]),
+                        CoverageParams(radius_m=3000)).report is first
+    other = run_coverage(bundled_atlas, flt, CoverageParams(radius_m=1000)).report
     assert other is not first
     assert (other.towns["covered_m2"] <= first.towns["covered_m2"]).all()
     assert first.districts is not None and first.gaps.crs == CRS
@@ -503,8 +505,10 @@ def test_cli_coverage_json_and_gaps_geojson(tmp_path, capsys, bundled_atlas):
                             "--gaps-out", str(target)], capsys)
     assert code == 0
     doc = json.loads(out)
-    selected = bundled_atlas.facilities_m.loc[bundled_atlas.facilities["town"] == "jiading"]
-    table = coverage_by_town(selected, bundled_atlas.towns_m, radius_m=3000)
+    kept, excluded = analysable(bundled_atlas.facilities.query("town == 'jiading'"))
+    assert doc["excluded_placeholders"] == list(excluded)
+    table = coverage_by_town(bundled_atlas.facilities_m.loc[kept.index], bundled_atlas.towns_m,
+                             radius_m=3000)
     got = {t["key"]: t for t in doc["towns"]}
     for key, covered in zip(table["key"], table["covered_m2"], strict=True):
         assert got[key]["covered_m2"] == pytest.approx(covered, abs=0.1)
@@ -531,14 +535,15 @@ def test_cli_coverage_table_with_population_and_errors(tmp_path, capsys):
     assert code == 2 and "positive" in err
 
 
-def test_cli_coverage_with_a_network_outside_the_towns(capsys):
+def test_cli_coverage_with_a_network_outside_the_towns(capsys, bundled_atlas):
     code, out, _ = run_cli(["coverage", "--network", str(DATA / "square_network.graphml"),
                             "--mode", "bike", "--minutes", "10", "--json"], capsys)
     assert code == 0
     net = json.loads(out)["network"]
     assert net["reach_m"] == pytest.approx(2500) and net["nodes"] == 4 and not net["directed"]
     # The synthetic square lies far from every bundled facility: none is on the network.
-    assert len(net["facilities_off_network_m"]) == 57
+    kept, _ = analysable(bundled_atlas.facilities)
+    assert len(net["facilities_off_network_m"]) == len(kept)  # placeholders are left out
     assert all(t["network_covered_m2"] == 0 and t["disc_covered_m2"] == 0
                for t in net["towns"].values())
 

@@ -197,8 +197,10 @@ def test_cluster_run_on_the_real_data_and_its_export(mapdata, bundled_atlas):
                           min_cluster_size=5, extras=["density"], bandwidth_m=2000,
                           cell="h3:8", lang="en")
     sizes = [r["size"] for r in result["rows"]]
+    placeholders = bundled_atlas.facilities["placement"].str.endswith("_placeholder").sum()
+    assert result["excluded_placeholders"] == placeholders > 0
     assert sizes == sorted(sizes, reverse=True) and sum(sizes) + result["noise"] == len(
-        bundled_atlas.facilities)
+        bundled_atlas.facilities) - placeholders
     hulls, density, _cells = display_layers(result, "gcj02")
     assert len(hulls["features"]) == len(sizes) and density["features"]
     area, _view = cluster_focus(mapdata, result, 0, "wgs84")
@@ -247,12 +249,16 @@ def test_too_many_points_are_aggregated_or_cut_to_the_view(mapdata, bundled_atla
 
 def test_coverage_run_matches_the_library_and_suggests_sites(mapdata, bundled_atlas):
     from dashboard.callbacks.coverage import display_layers, run_coverage
-    from geo.coverage import atlas_coverage
+    from geo.coverage import coverage_report
+    from geo.placement import analysable
 
     flt = Filter.create(towns=["nanhui"])
     result = run_coverage(mapdata, flt, radius_mode="fixed", radius_m=3000, k=2,
                           new_radius_m=3000, lang="en")
-    report = atlas_coverage(bundled_atlas, flt, radius_m=3000)
+    kept, excluded = analysable(flt.select(bundled_atlas.facilities))
+    assert result["params"]["excluded_placeholders"] == len(excluded)
+    report = coverage_report(bundled_atlas.facilities_m.loc[kept.index], bundled_atlas.towns_m,
+                             radius_m=3000)
     nanhui = next(r for r in result["rows"] if r["town"] == "nanhui")
     expected = report.towns.set_index("key").at["nanhui", "covered_share"]
     assert nanhui["share"] == pytest.approx(expected, abs=1e-4)

@@ -25,6 +25,7 @@ from geo.parallel import (
     open_points,
     summarise_points,
 )
+from geo.placement import analysable
 from geo.query import Filter
 from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS
 
@@ -279,8 +280,9 @@ def test_cli_on_an_existing_cluster_by_address(tmp_path, points, bundled_atlas, 
     assert cluster.scheduler_address in doc["scheduler"]
     expected = oracle_towns(points, bundled_atlas.towns)
     assert {k: v["points"] for k, v in doc["by_town"].items()} == expected.to_dict()
-    assert doc["coverage"]["facilities"] == int((bundled_atlas.facilities["town"]
-                                                 == "nanhui").sum())
+    kept, excluded = analysable(Filter.create(towns=["nanhui"]).select(bundled_atlas.facilities))
+    assert doc["coverage"]["facilities"] == len(kept)
+    assert doc["excluded_placeholders"] == list(excluded)
     assert doc["by_town"]["nanhui"]["name_zh"] == "南汇新城"
     grid = gpd.read_file(out)
     assert len(grid) > 0 and set(grid.columns) >= {"points", "covered", "cell_m"}

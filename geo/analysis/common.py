@@ -116,6 +116,8 @@ def select(atlas: Atlas, flt: Filter, *, include_placeholders: bool,
     points = atlas.facilities_m.loc[kept.index]
     extra = 0
     if uploaded is not None:
+        if "placement" not in uploaded.columns:  # as geo.facilities reads an upload without it
+            uploaded = uploaded.assign(placement="site")
         mine, mine_excluded = analysable(flt.select(uploaded), include_placeholders)
         excluded = excluded + mine_excluded
         extra = len(mine)

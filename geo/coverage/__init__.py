@@ -29,7 +29,6 @@ from geo.coverage.population import POPULATION_COLUMNS, read_population
 from geo.coverage.report import (
     COASTAL_NOTE,
     CoverageReport,
-    atlas_coverage,
     coverage_by_district,
     coverage_by_town,
     coverage_report,
@@ -49,7 +48,6 @@ __all__ = [
     "QUAD_SEGS",
     "CoverageReport",
     "SitingResult",
-    "atlas_coverage",
     "coverage_by_district",
     "coverage_by_town",
     "coverage_report",

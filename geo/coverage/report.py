@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -21,7 +20,6 @@ from geo.coverage.engine import (
     polygon_area_error,
 )
 from geo.coverage.inputs import (
-    check_radius,
     polygonal_geoms,
     polygonal_only,
     require_metric,
@@ -31,14 +29,12 @@ from geo.coverage.population import PopulationLayer, prepared_population
 from geo.settings import DEFAULT_RADIUS_M
 
 if TYPE_CHECKING:
-    from geo.atlas import Atlas
-    from geo.query import Filter
+    pass
 
 __all__ = [
     "COASTAL_NOTE",
     "NAME_COLUMNS",
     "CoverageReport",
-    "atlas_coverage",
     "coverage_by_district",
     "coverage_by_town",
     "coverage_report",
@@ -260,34 +256,3 @@ def coverage_report(
         distinct_sites=engine.count,
         parameters=MappingProxyType(params),
     )
-
-
-def atlas_coverage(
-    atlas: Atlas,
-    flt: Filter | None = None,
-    *,
-    radius_m: float | None = None,
-    radius_by_category: Mapping[str, float] = DEFAULT_RADIUS_M,
-    quad_segs: int = QUAD_SEGS,
-) -> CoverageReport:
-    """Coverage of the atlas's towns and districts by the filtered facilities, cached.
-
-    Cached per (atlas, filter, radius, radii per category, quad_segs): the dashboard can call
-    it on every callback. Population weighting is applied on top with
-    :func:`coverage_report` (it needs the layer, which is not a cache key).
-    """
-    from geo.query import Filter
-
-    items = tuple(sorted((str(k), float(v)) for k, v in radius_by_category.items()))
-    radius = None if radius_m is None else check_radius(radius_m, "radius_m")
-    return _atlas_coverage_cached(atlas, flt if flt is not None else Filter(), radius, items,
-                                  int(quad_segs))
-
-
-@functools.lru_cache(maxsize=32)
-def _atlas_coverage_cached(atlas: Atlas, flt: Filter, radius_m: float | None,
-                           radius_items: tuple[tuple[str, float], ...],
-                           quad_segs: int) -> CoverageReport:
-    selected = atlas.facilities_m.loc[flt.mask(atlas.facilities)]
-    return coverage_report(selected, atlas.towns_m, atlas.districts_m, radius_m=radius_m,
-                           radius_by_category=dict(radius_items), quad_segs=quad_segs)
