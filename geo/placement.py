@@ -6,6 +6,7 @@ from typing import TypeVar
 
 import pandas as pd
 
+from geo._errors import InputError
 from geo.catalog import PLACEHOLDER_PLACEMENTS
 
 __all__ = ["analysable"]
@@ -36,12 +37,12 @@ def analysable(facilities: _Frame, include_placeholders: bool = False
 
     Raises
     ------
-    ValueError
+    InputError
         When ``facilities`` has no ``placement`` column (the loaders always add one; an
         upload without it has every row taken as a site).
     """
     if "placement" not in facilities.columns:
-        raise ValueError("facilities have no 'placement' column; load them with "
+        raise InputError("facilities have no 'placement' column; load them with "
                          "geo.facilities (uploads without one are taken as sites)")
     if include_placeholders:
         return facilities, ()

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from geo import catalog
+from geo._errors import InputError
 from geo.crs import to_metric
 from geo.placement import analysable
 from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS, DataLayout
@@ -129,7 +130,7 @@ def select(atlas: Atlas, flt: Filter, *, include_placeholders: bool,
                 keep.append("geometry")
             points = gpd.GeoDataFrame(pd.concat([points[keep], mine_m[keep]]), crs=points.crs)
             if not points.index.is_unique:
-                raise ValueError("an uploaded facility id repeats a bundled id; rename it")
+                raise InputError("an uploaded facility id repeats a bundled id; rename it")
     return Selection(points, excluded, extra)
 
 

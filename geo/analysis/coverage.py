@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 import geopandas as gpd
 
+from geo._errors import InputError
 from geo.analysis.common import (
     AnalysisResult,
     data_sources,
@@ -188,7 +189,7 @@ def _run(atlas: Atlas, flt: Filter, params: CoverageParams,
     network_doc: dict[str, object] | None = None
     if params.network is not None:
         if params.radius_m is not None:
-            raise ValueError("network coverage measures reach by mode and minutes; "
+            raise InputError("network coverage measures reach by mode and minutes; "
                              "leave out radius_m")
         report, network_doc = _network_report(atlas, chosen.points_m, params.network, pop_m)
         sources["network"] = str(params.network.file)
