@@ -64,3 +64,15 @@ def _data_error(problems: list[Problem], file: str) -> DataError:
 
 class UnknownNameError(AtlasError):
     """A town, industry, category, level or status name that is not in the catalog."""
+
+
+class StoreError(ValueError):
+    """A store request that cannot be carried out (unknown facility, change or user; bad URL)."""
+
+
+class ConflictError(StoreError):
+    """A write based on a stale version: someone else changed the facility first."""
+
+
+class AccessDeniedError(StoreError):
+    """The user is unknown, disabled, or their role does not allow the request."""

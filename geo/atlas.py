@@ -16,7 +16,7 @@ from geo import catalog
 from geo._errors import DataError, Problem
 from geo.boundaries import read_boundaries
 from geo.crs import to_metric
-from geo.facilities import read_facilities
+from geo.facilities import read_facilities, validate_facilities
 from geo.settings import DataLayout, bundled_data_dir
 
 #: A town may poke out of its district by this share of its area (digitising slack).
@@ -92,11 +92,15 @@ def counts_by_town_and_layer(facilities: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def load_atlas(data_dir: str | Path | None = None) -> Atlas:
+def load_atlas(
+    data_dir: str | Path | None = None, *, facilities_table: pd.DataFrame | None = None
+) -> Atlas:
     """Load and validate every file in ``data_dir`` (default: the bundled data).
 
     Collects the problems of all files and raises one DataError; cross-file rules (a town
     inside its district, a facility inside Shanghai and its district) are checked too.
+    ``facilities_table`` (raw cells, as read from ``facilities.csv``) replaces the file: the
+    editable store keeps the facilities in a database and its boundary files in a folder.
     """
     layout = DataLayout(Path(data_dir) if data_dir is not None else bundled_data_dir())
     problems: list[Problem] = []
@@ -115,8 +119,14 @@ def load_atlas(data_dir: str | Path | None = None) -> Atlas:
     lines = attempt(lambda: read_boundaries(layout.corridor_lines, kind="corridor_lines"))
     zones = attempt(lambda: read_boundaries(layout.zones, kind="zones"))
     city_geom = shapely.union_all(city.geometry.to_numpy()) if city is not None else None
-    facilities = attempt(lambda: read_facilities(layout.facilities, city=city_geom,
-                                                 districts=districts, strict=True))
+    if facilities_table is None:
+        facilities = attempt(lambda: read_facilities(layout.facilities, city=city_geom,
+                                                     districts=districts, strict=True))
+    else:
+        table = facilities_table
+        facilities = attempt(lambda: validate_facilities(table, file=str(layout.facilities),
+                                                         city=city_geom, districts=districts,
+                                                         strict=True))
     if towns is not None:
         towns = towns.assign(key=[catalog.TOWN_NAMES.resolve(k) for k in towns["key"]])
         if districts is not None:
@@ -266,6 +276,25 @@ def distinct_sites(facilities: pd.DataFrame) -> pd.DataFrame:
     parents = facilities["parent_id"].fillna("").astype(str)
     ids = set(facilities["id"].astype(str))
     return facilities.loc[~parents.isin(ids).to_numpy()]
+
+
+def annotate_facilities(facilities: gpd.GeoDataFrame, towns: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The computed columns an Atlas adds to validated facilities (for a few changed rows).
+
+    Parameters
+    ----------
+    facilities : GeoDataFrame
+        Validated facilities (``validate_facilities``), EPSG:4326.
+    towns : GeoDataFrame
+        The Atlas' towns (with catalog ``key``), EPSG:4326.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``facilities`` with the Atlas' computed columns (``layers``, ``in_town``,
+        ``membership``, ...).
+    """
+    return _annotate_facilities(facilities, towns)
 
 
 def _annotate_facilities(facilities: gpd.GeoDataFrame, towns: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -1,0 +1,19 @@
+"""The editable store of facilities: history, review, accounts (a GeoPackage file for now).
+
+``open_store`` / ``init_store`` give a :class:`Store`; see docs/STORE.md.
+"""
+
+from geo.store.schema import ACTIONS, REVIEW_STATES, ROLES, SCHEMA_VERSION
+from geo.store.store import Change, Store, User, init_store, open_store
+
+__all__ = [
+    "ACTIONS",
+    "REVIEW_STATES",
+    "ROLES",
+    "SCHEMA_VERSION",
+    "Change",
+    "Store",
+    "User",
+    "init_store",
+    "open_store",
+]

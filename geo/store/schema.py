@@ -1,0 +1,109 @@
+"""The store's tables (SQLAlchemy Core), built from the facility columns of the running code."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from geo._errors import StoreError
+from geo.facilities import COLUMNS
+
+#: Version of the table layout; :func:`upgrade` brings an older store to it.
+SCHEMA_VERSION = 1
+
+ACTIONS = ("add", "set", "move", "retire", "revert")
+REVIEW_STATES = ("proposed", "approved", "rejected", "applied")
+ROLES = ("viewer", "editor", "reviewer", "admin")
+
+
+def facility_columns() -> tuple[str, ...]:
+    """The facility columns of the running code (``geo.facilities.COLUMNS``, read each call)."""
+    return tuple(COLUMNS)
+
+
+def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
+    """Every table of the store, with one TEXT column per facility column of the code."""
+    md = sa.MetaData()
+    facilities = sa.Table(
+        "facilities", md,
+        # GeoPackage feature tables need an integer primary key; it is also the file order.
+        sa.Column("fid", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("geom", sa.LargeBinary, nullable=False),
+        *(sa.Column(c, sa.Text, nullable=False, server_default="") for c in facility_columns()),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("retired", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("retired_reason", sa.Text, nullable=False, server_default=""),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Index("ix_facilities_id", "id", unique=True),
+        sa.Index("ix_facilities_revision", "revision"),
+        sqlite_autoincrement=True,
+    )
+    source_lines = sa.Table(
+        "facility_source_lines", md,
+        sa.Column("fid", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("line", sa.Text, nullable=False),
+    )
+    changes = sa.Table(
+        "changes", md,
+        sa.Column("change_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("facility_id", sa.Text, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("base_version", sa.Integer, nullable=False),
+        sa.Column("action", sa.Text, nullable=False),
+        sa.Column("before", sa.Text),  # JSON
+        sa.Column("after", sa.Text, nullable=False),  # JSON
+        sa.Column("user", sa.Text, nullable=False),
+        sa.Column("time", sa.Text, nullable=False),  # UTC, ISO 8601
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("review_state", sa.Text, nullable=False),
+        sa.Column("reviewer", sa.Text),
+        sa.Column("review_comment", sa.Text),
+        sa.Column("reviewed_at", sa.Text),
+        sa.Column("revision", sa.Integer),  # store revision it produced, once applied
+        sa.CheckConstraint(f"action IN {ACTIONS!r}", name="ck_changes_action"),
+        sa.CheckConstraint(f"review_state IN {REVIEW_STATES!r}", name="ck_changes_state"),
+        sa.Index("ix_changes_facility", "facility_id", "change_id"),
+        sa.Index("ix_changes_state", "review_state"),
+        sqlite_autoincrement=True,
+    )
+    users = sa.Table(
+        "users", md,
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("password_hash", sa.Text, nullable=False),
+        sa.Column("disabled", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("created", sa.Text, nullable=False),
+        sa.CheckConstraint(f"role IN {ROLES!r}", name="ck_users_role"),
+    )
+    layers = sa.Table(
+        "layers", md,
+        sa.Column("path", sa.Text, primary_key=True),  # relative to the data folder, '/'-joined
+        sa.Column("content", sa.LargeBinary, nullable=False),  # the file's bytes, verbatim
+    )
+    meta = sa.Table(
+        "meta", md,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    tables = {t.name: t for t in (facilities, source_lines, changes, users, layers, meta)}
+    return md, tables
+
+
+def upgrade(conn: sa.Connection, found: int) -> None:
+    """Bring a store of schema version ``found`` to :data:`SCHEMA_VERSION`, in ``conn``'s transaction.
+
+    Facility columns the code has gained since the store was made (a newer data model) are
+    added as blank TEXT columns whatever the version; the new columns' rules then apply to
+    the next change of each row, and ``newtown check`` on a dump says which rows need them.
+    """
+    if found > SCHEMA_VERSION:
+        raise StoreError(f"the store has schema version {found}, newer than this program's "
+                         f"{SCHEMA_VERSION}; upgrade newtown-atlas to open it")
+    # Version 1 is the first layout: there are no steps yet. A step is added here as
+    # `if found < 2: ...` with the DDL it needs, and SCHEMA_VERSION is raised.
+    present = {c["name"] for c in sa.inspect(conn).get_columns("facilities")}
+    for column in facility_columns():
+        if column not in present:
+            name = conn.dialect.identifier_preparer.quote(column)
+            conn.exec_driver_sql(f"ALTER TABLE facilities ADD COLUMN {name} TEXT NOT NULL "
+                                 "DEFAULT ''")

@@ -1,0 +1,1069 @@
+"""The editable store: approved facilities, their history, a review queue, accounts, a revision."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+import weakref
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+
+from geo._errors import (
+    AccessDeniedError,
+    ConflictError,
+    DataError,
+    Problem,
+    StoreError,
+)
+from geo.atlas import Atlas, annotate_facilities, load_atlas
+from geo.boundaries import read_boundaries
+from geo.facilities import validate_facilities
+from geo.settings import DataLayout, bundled_data_dir
+from geo.store import accounts, csvrows, gpkg
+from geo.store.schema import (
+    ACTIONS,
+    SCHEMA_VERSION,
+    build_metadata,
+    facility_columns,
+    upgrade,
+)
+
+#: The file ``dump`` writes retired facilities to (and ``init --from`` reads them back from).
+RETIRED_FILE = "facilities_retired.csv"
+#: Facility file name used in validation messages, as ``newtown check`` names it.
+FACILITIES_FILE = "facilities.csv"
+_MOVE_FIELDS = frozenset({"lon", "lat", "coord_source", "coord_precision_m"})
+
+
+@dataclass(frozen=True)
+class User:
+    """An account: name, role (viewer, editor, reviewer, admin), disabled flag, creation time."""
+
+    name: str
+    role: str
+    disabled: bool
+    created: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of the history: a proposed or applied change of one facility."""
+
+    change_id: int
+    facility_id: str
+    version: int  # the facility's version once this change is applied
+    base_version: int  # the version it was made against
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    user: str
+    time: str  # UTC, ISO 8601
+    reason: str
+    source: str
+    review_state: str  # proposed | approved | rejected | applied
+    reviewer: str | None
+    review_comment: str | None
+    reviewed_at: str | None
+    revision: int | None  # the store revision it produced (None until applied)
+
+    @property
+    def is_applied(self) -> bool:
+        """True when the change is part of the approved state (applied or approved)."""
+        return self.review_state in {"applied", "approved"}
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return dataclasses.asdict(self)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _engine(url: str | os.PathLike[str]) -> tuple[sa.Engine, Path | None, str]:
+    """(engine, file path for SQLite, URL safe to show)."""
+    text = os.fspath(url)
+    if text.startswith(("postgresql:", "postgresql+", "postgres:")):
+        shown = sa.engine.make_url(text).render_as_string(hide_password=True)
+        raise StoreError(f"{shown}: PostgreSQL stores are not supported yet (issue 15); use a "
+                         "file path such as atlas.gpkg")
+    if "://" in text:
+        parsed = sa.engine.make_url(text)
+        if parsed.get_backend_name() != "sqlite" or not parsed.database:
+            raise StoreError(f"{parsed.render_as_string(hide_password=True)}: unsupported store "
+                             "URL; give a file path (atlas.gpkg) or sqlite:///PATH")
+        path = Path(parsed.database)
+    else:
+        path = Path(text)
+    path = path.resolve()
+    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 60})
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it).
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA busy_timeout = 60000")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        # A writer takes the write lock at BEGIN, so its reads and its write see one state
+        # and two writers queue instead of failing at commit.
+        immediate = conn.get_execution_options().get("immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine, path, str(path)
+
+
+class Store:
+    """An editable store of facilities (a GeoPackage file) with history, review and accounts.
+
+    Open one with :func:`open_store` or create one with :func:`init_store`. Every method that
+    changes data takes the acting user's name and checks their role itself.
+    """
+
+    def __init__(self, engine: sa.Engine, path: Path | None, shown: str):
+        self._engine = engine
+        self.path = path
+        self.url = shown
+        self._md, self._t = build_metadata()
+        self._columns = facility_columns()
+        self._lock = threading.RLock()  # guards the caches below (not the database)
+        self._table: pd.DataFrame | None = None  # approved, active rows (index fid)
+        self._table_revision = -1
+        self._atlas: Atlas | None = None
+        self._atlas_revision = -1
+        self._layers_dir: Path | None = None
+        self._boundaries: tuple[shapely.Geometry, gpd.GeoDataFrame] | None = None
+
+    # ----------------------------------------------------------------- transactions
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """One transaction holding SQLite's write lock from its start (BEGIN IMMEDIATE)."""
+        with self._engine.connect().execution_options(immediate=True) as conn, conn.begin():
+            yield conn
+
+    def close(self) -> None:
+        """Release the database connections and the temporary boundary folder."""
+        self._engine.dispose()
+        if self._layers_dir is not None:
+            shutil.rmtree(self._layers_dir, ignore_errors=True)
+            self._layers_dir = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- meta
+    def _meta(self, conn: sa.Connection) -> dict[str, str]:
+        t = self._t["meta"]
+        return {k: v for k, v in conn.execute(sa.select(t.c.key, t.c.value))}
+
+    def _set_meta(self, conn: sa.Connection, key: str, value: str) -> None:
+        t = self._t["meta"]
+        conn.execute(sa.update(t).where(t.c.key == key).values(value=value))
+
+    def revision(self) -> int:
+        """The store's revision: it grows by one with every change that reaches viewers."""
+        t = self._t["meta"]
+        with self._read() as conn:
+            return int(conn.execute(sa.select(t.c.value).where(t.c.key == "revision"))
+                       .scalar_one())
+
+    @property
+    def review_required(self) -> bool:
+        """True when an editor's change waits for a reviewer."""
+        with self._read() as conn:
+            return self._meta(conn)["review_required"] == "1"
+
+    # ----------------------------------------------------------------- accounts
+    def _user(self, conn: sa.Connection, name: str) -> User | None:
+        t = self._t["users"]
+        row = conn.execute(sa.select(t).where(t.c.name == name)).mappings().first()
+        if row is None:
+            return None
+        return User(row["name"], row["role"], bool(row["disabled"]), row["created"])
+
+    def _actor(self, conn: sa.Connection, name: str, needed: str, what: str) -> User:
+        user = self._user(conn, name)
+        if user is None:
+            raise AccessDeniedError(f"unknown user {name!r}: {what} needs a {needed} account")
+        if user.disabled:
+            raise AccessDeniedError(f"user {name!r} is disabled: {what} is refused")
+        if not accounts.at_least(user.role, needed):
+            raise AccessDeniedError(f"user {name!r} is a {user.role}: {what} needs the "
+                                    f"{needed} role or higher")
+        return user
+
+    def add_user(self, name: str, role: str, password: str, *, actor: str | None) -> User:
+        """Create an account; ``actor`` must be an admin (except for the store's first admin).
+
+        Parameters
+        ----------
+        name : str
+            The account name (1-64 visible characters).
+        role : str
+            viewer, editor, reviewer or admin.
+        password : str
+            Stored only as a salted scrypt hash.
+        actor : str or None
+            The admin creating the account; None is accepted only while the store has no
+            active admin, and then only for an admin account.
+
+        Returns
+        -------
+        User
+        """
+        accounts.check_role(role)
+        name = name.strip()
+        if not name or len(name) > 64 or not name.isprintable():
+            raise StoreError(f"bad user name {name!r}: use 1-64 printable characters")
+        hashed = accounts.hash_password(password)
+        t = self._t["users"]
+        with self._write() as conn:
+            admins = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+                (t.c.role == "admin") & (t.c.disabled == 0))).scalar_one()
+            if actor is None or admins == 0:
+                if admins:
+                    raise AccessDeniedError("adding a user needs an admin (give the acting "
+                                            "admin's name)")
+                if role != "admin":
+                    raise AccessDeniedError("the store has no admin yet: the first account "
+                                            "must have the admin role")
+            else:
+                self._actor(conn, actor, "admin", "adding a user")
+            if self._user(conn, name) is not None:
+                raise StoreError(f"user {name!r} exists already")
+            created = _now()
+            conn.execute(sa.insert(t).values(name=name, role=role, password_hash=hashed,
+                                             disabled=0, created=created))
+        return User(name, role, False, created)
+
+    def users(self) -> list[User]:
+        """Every account (name, role, disabled, created); never the password hashes."""
+        t = self._t["users"]
+        with self._read() as conn:
+            rows = conn.execute(sa.select(t.c.name, t.c.role, t.c.disabled, t.c.created)
+                                .order_by(t.c.name)).all()
+        return [User(r.name, r.role, bool(r.disabled), r.created) for r in rows]
+
+    def disable_user(self, name: str, *, actor: str) -> None:
+        """Disable an account (kept for the history); ``actor`` must be an admin."""
+        t = self._t["users"]
+        with self._write() as conn:
+            self._actor(conn, actor, "admin", "disabling a user")
+            user = self._user(conn, name)
+            if user is None:
+                raise StoreError(f"no user {name!r}")
+            if user.role == "admin" and not user.disabled:
+                admins = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+                    (t.c.role == "admin") & (t.c.disabled == 0))).scalar_one()
+                if admins <= 1:
+                    raise StoreError(f"{name!r} is the last active admin; add another admin "
+                                     "first")
+            conn.execute(sa.update(t).where(t.c.name == name).values(disabled=1))
+
+    def authenticate(self, name: str, password: str) -> User:
+        """The user if ``password`` is theirs and the account is active; else AccessDeniedError."""
+        t = self._t["users"]
+        with self._read() as conn:
+            row = conn.execute(sa.select(t).where(t.c.name == name)).mappings().first()
+        stored = row["password_hash"] if row is not None else accounts.hash_password("x" * 12)
+        ok = accounts.verify_password(password, stored)  # same work for unknown names
+        if row is None or not ok:
+            raise AccessDeniedError("unknown user or wrong password")
+        if row["disabled"]:
+            raise AccessDeniedError(f"user {name!r} is disabled")
+        return User(row["name"], row["role"], False, row["created"])
+
+    # ----------------------------------------------------------------- reading rows
+    def _state(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        state: dict[str, Any] = {c: row[c] for c in self._columns}
+        state["retired"] = bool(row["retired"])
+        state["retired_reason"] = row["retired_reason"]
+        return state
+
+    def _current(self, conn: sa.Connection, facility_id: str) -> Mapping[str, Any] | None:
+        t = self._t["facilities"]
+        return conn.execute(sa.select(t).where(t.c.id == facility_id)).mappings().first()
+
+    def _refresh(self, conn: sa.Connection) -> tuple[int, pd.DataFrame, list[int]]:
+        """Bring the cached approved table to the database's revision; (rev, table, changed fids).
+
+        Only rows changed since the cached revision are read (an index on ``revision``).
+        """
+        t = self._t["facilities"]
+        revision = int(self._meta(conn)["revision"])
+        cols = [t.c.fid, *(t.c[c] for c in self._columns)]
+        if self._table is None:
+            rows = conn.execute(sa.select(*cols).where(t.c.retired == 0).order_by(t.c.fid))
+            table = pd.DataFrame(rows.all(), columns=["fid", *self._columns], dtype=object)
+            self._table = table.set_index("fid")
+            self._table_revision = revision
+            return revision, self._table, []
+        if revision == self._table_revision:
+            return revision, self._table, []
+        rows = conn.execute(sa.select(*cols, t.c.retired).where(
+            t.c.revision > self._table_revision)).all()
+        changed = pd.DataFrame(rows, columns=["fid", *self._columns, "retired"],
+                               dtype=object).set_index("fid")
+        active = changed.loc[changed["retired"] == 0, list(self._columns)]
+        table = self._table.drop(index=changed.index, errors="ignore")
+        table = pd.concat([table, active])
+        if len(active) and not table.index.is_monotonic_increasing:
+            table = table.sort_index()
+        self._table, self._table_revision = table, revision
+        return revision, table, [int(f) for f in changed.index]
+
+    def snapshot(self) -> tuple[int, pd.DataFrame]:
+        """The approved facilities as raw text cells, with the revision they belong to.
+
+        Returns
+        -------
+        (int, DataFrame)
+            The revision and one row per active (not retired) facility in file order, columns
+            as ``geo.facilities.COLUMNS``, values exactly as stored. Treat it as read-only: a
+            later revision is a new frame.
+        """
+        with self._lock, self._read() as conn:
+            revision, table, _ = self._refresh(conn)
+        return revision, table
+
+    # ----------------------------------------------------------------- boundaries and Atlas
+    def _layers_folder(self) -> Path:
+        """The boundary files, written once per Store into a private temporary folder."""
+        if self._layers_dir is None:
+            folder = Path(tempfile.mkdtemp(prefix="newtown-store-"))
+            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+            t = self._t["layers"]
+            with self._read() as conn:
+                for path, content in conn.execute(sa.select(t.c.path, t.c.content)):
+                    target = folder / path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(content)
+            self._layers_dir = folder
+        return self._layers_dir
+
+    def _city_and_districts(self) -> tuple[shapely.Geometry, gpd.GeoDataFrame]:
+        if self._boundaries is None:
+            layout = DataLayout(self._layers_folder())
+            city = read_boundaries(layout.city, kind="city")
+            districts = read_boundaries(layout.districts, kind="districts")
+            self._boundaries = (shapely.union_all(city.geometry.to_numpy()), districts)
+        return self._boundaries
+
+    def _loader_check(
+        self, table: pd.DataFrame, subjects: Mapping[int, Mapping[str, Any] | None]
+    ) -> gpd.GeoDataFrame | None:
+        """Validate rows as the loader would validate the whole table they would make.
+
+        ``table`` is the approved table (index fid); ``subjects`` maps fids to their new raw
+        row (None: the row leaves the table). The loader's rules that look at one row run on
+        the subjects; the rules between rows (duplicate ids, parents) see every row they
+        involve: rows sharing a subject's id, children of a subject, and ancestors of all of
+        these. Problems are numbered by the row each would have in ``facilities.csv``.
+        Returns the validated subject rows (None when no row is left to validate).
+        """
+        base = table.drop(index=list(subjects), errors="ignore")
+        members: dict[int, Mapping[str, Any]] = {
+            fid: row for fid, row in subjects.items() if row is not None}
+        ids = base["id"].astype(str).str.strip()
+        key_ids = {str(row["id"]).strip() for row in members.values()}
+        key_ids |= {str(table.loc[fid, "id"]).strip() for fid in subjects if fid in table.index}
+        related = base.index[ids.isin(key_ids).to_numpy()]
+        if "parent_id" in self._columns:
+            parents = base["parent_id"].astype(str).str.strip()
+            related = related.union(base.index[parents.isin(key_ids).to_numpy()])
+        for fid in related:
+            members.setdefault(int(fid), base.loc[fid].to_dict())
+        if "parent_id" in self._columns:
+            frontier = list(members.values())
+            while frontier:
+                wanted = {str(r["parent_id"]).strip() for r in frontier} - {""}
+                found = base.index[ids.isin(wanted).to_numpy()]
+                frontier = []
+                for fid in found:
+                    if int(fid) not in members:
+                        members[int(fid)] = base.loc[fid].to_dict()
+                        frontier.append(members[int(fid)])
+        if not members:
+            return None
+        order = sorted(members)
+        # Row numbers in the table the change would make: base rows before, plus new subjects.
+        base_index = base.index.to_numpy()
+        new_fids = np.array(sorted(f for f, r in subjects.items() if r is not None))
+        numbers = [int(np.searchsorted(base_index, f) + np.searchsorted(new_fids, f) + 1)
+                   for f in order]
+        sub = pd.DataFrame([{c: members[f][c] for c in self._columns} for f in order],
+                           columns=list(self._columns), dtype=object)
+        city, districts = self._city_and_districts()
+        try:
+            valid = validate_facilities(sub, file=FACILITIES_FILE, city=city,
+                                        districts=districts)
+        except DataError as exc:
+            problems = [dataclasses.replace(p, row=numbers[p.row - 1] if p.row else None)
+                        for p in exc.problems]
+            raise DataError(problems, file=FACILITIES_FILE) from None
+        keep = [str(members[f]["id"]).strip() for f in order if subjects.get(f) is not None]
+        return valid.loc[keep]
+
+    def atlas(self) -> Atlas:
+        """An Atlas of the approved facilities and the store's boundary files.
+
+        The first call validates everything (the loader's rules, as ``load_atlas``); later
+        calls after a change validate and annotate only the changed rows.
+
+        Returns
+        -------
+        Atlas
+            Of the revision current at the call; a later revision gives a new Atlas.
+        """
+        with self._lock:
+            with self._read() as conn:
+                revision, table, _ = self._refresh(conn)
+                if self._atlas is not None and revision == self._atlas_revision:
+                    return self._atlas
+                changed_fids: list[int] = []
+                if self._atlas is not None:
+                    t = self._t["facilities"]
+                    changed_fids = [int(f) for f in conn.execute(sa.select(t.c.fid).where(
+                        t.c.revision > self._atlas_revision)).scalars()]
+            if self._atlas is None:
+                raw = table.reset_index(drop=True)
+                atlas = load_atlas(self._layers_folder(), facilities_table=raw)
+            else:
+                atlas = self._patched_atlas(self._atlas, table, changed_fids)
+            self._atlas, self._atlas_revision = atlas, revision
+            return atlas
+
+    def _patched_atlas(self, atlas: Atlas, table: pd.DataFrame, fids: list[int]) -> Atlas:
+        subjects: dict[int, Mapping[str, Any] | None] = {
+            f: (table.loc[f].to_dict() if f in table.index else None) for f in fids}
+        old = atlas.facilities
+        order = table["id"].astype(str).str.strip().to_numpy()
+        # Rows of the old Atlas that stay as they were: still in the table and not changed.
+        changed_ids = {str(r["id"]).strip() for r in subjects.values() if r is not None}
+        kept = old[old.index.isin(order) & ~old.index.isin(list(changed_ids))]
+        valid = self._loader_check(table, subjects)
+        if valid is not None and len(valid):
+            annotated = annotate_facilities(valid, atlas.towns)
+            merged = pd.concat([kept, annotated[kept.columns]])
+        else:
+            merged = kept
+        facilities = gpd.GeoDataFrame(merged.loc[order], geometry=old.geometry.name,
+                                      crs=old.crs)
+        return dataclasses.replace(atlas, facilities=facilities)
+
+    # ----------------------------------------------------------------- changes
+    def _last_change(self, conn: sa.Connection, facility_id: str) -> str:
+        t = self._t["changes"]
+        row = conn.execute(sa.select(t).where(
+            (t.c.facility_id == facility_id) & t.c.review_state.in_(("applied", "approved")))
+            .order_by(t.c.change_id.desc()).limit(1)).mappings().first()
+        if row is None:
+            meta = self._meta(conn)
+            return f"imported from {meta.get('imported_from', '?')} at {meta.get('created', '?')}"
+        by = f"changed by {row['user']} at {row['time']}"
+        if row["reviewer"]:
+            by += f", approved by {row['reviewer']} at {row['reviewed_at']}"
+        return f"{by} (change #{row['change_id']}, {row['action']}: {row['reason']})"
+
+    def _check_expected(self, conn: sa.Connection, facility_id: str,
+                        current: Mapping[str, Any] | None, expect_version: int | None) -> None:
+        if expect_version is None:
+            return
+        version = int(current["version"]) if current is not None else 0
+        if version != expect_version:
+            if current is None:
+                raise ConflictError(f"facility {facility_id} does not exist (expected version "
+                                    f"{expect_version})")
+            raise ConflictError(
+                f"facility {facility_id} is at version {version}, not {expect_version}: "
+                f"{self._last_change(conn, facility_id)}; reload it and make your edit again")
+
+    def _state_at(self, conn: sa.Connection, facility_id: str, version: int) -> dict[str, Any]:
+        """The facility's state as of ``version`` (from the history)."""
+        t = self._t["changes"]
+        applied = t.c.review_state.in_(("applied", "approved"))
+        row = conn.execute(sa.select(t.c.after).where(
+            (t.c.facility_id == facility_id) & applied & (t.c.version == version))
+            .order_by(t.c.change_id.desc()).limit(1)).first()
+        if row is not None:
+            return dict(json.loads(row.after))
+        row = conn.execute(sa.select(t.c.before).where(
+            (t.c.facility_id == facility_id) & applied & (t.c.version == version + 1))
+            .order_by(t.c.change_id).limit(1)).first()
+        if row is not None and row.before is not None:
+            return dict(json.loads(row.before))
+        raise StoreError(f"facility {facility_id} has no version {version} in its history")
+
+    def _new_state(self, conn: sa.Connection, action: str, facility_id: str,
+                   current: Mapping[str, Any] | None, values: Mapping[str, Any],
+                   reason: str) -> dict[str, Any]:
+        def text(v: Any) -> str:
+            return "" if v is None else str(v)
+
+        unknown = sorted(set(values) - set(self._columns) - {"to_version"})
+        if unknown:
+            raise StoreError(f"unknown column(s) {', '.join(unknown)}; the columns are "
+                             f"{', '.join(self._columns)}")
+        if action == "add":
+            if current is not None:
+                state = "retired" if current["retired"] else "active"
+                raise StoreError(f"facility id {facility_id} is taken ({state}, version "
+                                 f"{current['version']}); choose another id")
+            if str(values.get("id", facility_id)) != facility_id:
+                raise StoreError("the id in the values differs from the facility id")
+            new = {c: text(values.get(c, "")) for c in self._columns}
+            new["id"] = facility_id
+            return {**new, "retired": False, "retired_reason": ""}
+        if current is None:
+            raise StoreError(f"no facility {facility_id}")
+        before = self._state(current)
+        if action == "revert":
+            try:
+                to_version = int(values["to_version"])
+            except (KeyError, TypeError, ValueError):
+                raise StoreError("revert needs to_version, a whole number") from None
+            if not 1 <= to_version < int(current["version"]):
+                raise StoreError(f"facility {facility_id} is at version {current['version']}: "
+                                 f"revert to a version from 1 to {int(current['version']) - 1}")
+            return self._state_at(conn, facility_id, to_version)
+        if before["retired"]:
+            raise StoreError(f"facility {facility_id} is retired ({before['retired_reason']}); "
+                             "revert it to an earlier version to bring it back")
+        if action == "retire":
+            return {**before, "retired": True, "retired_reason": reason}
+        if "to_version" in values:
+            raise StoreError("to_version belongs to revert only")
+        if action == "move":
+            extra = sorted(set(values) - _MOVE_FIELDS)
+            if extra or not {"lon", "lat"} <= set(values):
+                raise StoreError("move takes lon and lat (WGS84), optionally coord_source and "
+                                 f"coord_precision_m; got {', '.join(sorted(values))}")
+        elif "id" in values and text(values["id"]) != facility_id:
+            raise StoreError("a facility's id cannot change; retire it and add the new id")
+        return {**before, **{k: text(v) for k, v in values.items()}}
+
+    def propose(
+        self,
+        user: str,
+        action: str,
+        facility_id: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        reason: str,
+        source: str,
+        expect_version: int | None = None,
+    ) -> Change:
+        """Propose (editor, review on) or apply (reviewer/admin, or review off) one change.
+
+        Parameters
+        ----------
+        user : str
+            The acting account; an editor or higher.
+        action : str
+            ``add`` (values: the row), ``set`` (values: the columns to change), ``move``
+            (values: ``lon``, ``lat`` in WGS84 degrees, optionally ``coord_source``,
+            ``coord_precision_m``), ``retire`` (no values; ``reason`` is kept as the
+            retirement reason) or ``revert`` (values: ``to_version``).
+        facility_id : str
+            The facility's ``id``.
+        values : mapping, optional
+            Column -> new text, as described for ``action``.
+        reason, source : str
+            Why, and the citation supporting the change (both required).
+        expect_version : int, optional
+            The version the user's edit is based on (0 for an add); a different current
+            version is refused with a ConflictError naming who changed it and when.
+
+        Returns
+        -------
+        Change
+            Its ``review_state`` is ``proposed`` or ``applied``.
+
+        Raises
+        ------
+        AccessDeniedError, ConflictError, DataError (the loader's message), StoreError
+        """
+        if action not in ACTIONS:
+            raise StoreError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        if not reason.strip() or not source.strip():
+            raise StoreError("every change needs a reason and a source citation")
+        facility_id = facility_id.strip()
+        with self._lock, self._write() as conn:
+            actor = self._actor(conn, user, "editor", f"{action} of {facility_id}")
+            current = self._current(conn, facility_id)
+            self._check_expected(conn, facility_id, current, expect_version)
+            after = self._new_state(conn, action, facility_id, current, values or {}, reason)
+            _, table, _ = self._refresh(conn)
+            self._check_change(table, current, after)
+            review = self._meta(conn)["review_required"] == "1"
+            apply_now = not review or accounts.at_least(actor.role, "reviewer")
+            base = int(current["version"]) if current is not None else 0
+            t = self._t["changes"]
+            change_id = conn.execute(sa.insert(t).values(
+                facility_id=facility_id, version=base + 1, base_version=base, action=action,
+                before=json.dumps(self._state(current), ensure_ascii=False)
+                if current is not None else None,
+                after=json.dumps(after, ensure_ascii=False), user=actor.name, time=_now(),
+                reason=reason, source=source,
+                review_state="applied" if apply_now else "proposed",
+            )).inserted_primary_key[0]
+            if apply_now:
+                revision = self._apply(conn, current, after, base + 1)
+                conn.execute(sa.update(t).where(t.c.change_id == change_id)
+                             .values(revision=revision))
+            return self._change(conn, int(change_id))
+
+    def _check_change(self, table: pd.DataFrame, current: Mapping[str, Any] | None,
+                      after: Mapping[str, Any]) -> None:
+        # A new row sorts after every row ever stored (AUTOINCREMENT fids only grow).
+        fid = int(current["fid"]) if current is not None else 2**62
+        row = None if after["retired"] else {c: after[c] for c in self._columns}
+        self._loader_check(table, {fid: row})
+
+    def _apply(self, conn: sa.Connection, current: Mapping[str, Any] | None,
+               after: Mapping[str, Any], version: int) -> int:
+        """Write the new state of one facility and bump the revision; return the revision."""
+        revision = int(self._meta(conn)["revision"]) + 1
+        t = self._t["facilities"]
+        values = {c: after[c] for c in self._columns}
+        values.update(version=version, retired=int(bool(after["retired"])),
+                      retired_reason=after["retired_reason"], revision=revision,
+                      geom=gpkg.point_blob(float(after["lon"]), float(after["lat"])))
+        if current is None:
+            conn.execute(sa.insert(t).values(**values))
+        else:
+            conn.execute(sa.update(t).where(t.c.fid == current["fid"]).values(**values))
+            lines = self._t["facility_source_lines"]
+            conn.execute(sa.delete(lines).where(lines.c.fid == current["fid"]))
+        self._set_meta(conn, "revision", str(revision))
+        gpkg.touch(conn, ["facilities"])
+        return revision
+
+    def _change(self, conn: sa.Connection, change_id: int) -> Change:
+        t = self._t["changes"]
+        row = conn.execute(sa.select(t).where(t.c.change_id == change_id)).mappings().first()
+        if row is None:
+            raise StoreError(f"no change #{change_id}")
+        return _to_change(row)
+
+    def review(self, change_id: int, reviewer: str, *, approve: bool, comment: str) -> Change:
+        """Approve (apply) or reject a proposed change; ``reviewer`` needs the reviewer role."""
+        verb = "approving" if approve else "rejecting"
+        with self._lock, self._write() as conn:
+            actor = self._actor(conn, reviewer, "reviewer", f"{verb} change #{change_id}")
+            change = self._change(conn, change_id)
+            if change.review_state != "proposed":
+                raise StoreError(f"change #{change_id} is {change.review_state} already")
+            t = self._t["changes"]
+            done = dict(reviewer=actor.name, review_comment=comment, reviewed_at=_now())
+            if not approve:
+                conn.execute(sa.update(t).where(t.c.change_id == change_id)
+                             .values(review_state="rejected", **done))
+                return self._change(conn, change_id)
+            current = self._current(conn, change.facility_id)
+            version = int(current["version"]) if current is not None else 0
+            if version != change.base_version:
+                raise ConflictError(
+                    f"facility {change.facility_id} changed since change #{change_id} was "
+                    f"proposed (now version {version}, proposal made against "
+                    f"{change.base_version}): {self._last_change(conn, change.facility_id)}; "
+                    "reject it and propose again")
+            _, table, _ = self._refresh(conn)
+            self._check_change(table, current, change.after)
+            revision = self._apply(conn, current, change.after, change.base_version + 1)
+            conn.execute(sa.update(t).where(t.c.change_id == change_id)
+                         .values(review_state="approved", revision=revision, **done))
+            return self._change(conn, change_id)
+
+    def approve(self, change_id: int, reviewer: str, comment: str = "") -> Change:
+        """Approve a proposed change: it is validated again and applied."""
+        return self.review(change_id, reviewer, approve=True, comment=comment)
+
+    def reject(self, change_id: int, reviewer: str, comment: str = "") -> Change:
+        """Reject a proposed change (it stays in the history, marked rejected)."""
+        return self.review(change_id, reviewer, approve=False, comment=comment)
+
+    def revert(self, facility_id: str, to_version: int, user: str, *, reason: str,
+               source: str, expect_version: int | None = None) -> Change:
+        """Bring a facility back to an earlier version: a new change, never a rewrite."""
+        return self.propose(user, "revert", facility_id, {"to_version": to_version},
+                            reason=reason, source=source, expect_version=expect_version)
+
+    def history(self, facility_id: str | None = None, *, since: str | date | None = None,
+                user: str | None = None, review_state: str | None = None) -> list[Change]:
+        """Changes, oldest first, optionally of one facility, since a UTC date/time, by a user.
+
+        ``since`` is an ISO date or date-time (UTC), compared with each change's time.
+        """
+        t = self._t["changes"]
+        query = sa.select(t).order_by(t.c.change_id)
+        if facility_id is not None:
+            query = query.where(t.c.facility_id == facility_id)
+        if since is not None:
+            query = query.where(t.c.time >= _since(since))
+        if user is not None:
+            query = query.where(t.c.user == user)
+        if review_state is not None:
+            query = query.where(t.c.review_state == review_state)
+        with self._read() as conn:
+            return [_to_change(r) for r in conn.execute(query).mappings()]
+
+    def proposals(self) -> list[Change]:
+        """The review queue: changes waiting for a reviewer, oldest first."""
+        return self.history(review_state="proposed")
+
+    def facility(self, facility_id: str) -> dict[str, Any] | None:
+        """The stored row of one facility (active or retired), with its version; None if absent."""
+        with self._read() as conn:
+            row = self._current(conn, facility_id)
+        if row is None:
+            return None
+        return {**self._state(row), "version": int(row["version"])}
+
+    # ----------------------------------------------------------------- files out
+    def dump(self, folder: str | os.PathLike[str]) -> Path:
+        """Write a ``data/``-shaped folder of the approved state (staged, then renamed into place).
+
+        Unchanged rows keep their source text byte for byte; changed and added rows are
+        written as the csv module writes them. Retired facilities go to
+        ``facilities_retired.csv`` (with ``retired_reason``), which ``newtown check`` ignores
+        and ``store init --from`` reads back.
+
+        Returns
+        -------
+        Path
+            The folder written.
+        """
+        target = Path(folder).resolve()
+        t, lines = self._t["facilities"], self._t["facility_source_lines"]
+        with self._read() as conn:
+            meta = self._meta(conn)
+            rows = conn.execute(
+                sa.select(t, lines.c.line).outerjoin(lines, lines.c.fid == t.c.fid)
+                .order_by(t.c.fid)).mappings().all()
+            layer_rows = conn.execute(sa.select(self._t["layers"])).all()
+        header = list(json.loads(meta["csv_header"]))
+        newline, encoding = meta["csv_newline"], meta["csv_encoding"]
+        active = [r for r in rows if not r["retired"]]
+        outside = [c for c in self._columns if c not in header]
+        if any(str(r[c]).strip() for r in active for c in outside):
+            header, header_line = list(self._columns), None  # the source header cannot hold it
+        else:
+            header_line = meta["csv_header_line"]
+        parts = [header_line if header_line is not None
+                 else csvrows.format_record(header, newline)]
+        for r in active:
+            if header_line is not None and r["line"] is not None:
+                parts.append(r["line"])
+            else:
+                parts.append(csvrows.format_record([r[c] for c in header], newline))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+        try:
+            for path, content in layer_rows:
+                out = stage / path
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(content)
+            (stage / FACILITIES_FILE).write_bytes(
+                csvrows.encode_text(csvrows.join_records(parts, newline), encoding))
+            retired = [r for r in rows if r["retired"]]
+            if retired:
+                cols = [*self._columns, "retired_reason"]
+                text = "".join([csvrows.format_record(cols, "\n"),
+                                *(csvrows.format_record([r[c] for c in cols], "\n")
+                                  for r in retired)])
+                (stage / RETIRED_FILE).write_text(text, encoding="utf-8")
+            stage.chmod(0o755)
+            _replace_folder(stage, target)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        return target
+
+    def backup(self, file: str | os.PathLike[str]) -> Path:
+        """A consistent copy of the whole store (SQLite's online backup), safe while serving."""
+        target = Path(file).resolve()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            raw = self._engine.raw_connection()
+            try:
+                source = raw.driver_connection
+                assert isinstance(source, sqlite3.Connection)
+                copy = sqlite3.connect(tmp)
+                try:
+                    source.backup(copy)  # one step: a single read transaction, one revision
+                    copy.execute("PRAGMA journal_mode = DELETE")  # a single self-contained file
+                finally:
+                    copy.close()
+            finally:
+                raw.close()
+            Path(tmp).replace(target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+
+def _replace_folder(stage: Path, target: Path) -> None:
+    """Rename ``stage`` to ``target``; an existing ``target`` is moved aside, then removed."""
+    if not target.exists():
+        stage.rename(target)
+        return
+    if not target.is_dir():
+        raise StoreError(f"{target} exists and is not a folder")
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    aside.rmdir()
+    target.rename(aside)
+    try:
+        stage.rename(target)
+    except BaseException:
+        aside.rename(target)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _since(value: str | date) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    text = value.strip()
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise StoreError(f"bad date {value!r}: use YYYY-MM-DD or an ISO date-time (UTC)") \
+            from None
+    return text
+
+
+def _to_change(row: Mapping[str, Any]) -> Change:
+    return Change(
+        change_id=int(row["change_id"]), facility_id=row["facility_id"],
+        version=int(row["version"]), base_version=int(row["base_version"]),
+        action=row["action"],
+        before=json.loads(row["before"]) if row["before"] is not None else None,
+        after=json.loads(row["after"]), user=row["user"], time=row["time"],
+        reason=row["reason"], source=row["source"], review_state=row["review_state"],
+        reviewer=row["reviewer"], review_comment=row["review_comment"],
+        reviewed_at=row["reviewed_at"],
+        revision=int(row["revision"]) if row["revision"] is not None else None,
+    )
+
+
+# --------------------------------------------------------------------- open and init
+def open_store(url: str | os.PathLike[str]) -> Store:
+    """Open an existing store (a file path, or ``sqlite:///PATH``).
+
+    Parameters
+    ----------
+    url : str or path
+        The store's file (a GeoPackage made by :func:`init_store`).
+
+    Returns
+    -------
+    Store
+        Upgraded to this program's schema version if it was older.
+    """
+    engine, path, shown = _engine(url)
+    if path is not None and not path.is_file():
+        engine.dispose()
+        raise StoreError(f"{shown}: no store here; create one with `newtown store init {shown}`")
+    store = Store(engine, path, shown)
+    try:
+        with store._read() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            if not {"meta", "facilities", "changes"} <= tables:
+                raise StoreError(f"{shown}: not a New Town Atlas store (no meta/facilities/"
+                                 "changes tables)")
+            found = int(store._meta(conn)["schema_version"])
+        present = {c["name"] for c in sa.inspect(engine).get_columns("facilities")}
+        if found != SCHEMA_VERSION or not set(store._columns) <= present:
+            with store._write() as conn:
+                upgrade(conn, found)
+                store._set_meta(conn, "schema_version", str(SCHEMA_VERSION))
+    except sqlite3.DatabaseError as exc:
+        store.close()
+        raise StoreError(f"{shown}: cannot open as a store ({exc})") from exc
+    except sa.exc.DatabaseError as exc:
+        store.close()
+        raise StoreError(f"{shown}: cannot open as a store ({exc.orig})") from exc
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def init_store(url: str | os.PathLike[str], from_dir: str | os.PathLike[str] | None = None,
+               *, review: bool = True) -> Store:
+    """Create a store from a ``data/``-shaped folder (default: the bundled data).
+
+    The folder is validated as ``newtown check`` validates it; the new file is written beside
+    its final name and renamed into place only when complete.
+
+    Parameters
+    ----------
+    url : str or path
+        The new store's file (``.gpkg`` recommended); must not exist yet.
+    from_dir : str or path, optional
+        A folder laid out like ``data/``.
+    review : bool
+        True: an editor's change waits for a reviewer. False: every change applies at once.
+
+    Returns
+    -------
+    Store
+        Open on the new file.
+    """
+    engine, path, shown = _engine(url)
+    engine.dispose()
+    assert path is not None
+    if path.exists():
+        raise StoreError(f"{shown} exists already; choose a new path or remove it")
+    source = Path(from_dir) if from_dir is not None else bundled_data_dir()
+    atlas = load_atlas(source)  # every rule of `newtown check`; raises one DataError
+    layout = DataLayout(source)
+    csv_text = csvrows.split_records(layout.facilities.read_bytes(), str(layout.facilities))
+    columns = facility_columns()
+    extra = [h for h in csv_text.header if h not in columns]
+    if extra:
+        raise DataError(Problem(str(layout.facilities), None, None, extra,
+                                "the store keeps only the columns "
+                                f"{', '.join(columns)}; move or drop the other column(s)"))
+    if len(csv_text.records) != len(atlas.facilities):
+        raise StoreError(f"{layout.facilities}: {len(csv_text.records)} records but the loader "
+                         f"read {len(atlas.facilities)} rows")
+    retired = _read_retired(source / RETIRED_FILE, columns)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    Path(tmp).unlink()
+    try:
+        _create(Path(tmp), source, csv_text, atlas, retired, review=review)
+        Path(tmp).replace(path)
+    except BaseException:
+        for leftover in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
+            Path(leftover).unlink(missing_ok=True)
+        raise
+    return open_store(path)
+
+
+def _read_retired(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    text = csvrows.split_records(path.read_bytes(), str(path))
+    wanted = [*columns, "retired_reason"]
+    missing = [c for c in ("id", "lon", "lat") if c not in text.header]
+    if missing:
+        raise DataError(Problem(str(path), None, None, text.header,
+                                f"missing column(s) {', '.join(missing)}"))
+    rows = []
+    for n, (cells, _) in enumerate(text.records, start=1):
+        if len(cells) != len(text.header):
+            raise DataError(Problem(str(path), n, None, len(cells),
+                                    f"row has {len(cells)} cells but the header has "
+                                    f"{len(text.header)}"))
+        row = dict(zip(text.header, cells, strict=True))
+        rows.append({c: row.get(c, "") for c in wanted})
+    return rows
+
+
+def _create(path: Path, source: Path, csv_text: csvrows.CsvText, atlas: Atlas,
+            retired: list[dict[str, str]], *, review: bool) -> None:
+    engine, _, _ = _engine(path)
+    md, tables = build_metadata()
+    columns = facility_columns()
+    now = _now()
+    try:
+        with engine.connect().execution_options(immediate=True) as conn:
+            with conn.begin():
+                gpkg.create_core(conn)
+                md.create_all(conn)
+                fac = atlas.facilities
+                lon, lat = fac["lon"].to_numpy(dtype=float), fac["lat"].to_numpy(dtype=float)
+                blobs = gpkg.point_blobs(lon, lat)
+                rows = []
+                for (cells, _), blob in zip(csv_text.records, blobs, strict=True):
+                    cell = dict(zip(csv_text.header, cells, strict=True))
+                    row: dict[str, Any] = {c: cell.get(c, "") for c in columns}
+                    row.update(geom=blob, version=1, retired=0, retired_reason="", revision=0)
+                    rows.append(row)
+                conn.execute(sa.insert(tables["facilities"]), rows)
+                # fids are 1..n in file order: the table was empty.
+                conn.execute(sa.insert(tables["facility_source_lines"]),
+                             [{"fid": i, "line": line}
+                              for i, (_, line) in enumerate(csv_text.records, start=1)])
+                taken = set(fac.index)
+                for r in retired:
+                    if r["id"].strip() in taken:
+                        raise StoreError(f"{RETIRED_FILE}: id {r['id']} is also in "
+                                         f"{FACILITIES_FILE}")
+                    try:
+                        blob = gpkg.point_blob(float(r["lon"]), float(r["lat"]))
+                    except ValueError:
+                        raise StoreError(f"{RETIRED_FILE}: id {r['id']}: lon/lat are not "
+                                         "numbers") from None
+                    conn.execute(sa.insert(tables["facilities"]).values(
+                        **{c: r[c] for c in columns}, geom=blob, version=1, retired=1,
+                        retired_reason=r["retired_reason"], revision=0))
+                layer_rows = []
+                for file in sorted(source.rglob("*")):
+                    rel = file.relative_to(source)
+                    if (not file.is_file() or rel.as_posix() in {FACILITIES_FILE, RETIRED_FILE}
+                            or any(p.startswith(".") or p == "__pycache__" for p in rel.parts)):
+                        continue
+                    layer_rows.append({"path": rel.as_posix(), "content": file.read_bytes()})
+                conn.execute(sa.insert(tables["layers"]), layer_rows)
+                meta = {
+                    "schema_version": str(SCHEMA_VERSION), "revision": "0",
+                    "review_required": "1" if review else "0", "created": now,
+                    "imported_from": str(source.resolve()),
+                    "csv_header": json.dumps(csv_text.header, ensure_ascii=False),
+                    "csv_header_line": csv_text.header_line, "csv_encoding": csv_text.encoding,
+                    "csv_newline": csv_text.newline,
+                }
+                conn.execute(sa.insert(tables["meta"]),
+                             [{"key": k, "value": v} for k, v in meta.items()])
+                gpkg.register_features(conn, "facilities", "geom",
+                                       "Facilities: approved state (retired rows have "
+                                       "retired = 1)", lon, lat)
+                conn.exec_driver_sql(
+                    "CREATE VIEW facilities_current AS SELECT fid, geom, "
+                    + ", ".join(f'"{c}"' for c in columns)
+                    + ", version FROM facilities WHERE retired = 0")
+                gpkg.register_features(conn, "facilities_current", "geom",
+                                       "Facilities in service (not retired)", lon, lat)
+                gpkg.register_attributes(conn, "changes", "History of every change")
+    finally:
+        engine.dispose()
+    # WAL: readers never wait for the writer, and a backup runs beside a writer.
+    raw = sqlite3.connect(path)
+    try:
+        raw.execute("PRAGMA journal_mode = WAL")
+    finally:
+        raw.close()
