@@ -1,0 +1,376 @@
+"""The editable store: transactions, versions, review, roles, revert, dump, backup, crash safety.
+
+Every test takes a store URL from the ``store_url`` fixture, parametrised over engines: only
+SQLite (a GeoPackage file) today; PostgreSQL joins the list when the store supports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+from geopandas.testing import assert_geodataframe_equal
+
+from geo._errors import AccessDeniedError, ConflictError, DataError, StoreError
+from geo.atlas import load_atlas
+from geo.settings import bundled_data_dir
+from geo.store import init_store, open_store
+from geo.store.store import RETIRED_FILE
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = bundled_data_dir()
+WHY = dict(reason="checked on site", source="site visit 2026-11-30")
+
+
+@pytest.fixture(params=["sqlite"])
+def store_url(request, tmp_path):
+    """Where a fresh store goes, per engine (PostgreSQL will add a throwaway database)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "atlas.gpkg")
+    raise NotImplementedError(request.param)
+
+
+@pytest.fixture
+def store(store_url):
+    s = init_store(store_url, review=True)
+    s.add_user("root", "admin", "root-password", actor=None)
+    s.add_user("ed", "editor", "ed-password", actor="root")
+    s.add_user("eve", "editor", "eve-password", actor="root")
+    s.add_user("rev", "reviewer", "rev-password", actor="root")
+    s.add_user("vic", "viewer", "vic-password", actor="root")
+    yield s
+    s.close()
+
+
+def applied_counts(store):
+    counts: dict[str, int] = {}
+    for change in store.history():
+        if change.is_applied:
+            counts[change.facility_id] = counts.get(change.facility_id, 0) + 1
+    return counts
+
+
+# ---------------------------------------------------------------- init, snapshot, GeoPackage
+def test_init_keeps_every_row_as_text_and_is_a_geopackage(store, store_url):
+    revision, table = store.snapshot()
+    source = pd.read_csv(DATA / "facilities.csv", dtype=str, keep_default_na=False)
+    assert revision == 0
+    assert list(table["id"]) == list(source["id"])
+    for column in source.columns:
+        assert list(table[column]) == list(source[column]), column
+    layers = dict(pyogrio.list_layers(store_url))
+    assert layers["facilities"] == "Point" and layers["facilities_current"] == "Point"
+    gdf = pyogrio.read_dataframe(store_url, layer="facilities_current")
+    assert len(gdf) == len(source) and gdf.crs.to_epsg() == 4326
+    first = gdf.set_index("id").loc[source["id"].iloc[0]]
+    assert first.geometry.x == pytest.approx(float(source["lon"].iloc[0]))
+    assert first.geometry.y == pytest.approx(float(source["lat"].iloc[0]))
+
+
+def test_atlas_from_store_equals_atlas_from_files(store):
+    assert_geodataframe_equal(store.atlas().facilities, load_atlas(DATA).facilities)
+
+
+def test_open_refuses_missing_and_foreign_files(tmp_path):
+    with pytest.raises(StoreError, match="no store here"):
+        open_store(tmp_path / "none.gpkg")
+    other = tmp_path / "other.gpkg"
+    shutil.copy(DATA / "boundaries" / "towns.geojson", other)
+    with pytest.raises(StoreError, match="cannot open as a store|not a New Town Atlas store"):
+        open_store(other)
+    with pytest.raises(StoreError, match="PostgreSQL stores are not supported yet"):
+        open_store("postgresql://planner:secret@db.example/atlas")
+
+
+def test_init_refuses_an_existing_path(store, store_url):
+    with pytest.raises(StoreError, match="exists already"):
+        init_store(store_url)
+
+
+# ---------------------------------------------------------------- versions and conflicts
+def test_a_change_bumps_version_and_revision_and_keeps_before_after(store):
+    change = store.propose("root", "set", "JD-002", {"name_en": "Renamed"}, expect_version=1,
+                           **WHY)
+    assert change.review_state == "applied" and change.version == 2
+    assert change.before["name_en"] != "Renamed" and change.after["name_en"] == "Renamed"
+    assert store.facility("JD-002")["version"] == 2
+    revision, table = store.snapshot()
+    assert revision == 1
+    assert table.set_index("id").loc["JD-002", "name_en"] == "Renamed"
+
+
+def test_stale_expect_version_is_refused_naming_who_and_when(store):
+    first = store.propose("rev", "set", "JD-002", {"address": "A"}, expect_version=1, **WHY)
+    with pytest.raises(ConflictError) as caught:
+        store.propose("root", "set", "JD-002", {"address": "B"}, expect_version=1, **WHY)
+    message = str(caught.value)
+    assert "version 2, not 1" in message and "rev" in message and first.time in message
+    assert store.facility("JD-002")["address"] == "A"
+    assert len(store.history("JD-002")) == 1
+
+
+def test_a_change_the_loader_rejects_is_refused_with_the_loaders_message(store, tmp_path):
+    with pytest.raises(DataError) as caught:
+        store.propose("root", "move", "JD-002", {"lon": "121.30", "lat": "31.00"}, **WHY)
+    # The same edit made by hand in a copy of the data folder, read by the loader.
+    copy = tmp_path / "data"
+    shutil.copytree(DATA, copy)
+    table = pd.read_csv(copy / "facilities.csv", dtype=str, keep_default_na=False)
+    table.loc[table["id"] == "JD-002", ["lon", "lat"]] = ["121.30", "31.00"]
+    table.to_csv(copy / "facilities.csv", index=False)
+    with pytest.raises(DataError) as loader:
+        load_atlas(copy)
+    assert [str(p) for p in caught.value.problems] == [str(p) for p in loader.value.problems]
+    assert "lies in 松江区" in str(caught.value)
+    assert store.facility("JD-002")["version"] == 1 and store.history() == []
+
+
+def test_add_checks_catalog_terms_and_a_taken_id(store):
+    row = store.snapshot()[1].set_index("id").loc["JD-002"].to_dict()
+    with pytest.raises(StoreError, match="taken"):
+        store.propose("root", "add", "JD-002", row, **WHY)
+    with pytest.raises(DataError, match="town"):
+        store.propose("root", "add", "NEW-1", {**row, "town": "Atlantis"}, **WHY)
+    added = store.propose("root", "add", "NEW-1", row, expect_version=0, **WHY)
+    assert added.version == 1 and store.snapshot()[1]["id"].iloc[-1] == "NEW-1"
+    assert "NEW-1" in store.atlas().facilities.index
+
+
+def test_a_failure_mid_transaction_leaves_the_store_as_before(store, monkeypatch):
+    from geo.store import gpkg
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(gpkg, "touch", broken)  # runs after the row and the revision are written
+    with pytest.raises(OSError, match="simulated"):
+        store.propose("root", "set", "JD-002", {"name_en": "Lost"}, **WHY)
+    monkeypatch.undo()
+    assert store.history() == [] and store.revision() == 0
+    assert store.facility("JD-002")["version"] == 1
+    assert store.facility("JD-002")["name_en"] != "Lost"
+
+
+# ---------------------------------------------------------------- review and roles
+def test_review_flow_proposal_then_approve_or_reject(store):
+    proposal = store.propose("ed", "set", "JD-002", {"name_en": "Proposed"}, **WHY)
+    assert proposal.review_state == "proposed"
+    assert store.revision() == 0 and store.facility("JD-002")["name_en"] != "Proposed"
+    assert [c.change_id for c in store.proposals()] == [proposal.change_id]
+    approved = store.approve(proposal.change_id, "rev", "matches the source")
+    assert approved.review_state == "approved" and approved.reviewer == "rev"
+    assert approved.review_comment == "matches the source" and approved.reviewed_at
+    assert store.facility("JD-002")["name_en"] == "Proposed" and store.revision() == 1
+    other = store.propose("eve", "set", "JD-003", {"name_en": "Nope"}, **WHY)
+    rejected = store.reject(other.change_id, "root", "no source")
+    assert rejected.review_state == "rejected"
+    assert store.facility("JD-003")["name_en"] != "Nope" and store.proposals() == []
+    with pytest.raises(StoreError, match="rejected already"):
+        store.approve(other.change_id, "rev")
+
+
+def test_approving_a_proposal_overtaken_by_another_change_is_refused(store):
+    proposal = store.propose("ed", "set", "JD-002", {"name_en": "Old idea"}, **WHY)
+    store.propose("rev", "set", "JD-002", {"address": "moved"}, **WHY)
+    with pytest.raises(ConflictError, match="changed since change #"):
+        store.approve(proposal.change_id, "root")
+
+
+def test_roles_are_checked_by_the_store_itself(store):
+    with pytest.raises(AccessDeniedError, match="viewer"):
+        store.propose("vic", "set", "JD-002", {"name_en": "x"}, **WHY)
+    with pytest.raises(AccessDeniedError, match="unknown user"):
+        store.propose("mallory", "set", "JD-002", {"name_en": "x"}, **WHY)
+    proposal = store.propose("ed", "set", "JD-002", {"name_en": "x"}, **WHY)
+    with pytest.raises(AccessDeniedError, match="reviewer role"):
+        store.approve(proposal.change_id, "eve")
+    with pytest.raises(AccessDeniedError, match="admin"):
+        store.add_user("sneaky", "admin", "password123", actor="rev")
+    store.disable_user("ed", actor="root")
+    with pytest.raises(AccessDeniedError, match="disabled"):
+        store.propose("ed", "set", "JD-003", {"name_en": "x"}, **WHY)
+    with pytest.raises(StoreError, match="last active admin"):
+        store.disable_user("root", actor="root")
+    assert store.revision() == 0
+
+
+def test_review_off_applies_an_editors_change(tmp_path):
+    with init_store(tmp_path / "solo.gpkg", review=False) as solo:
+        solo.add_user("me", "admin", "my-password", actor=None)
+        solo.add_user("ed", "editor", "ed-password", actor="me")
+        change = solo.propose("ed", "set", "JD-002", {"name_en": "Direct"}, **WHY)
+        assert change.review_state == "applied" and solo.revision() == 1
+
+
+def test_passwords_are_salted_hashes_and_authenticate(store, store_url):
+    import sqlite3
+
+    user = store.authenticate("ed", "ed-password")
+    assert user.role == "editor"
+    with pytest.raises(AccessDeniedError, match="unknown user or wrong password"):
+        store.authenticate("ed", "wrong-password")
+    with pytest.raises(AccessDeniedError, match="unknown user or wrong password"):
+        store.authenticate("nobody", "ed-password")
+    with pytest.raises(StoreError, match="too short"):
+        store.add_user("short", "viewer", "abc", actor="root")
+    hashes = dict(sqlite3.connect(store_url).execute("SELECT name, password_hash FROM users"))
+    assert all(h.startswith("scrypt$") and "password" not in h for h in hashes.values())
+    assert hashes["ed"] != hashes["eve"]
+    assert {u.name: u.role for u in store.users()}["rev"] == "reviewer"
+
+
+# ---------------------------------------------------------------- history and revert
+def test_revert_is_a_new_change_and_brings_back_a_retired_facility(store):
+    original = store.facility("JD-002")
+    store.propose("root", "set", "JD-002", {"name_en": "Two"}, **WHY)
+    store.propose("root", "move", "JD-002", {"lon": "121.237", "lat": "31.401"}, **WHY)
+    store.propose("root", "retire", "JD-002", reason="closed in 2026", source="notice")
+    assert "JD-002" not in set(store.snapshot()[1]["id"])
+    assert "JD-002" not in store.atlas().facilities.index
+    with pytest.raises(StoreError, match="retired"):
+        store.propose("root", "set", "JD-002", {"name_en": "x"}, **WHY)
+    back = store.revert("JD-002", 1, "root", **WHY)
+    assert back.action == "revert" and back.version == 5
+    now = store.facility("JD-002")
+    assert {k: now[k] for k in original if k != "version"} == {
+        k: original[k] for k in original if k != "version"}
+    history = store.history("JD-002")
+    assert [c.action for c in history] == ["set", "move", "retire", "revert"]
+    assert [c.version for c in history] == [2, 3, 4, 5]
+    assert "JD-002" in store.atlas().facilities.index
+    with pytest.raises(StoreError, match="revert to a version from 1 to 4"):
+        store.revert("JD-002", 5, "root", **WHY)
+
+
+def test_history_filters(store):
+    store.propose("root", "set", "JD-002", {"name_en": "a"}, **WHY)
+    store.propose("rev", "set", "JD-003", {"name_en": "b"}, **WHY)
+    assert [c.facility_id for c in store.history(user="rev")] == ["JD-003"]
+    assert len(store.history("JD-002")) == 1
+    assert len(store.history(since="2000-01-01")) == 2
+    assert store.history(since="2999-01-01") == []
+    with pytest.raises(StoreError, match="bad date"):
+        store.history(since="yesterday")
+    assert json.loads(json.dumps(store.history()[0].to_json()))["user"] == "root"
+
+
+def test_incremental_atlas_equals_a_full_rebuild(store, store_url):
+    before = store.atlas()
+    row = store.snapshot()[1].set_index("id").loc["JD-002"].to_dict()
+    store.propose("root", "set", "JD-003", {"name_en": "Changed", "town": "Jiading"}, **WHY)
+    store.propose("root", "retire", "JD-004", reason="closed", source="notice")
+    store.propose("root", "add", "NEW-9", row, **WHY)
+    patched = store.atlas()
+    assert patched is not before and len(patched.facilities) == len(before.facilities)
+    with open_store(store_url) as fresh:
+        assert_geodataframe_equal(patched.facilities, fresh.atlas().facilities)
+
+
+# ---------------------------------------------------------------- dump and backup
+def test_dump_of_an_unchanged_store_is_byte_identical(store, tmp_path):
+    out = store.dump(tmp_path / "dump")
+    for file in DATA.rglob("*"):
+        if file.is_file():
+            assert (out / file.relative_to(DATA)).read_bytes() == file.read_bytes(), file
+    assert load_atlas(out) is not None
+
+
+def test_dump_after_edits_keeps_unchanged_rows_byte_identical(store, tmp_path):
+    store.propose("root", "set", "JD-003", {"name_en": "Edited, with a comma"}, **WHY)
+    store.propose("root", "retire", "JD-004", reason="closed", source="notice")
+    out = store.dump(tmp_path / "dump")
+    source_lines = (DATA / "facilities.csv").read_bytes().splitlines(keepends=True)
+    dumped_lines = (out / "facilities.csv").read_bytes().splitlines(keepends=True)
+    changed = [line for line in source_lines if line.startswith((b"JD-003,", b"JD-004,"))]
+    assert [line for line in source_lines if line not in changed] == [
+        line for line in dumped_lines if not line.startswith(b"JD-003,")]
+    assert b'"Edited, with a comma"' in next(line for line in dumped_lines
+                                             if line.startswith(b"JD-003,"))
+    atlas = load_atlas(out)
+    assert atlas.facilities.loc["JD-003", "name_en"] == "Edited, with a comma"
+    assert "JD-004" not in atlas.facilities.index
+    retired = pd.read_csv(out / RETIRED_FILE, dtype=str, keep_default_na=False)
+    assert list(retired["id"]) == ["JD-004"] and list(retired["retired_reason"]) == ["closed"]
+    # A dump goes back into a store with the retired row kept as retired.
+    with init_store(tmp_path / "again.gpkg", out) as again:
+        assert again.facility("JD-004")["retired"] is True
+        assert len(again.snapshot()[1]) == len(store.snapshot()[1])
+    # Dumping again over the folder replaces it whole.
+    store.revert("JD-004", 1, "root", **WHY)
+    store.dump(out)
+    assert not (out / RETIRED_FILE).exists()
+
+
+WRITER = """
+import sys
+from geo.store import open_store
+store = open_store(sys.argv[1])
+ids = sys.argv[2].split(",")
+for n in range(int(sys.argv[3])):
+    fid = ids[n % len(ids)]
+    change = store.propose("root", "set", fid, {"address": f"batch edit {n}"},
+                           reason="batch", source="test")
+    print(change.change_id, flush=True)
+"""
+
+
+def _writer(url: str, count: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", WRITER, url, "JD-002,JD-003,SJ-001", str(count)],
+                            stdout=subprocess.PIPE, text=True, env=env)
+
+
+def test_backup_while_a_writer_runs_is_consistent(store, store_url, tmp_path):
+    writer = _writer(store_url, 60)
+    backups = []
+    try:
+        assert writer.stdout is not None
+        writer.stdout.readline()  # the writer is running
+        for n in range(5):
+            backups.append(store.backup(tmp_path / f"backup-{n}.gpkg"))
+            time.sleep(0.05)
+    finally:
+        writer.wait(timeout=120)
+    assert writer.returncode == 0
+    for file in backups:
+        with open_store(file) as copy:
+            counts = applied_counts(copy)
+            for fid in ("JD-002", "JD-003", "SJ-001"):
+                assert copy.facility(fid)["version"] == 1 + counts.get(fid, 0)
+            assert copy.revision() == sum(counts.values())
+    assert pyogrio.read_info(backups[-1], layer="facilities")["features"] > 0
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_batch_of_edits_loses_nothing_committed(store, store_url, tmp_path):
+    writer = _writer(store_url, 10_000)
+    committed = []
+    assert writer.stdout is not None
+    for line in writer.stdout:
+        committed.append(int(line))
+        if len(committed) >= 40:
+            break
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=30)
+    committed += [int(line) for line in writer.stdout.read().split()]
+    with open_store(store_url) as after:
+        ids = {c.change_id for c in after.history()}
+        assert set(committed) <= ids  # every change the writer saw committed is there
+        counts = applied_counts(after)
+        for fid in ("JD-002", "JD-003", "SJ-001"):
+            assert after.facility(fid)["version"] == 1 + counts[fid]
+        assert after.revision() == len(ids)
+        out = after.dump(tmp_path / "dump")
+    check = subprocess.run([sys.executable, "-m", "dashboard.cli", "check", "--data", str(out)],
+                           capture_output=True, text=True, env={**os.environ,
+                                                                "PYTHONPATH": str(ROOT)})
+    assert check.returncode == 0, check.stdout + check.stderr
