@@ -149,6 +149,7 @@ class Store:
         self._atlas_revision = -1
         self._layers_dir: Path | None = None
         self._boundaries: tuple[shapely.Geometry, gpd.GeoDataFrame] | None = None
+        self._keys_cache: tuple[pd.DataFrame, list[str], list[str] | None] | None = None
 
     # ----------------------------------------------------------------- transactions
     @contextlib.contextmanager
@@ -326,15 +327,9 @@ class Store:
             return revision, self._table, []
         rows = conn.execute(sa.select(*cols, t.c.retired).where(
             t.c.revision > self._table_revision)).all()
-        changed = pd.DataFrame(rows, columns=["fid", *self._columns, "retired"],
-                               dtype=object).set_index("fid")
-        active = changed.loc[changed["retired"] == 0, list(self._columns)]
-        table = self._table.drop(index=changed.index, errors="ignore")
-        table = pd.concat([table, active])
-        if len(active) and not table.index.is_monotonic_increasing:
-            table = table.sort_index()
+        table = _patched_rows(self._table, rows, self._columns)
         self._table, self._table_revision = table, revision
-        return revision, table, [int(f) for f in changed.index]
+        return revision, table, [int(r[0]) for r in rows]
 
     def snapshot(self) -> tuple[int, pd.DataFrame]:
         """The approved facilities as raw text cells, with the revision they belong to.
@@ -373,48 +368,61 @@ class Store:
             self._boundaries = (shapely.union_all(city.geometry.to_numpy()), districts)
         return self._boundaries
 
+    def _keys(self, table: pd.DataFrame) -> tuple[list[str], list[str] | None]:
+        """Stripped ids and parent ids of ``table``, computed once per table."""
+        cached = self._keys_cache
+        if cached is None or cached[0] is not table:
+            ids = [str(v).strip() for v in table["id"].to_numpy()]
+            parents = ([str(v).strip() for v in table["parent_id"].to_numpy()]
+                       if "parent_id" in self._columns else None)
+            cached = self._keys_cache = (table, ids, parents)
+        return cached[1], cached[2]
+
     def _loader_check(
         self, table: pd.DataFrame, subjects: Mapping[int, Mapping[str, Any] | None]
     ) -> gpd.GeoDataFrame | None:
         """Validate rows as the loader would validate the whole table they would make.
 
-        ``table`` is the approved table (index fid); ``subjects`` maps fids to their new raw
-        row (None: the row leaves the table). The loader's rules that look at one row run on
-        the subjects; the rules between rows (duplicate ids, parents) see every row they
-        involve: rows sharing a subject's id, children of a subject, and ancestors of all of
-        these. Problems are numbered by the row each would have in ``facilities.csv``.
+        ``table`` is the approved table (index fid, ascending); ``subjects`` maps fids to their
+        new raw row (None: the row leaves the table). The loader's rules that look at one row
+        run on the subjects; the rules between rows (duplicate ids, parents) see every row
+        they involve: rows sharing a subject's id, children of a subject, and ancestors of
+        all of these. Problems are numbered by the row each would have in ``facilities.csv``.
         Returns the validated subject rows (None when no row is left to validate).
         """
-        base = table.drop(index=list(subjects), errors="ignore")
+        fids = table.index.to_numpy()
+        ids, parents = self._keys(table)
+        out = set(subjects)
         members: dict[int, Mapping[str, Any]] = {
             fid: row for fid, row in subjects.items() if row is not None}
-        ids = base["id"].astype(str).str.strip()
-        key_ids = {str(row["id"]).strip() for row in members.values()}
-        key_ids |= {str(table.loc[fid, "id"]).strip() for fid in subjects if fid in table.index}
-        related = base.index[ids.isin(key_ids).to_numpy()]
-        if "parent_id" in self._columns:
-            parents = base["parent_id"].astype(str).str.strip()
-            related = related.union(base.index[parents.isin(key_ids).to_numpy()])
-        for fid in related:
-            members.setdefault(int(fid), base.loc[fid].to_dict())
-        if "parent_id" in self._columns:
+
+        def take(matches: set[str], column: list[str]) -> list[Mapping[str, Any]]:
+            found = []
+            for i, value in enumerate(column):
+                fid = int(fids[i])
+                if value in matches and fid not in out and fid not in members:
+                    members[fid] = table.iloc[i].to_dict()
+                    found.append(members[fid])
+            return found
+
+        key_ids = {str(r["id"]).strip() for r in members.values()}
+        key_ids |= {ids[i] for i in np.flatnonzero(np.isin(fids, list(subjects)))}
+        take(key_ids, ids)  # rows sharing an id (duplicates)
+        if parents is not None:
+            take(key_ids, parents)  # children of a subject
             frontier = list(members.values())
-            while frontier:
+            while frontier:  # ancestors of everything involved
                 wanted = {str(r["parent_id"]).strip() for r in frontier} - {""}
-                found = base.index[ids.isin(wanted).to_numpy()]
-                frontier = []
-                for fid in found:
-                    if int(fid) not in members:
-                        members[int(fid)] = base.loc[fid].to_dict()
-                        frontier.append(members[int(fid)])
+                frontier = take(wanted, ids) if wanted else []
         if not members:
             return None
         order = sorted(members)
-        # Row numbers in the table the change would make: base rows before, plus new subjects.
-        base_index = base.index.to_numpy()
-        new_fids = np.array(sorted(f for f, r in subjects.items() if r is not None))
-        numbers = [int(np.searchsorted(base_index, f) + np.searchsorted(new_fids, f) + 1)
-                   for f in order]
+        # Row numbers in the table the change would make: rows kept before, new rows before.
+        leaving = np.array(sorted(f for f in out if f in set(fids.tolist())), dtype=np.int64)
+        arriving = np.array(sorted(f for f, r in subjects.items() if r is not None),
+                            dtype=np.int64)
+        numbers = [int(np.searchsorted(fids, f) - np.searchsorted(leaving, f)
+                       + np.searchsorted(arriving, f) + 1) for f in order]
         sub = pd.DataFrame([{c: members[f][c] for c in self._columns} for f in order],
                            columns=list(self._columns), dtype=object)
         city, districts = self._city_and_districts()
@@ -458,21 +466,29 @@ class Store:
             return atlas
 
     def _patched_atlas(self, atlas: Atlas, table: pd.DataFrame, fids: list[int]) -> Atlas:
+        """The Atlas with the rows of ``fids`` validated, annotated and put in place."""
+        positions = table.index.get_indexer(fids)
         subjects: dict[int, Mapping[str, Any] | None] = {
-            f: (table.loc[f].to_dict() if f in table.index else None) for f in fids}
-        old = atlas.facilities
-        order = table["id"].astype(str).str.strip().to_numpy()
-        # Rows of the old Atlas that stay as they were: still in the table and not changed.
-        changed_ids = {str(r["id"]).strip() for r in subjects.values() if r is not None}
-        kept = old[old.index.isin(order) & ~old.index.isin(list(changed_ids))]
+            f: (table.iloc[p].to_dict() if p >= 0 else None)
+            for f, p in zip(fids, positions, strict=True)}
         valid = self._loader_check(table, subjects)
-        if valid is not None and len(valid):
-            annotated = annotate_facilities(valid, atlas.towns)
-            merged = pd.concat([kept, annotated[kept.columns]])
+        old = atlas.facilities
+        new = (annotate_facilities(valid, atlas.towns)[old.columns]
+               if valid is not None and len(valid) else old.iloc[:0])
+        order = self._keys(table)[0]
+        at = old.index.get_indexer(new.index)
+        if len(order) == len(old) and (at >= 0).all():
+            # Only rows changed in place: copy the Atlas' frame and overwrite those rows.
+            facilities = old.copy()
+            for j, column in enumerate(old.columns):
+                facilities.iloc[at, j] = new[column].to_numpy()
         else:
-            merged = kept
-        facilities = gpd.GeoDataFrame(merged.loc[order], geometry=old.geometry.name,
-                                      crs=old.crs)
+            # Rows added, retired or brought back: rebuild the order of the table.
+            gone = set(new.index)
+            keep = np.array([i not in gone for i in old.index.tolist()])
+            merged = pd.concat([old.iloc[np.flatnonzero(keep)], new])
+            facilities = merged.iloc[merged.index.get_indexer(order)]
+        facilities = gpd.GeoDataFrame(facilities, geometry=old.geometry.name, crs=old.crs)
         return dataclasses.replace(atlas, facilities=facilities)
 
     # ----------------------------------------------------------------- changes
@@ -828,6 +844,31 @@ class Store:
             Path(tmp).unlink(missing_ok=True)
             raise
         return target
+
+
+def _patched_rows(table: pd.DataFrame, rows: list[Any], columns: tuple[str, ...]) -> pd.DataFrame:
+    """A new approved table: ``table`` with changed rows ``(fid, *columns, retired)`` applied."""
+    if not rows:
+        return table
+    new = table.copy()
+    positions = new.index.get_indexer([int(r[0]) for r in rows])
+    added, dropped = [], []
+    for row, at in zip(rows, positions, strict=True):
+        retired = bool(row[-1])
+        if at >= 0 and not retired:
+            new.iloc[at] = list(row[1:-1])
+        elif at >= 0:
+            dropped.append(at)
+        elif not retired:
+            added.append(row[:-1])
+    if dropped:
+        new = new.iloc[np.delete(np.arange(len(new)), dropped)]
+    if added:
+        extra = pd.DataFrame(added, columns=["fid", *columns], dtype=object).set_index("fid")
+        new = pd.concat([new, extra])
+        if not new.index.is_monotonic_increasing:  # a retired row brought back by a revert
+            new = new.sort_index()
+    return new
 
 
 def _replace_folder(stage: Path, target: Path) -> None:

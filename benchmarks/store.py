@@ -1,0 +1,101 @@
+"""Editable store at scale: init, open for serving, and one edit made visible, on synthetic data.
+
+Usage: .venv/bin/python benchmarks/store.py [--n 1e5] [--edits 20] [--workdir DIR]
+
+Writes a synthetic data folder (benchmarks/synth.py, cached in --workdir), then prints:
+  init          `init_store` from the folder (validates it as `newtown check` does, writes
+                the GeoPackage);
+  open+atlas    a new process-like start: `open_store` and the first `Store.atlas()` (every
+                row validated, boundaries read): what `serve --store` pays at start-up;
+  edit+atlas    per edit: one `set` (or `move`) committed by an admin (validated against
+                the approved table, row + history in one transaction) and then the next
+                `Store.atlas()`, which validates and annotates only the changed row;
+  full rebuild  for comparison: a fresh `open_store` + `atlas()` after the edits;
+  load_atlas    the same folder read from files (what `serve --data` does today).
+Times are wall-clock seconds on this machine (median and max for the edits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synth import cached_data_dir  # noqa: E402
+
+from geo.atlas import load_atlas  # noqa: E402
+from geo.store import init_store, open_store  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=lambda s: int(float(s)), default=100_000)
+    parser.add_argument("--edits", type=int, default=20)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir())
+                        / "newtown-bench")
+    args = parser.parse_args()
+    folder = cached_data_dir(args.n, 0, args.workdir)
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "atlas.gpkg"
+        t0 = time.perf_counter()
+        store = init_store(path, folder, review=False)
+        rows.append(("init (validate + write)", f"{time.perf_counter() - t0:.2f} s"))
+        store.add_user("bench", "admin", "bench-password", actor=None)
+        store.close()
+        size = path.stat().st_size / 1e6
+        rows.append(("store file size", f"{size:.1f} MB"))
+
+        t0 = time.perf_counter()
+        store = open_store(path)
+        atlas = store.atlas()
+        rows.append(("open + first Atlas", f"{time.perf_counter() - t0:.2f} s"))
+        assert len(atlas.facilities) == args.n
+
+        _, table = store.snapshot()
+        ids = list(table["id"].iloc[:: max(1, len(table) // args.edits)][: args.edits])
+        commit_s, visible_s = [], []
+        for n, fid in enumerate(ids):
+            t0 = time.perf_counter()
+            if n % 2:
+                row = table.loc[table["id"] == fid].iloc[0]
+                store.propose("bench", "move", fid,
+                              {"lon": f"{float(row['lon']) + 1e-5:.6f}", "lat": row["lat"]},
+                              reason="benchmark", source="synthetic")
+            else:
+                store.propose("bench", "set", fid, {"name_en": f"edited {n}"},
+                              reason="benchmark", source="synthetic")
+            t1 = time.perf_counter()
+            atlas = store.atlas()
+            t2 = time.perf_counter()
+            commit_s.append(t1 - t0)
+            visible_s.append(t2 - t0)
+            assert fid in atlas.facilities.index
+        rows.append((f"edit committed ({len(ids)} edits)",
+                     f"median {statistics.median(commit_s):.3f} s, max {max(commit_s):.3f} s"))
+        rows.append(("edit committed + new Atlas",
+                     f"median {statistics.median(visible_s):.3f} s, "
+                     f"max {max(visible_s):.3f} s"))
+        store.close()
+
+        t0 = time.perf_counter()
+        with open_store(path) as fresh:
+            fresh.atlas()
+        rows.append(("full rebuild (open + Atlas)", f"{time.perf_counter() - t0:.2f} s"))
+    t0 = time.perf_counter()
+    load_atlas(folder)
+    rows.append(("load_atlas from files", f"{time.perf_counter() - t0:.2f} s"))
+    print(f"store benchmark, {args.n:,} synthetic facilities")
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
