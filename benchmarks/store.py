@@ -27,10 +27,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synth import cached_data_dir  # noqa: E402
+from synth import cached_data_dir
 
-from geo.atlas import load_atlas  # noqa: E402
-from geo.store import init_store, open_store  # noqa: E402
+from geo.atlas import load_atlas
+from geo.store import init_store, open_store
 
 
 def main() -> None:

@@ -66,7 +66,7 @@ class UnknownNameError(AtlasError):
     """A town, industry, category, level or status name that is not in the catalog."""
 
 
-class StoreError(ValueError):
+class StoreError(AtlasError):
     """A store request that cannot be carried out (unknown facility, change or user; bad URL)."""
 
 

@@ -31,22 +31,39 @@ DATA = bundled_data_dir()
 WHY = dict(reason="checked on site", source="site visit 2026-11-30")
 
 
+@pytest.fixture(scope="session")
+def template_store(tmp_path_factory):
+    """The bundled data in a store with one account per role, made once per test session."""
+    path = tmp_path_factory.mktemp("template") / "atlas.gpkg"
+    with init_store(path, review=True) as s:
+        s.add_user("root", "admin", "root-password", actor=None)
+        s.add_user("ed", "editor", "ed-password", actor="root")
+        s.add_user("eve", "editor", "eve-password", actor="root")
+        s.add_user("rev", "reviewer", "rev-password", actor="root")
+        s.add_user("vic", "viewer", "vic-password", actor="root")
+    return path
+
+
 @pytest.fixture(params=["sqlite"])
-def store_url(request, tmp_path):
-    """Where a fresh store goes, per engine (PostgreSQL will add a throwaway database)."""
-    if request.param == "sqlite":
-        return str(tmp_path / "atlas.gpkg")
-    raise NotImplementedError(request.param)
+def engine(request):
+    """The database engines the store is tested on (PostgreSQL joins with issue 15)."""
+    return request.param
 
 
 @pytest.fixture
-def store(store_url):
-    s = init_store(store_url, review=True)
-    s.add_user("root", "admin", "root-password", actor=None)
-    s.add_user("ed", "editor", "ed-password", actor="root")
-    s.add_user("eve", "editor", "eve-password", actor="root")
-    s.add_user("rev", "reviewer", "rev-password", actor="root")
-    s.add_user("vic", "viewer", "vic-password", actor="root")
+def store_url(engine, tmp_path):
+    """Where a fresh store goes for this engine."""
+    if engine == "sqlite":
+        return str(tmp_path / "atlas.gpkg")
+    raise NotImplementedError(engine)
+
+
+@pytest.fixture
+def store(engine, store_url, template_store):
+    """A store holding the bundled data and the template's accounts, for this engine."""
+    if engine == "sqlite":
+        shutil.copy(template_store, store_url)  # the store is one self-contained file
+    s = open_store(store_url)
     yield s
     s.close()
 
@@ -85,7 +102,7 @@ def test_open_refuses_missing_and_foreign_files(tmp_path):
         open_store(tmp_path / "none.gpkg")
     other = tmp_path / "other.gpkg"
     shutil.copy(DATA / "boundaries" / "towns.geojson", other)
-    with pytest.raises(StoreError, match="cannot open as a store|not a New Town Atlas store"):
+    with pytest.raises(StoreError, match=r"cannot open as a store|not a New Town Atlas store"):
         open_store(other)
     with pytest.raises(StoreError, match="PostgreSQL stores are not supported yet"):
         open_store("postgresql://planner:secret@db.example/atlas")

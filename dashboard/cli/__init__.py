@@ -12,10 +12,15 @@ from dashboard.cli.check import add_check_command
 from dashboard.cli.clusters import add_cluster_commands
 from dashboard.cli.coverage import add_coverage_commands
 from dashboard.cli.export import add_export_command
+from dashboard.cli.facility import add_facility_command
 from dashboard.cli.geocode import add_geocode_command
+from dashboard.cli.history import add_history_command
 from dashboard.cli.info import add_info_command
 from dashboard.cli.points import add_points_command
+from dashboard.cli.review import add_review_command
 from dashboard.cli.serve import add_serve_command
+from dashboard.cli.store import add_store_command
+from dashboard.cli.users import add_users_command
 
 __all__ = ["build_parser", "main"]
 
@@ -43,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_geocode_command(sub)
     add_serve_command(sub)
+    add_store_command(sub)
+    add_users_command(sub)
+    add_facility_command(sub)
+    add_review_command(sub)
+    add_history_command(sub)
     return parser
 
 

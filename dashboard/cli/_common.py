@@ -25,6 +25,7 @@ __all__ = [
     "add_filter_arguments",
     "add_placeholder_option",
     "add_radius_options",
+    "add_store_options",
     "aligned_rows",
     "display_width",
     "filter_from_args",
@@ -53,6 +54,21 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
     """``--data DIR``: the data folder every command reads."""
     parser.add_argument("--data", type=Path, default=None, metavar="DIR",
                         help="a folder laid out like data/ (default: the bundled data)")
+
+
+def add_store_options(parser: argparse.ArgumentParser, *, user_help: str = "the acting account",
+                      user_required: bool = True, with_user: bool = True) -> None:
+    """``--store PATH`` and (for commands that change data) ``--user NAME``.
+
+    The CLI is a trusted local tool: it acts as the named account without a password (anyone
+    who can run it can write the store file anyway); the store still checks that account's
+    role, so an editor's change becomes a proposal as in the dashboard.
+    """
+    parser.add_argument("--store", required=True, metavar="PATH",
+                        help="the store file (made by `newtown store init`)")
+    if with_user:
+        parser.add_argument("--user", required=user_required, default=None, metavar="NAME",
+                            help=user_help)
 
 
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:

@@ -90,7 +90,7 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
 
 
 def upgrade(conn: sa.Connection, found: int) -> None:
-    """Bring a store of schema version ``found`` to :data:`SCHEMA_VERSION`, in ``conn``'s transaction.
+    """Bring a store at schema version ``found`` to :data:`SCHEMA_VERSION`, in one transaction.
 
     Facility columns the code has gained since the store was made (a newer data model) are
     added as blank TEXT columns whatever the version; the new columns' rules then apply to

@@ -179,7 +179,7 @@ class Store:
     # ----------------------------------------------------------------- meta
     def _meta(self, conn: sa.Connection) -> dict[str, str]:
         t = self._t["meta"]
-        return {k: v for k, v in conn.execute(sa.select(t.c.key, t.c.value))}
+        return {str(k): str(v) for k, v in conn.execute(sa.select(t.c.key, t.c.value))}
 
     def _set_meta(self, conn: sa.Connection, key: str, value: str) -> None:
         t = self._t["meta"]
@@ -209,7 +209,8 @@ class Store:
     def _actor(self, conn: sa.Connection, name: str, needed: str, what: str) -> User:
         user = self._user(conn, name)
         if user is None:
-            raise AccessDeniedError(f"unknown user {name!r}: {what} needs a {needed} account")
+            raise AccessDeniedError(f"unknown user {name!r}: {what} needs an account with the "
+                                    f"{needed} role or higher")
         if user.disabled:
             raise AccessDeniedError(f"user {name!r} is disabled: {what} is refused")
         if not accounts.at_least(user.role, needed):
@@ -299,13 +300,13 @@ class Store:
         return User(row["name"], row["role"], False, row["created"])
 
     # ----------------------------------------------------------------- reading rows
-    def _state(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def _state(self, row: Mapping[Any, Any]) -> dict[str, Any]:
         state: dict[str, Any] = {c: row[c] for c in self._columns}
         state["retired"] = bool(row["retired"])
         state["retired_reason"] = row["retired_reason"]
         return state
 
-    def _current(self, conn: sa.Connection, facility_id: str) -> Mapping[str, Any] | None:
+    def _current(self, conn: sa.Connection, facility_id: str) -> Mapping[Any, Any] | None:
         t = self._t["facilities"]
         return conn.execute(sa.select(t).where(t.c.id == facility_id)).mappings().first()
 
@@ -318,15 +319,15 @@ class Store:
         revision = int(self._meta(conn)["revision"])
         cols = [t.c.fid, *(t.c[c] for c in self._columns)]
         if self._table is None:
-            rows = conn.execute(sa.select(*cols).where(t.c.retired == 0).order_by(t.c.fid))
-            table = pd.DataFrame(rows.all(), columns=["fid", *self._columns], dtype=object)
+            every = conn.execute(sa.select(*cols).where(t.c.retired == 0).order_by(t.c.fid))
+            table = pd.DataFrame(every.all(), columns=["fid", *self._columns], dtype=object)
             self._table = table.set_index("fid")
             self._table_revision = revision
             return revision, self._table, []
         if revision == self._table_revision:
             return revision, self._table, []
-        rows = conn.execute(sa.select(*cols, t.c.retired).where(
-            t.c.revision > self._table_revision)).all()
+        rows = list(conn.execute(sa.select(*cols, t.c.retired).where(
+            t.c.revision > self._table_revision)).all())
         table = _patched_rows(self._table, rows, self._columns)
         self._table, self._table_revision = table, revision
         return revision, table, [int(r[0]) for r in rows]
@@ -379,7 +380,7 @@ class Store:
         return cached[1], cached[2]
 
     def _loader_check(
-        self, table: pd.DataFrame, subjects: Mapping[int, Mapping[str, Any] | None]
+        self, table: pd.DataFrame, subjects: Mapping[int, Mapping[Any, Any] | None]
     ) -> gpd.GeoDataFrame | None:
         """Validate rows as the loader would validate the whole table they would make.
 
@@ -393,10 +394,10 @@ class Store:
         fids = table.index.to_numpy()
         ids, parents = self._keys(table)
         out = set(subjects)
-        members: dict[int, Mapping[str, Any]] = {
+        members: dict[int, Mapping[Any, Any]] = {
             fid: row for fid, row in subjects.items() if row is not None}
 
-        def take(matches: set[str], column: list[str]) -> list[Mapping[str, Any]]:
+        def take(matches: set[str], column: list[str]) -> list[Mapping[Any, Any]]:
             found = []
             for i, value in enumerate(column):
                 fid = int(fids[i])
@@ -467,8 +468,8 @@ class Store:
 
     def _patched_atlas(self, atlas: Atlas, table: pd.DataFrame, fids: list[int]) -> Atlas:
         """The Atlas with the rows of ``fids`` validated, annotated and put in place."""
-        positions = table.index.get_indexer(fids)
-        subjects: dict[int, Mapping[str, Any] | None] = {
+        positions = table.index.get_indexer(pd.Index(fids))
+        subjects: dict[int, Mapping[Any, Any] | None] = {
             f: (table.iloc[p].to_dict() if p >= 0 else None)
             for f, p in zip(fids, positions, strict=True)}
         valid = self._loader_check(table, subjects)
@@ -506,7 +507,7 @@ class Store:
         return f"{by} (change #{row['change_id']}, {row['action']}: {row['reason']})"
 
     def _check_expected(self, conn: sa.Connection, facility_id: str,
-                        current: Mapping[str, Any] | None, expect_version: int | None) -> None:
+                        current: Mapping[Any, Any] | None, expect_version: int | None) -> None:
         if expect_version is None:
             return
         version = int(current["version"]) if current is not None else 0
@@ -535,7 +536,7 @@ class Store:
         raise StoreError(f"facility {facility_id} has no version {version} in its history")
 
     def _new_state(self, conn: sa.Connection, action: str, facility_id: str,
-                   current: Mapping[str, Any] | None, values: Mapping[str, Any],
+                   current: Mapping[Any, Any] | None, values: Mapping[Any, Any],
                    reason: str) -> dict[str, Any]:
         def text(v: Any) -> str:
             return "" if v is None else str(v)
@@ -587,7 +588,7 @@ class Store:
         user: str,
         action: str,
         facility_id: str,
-        values: Mapping[str, Any] | None = None,
+        values: Mapping[Any, Any] | None = None,
         *,
         reason: str,
         source: str,
@@ -639,29 +640,31 @@ class Store:
             apply_now = not review or accounts.at_least(actor.role, "reviewer")
             base = int(current["version"]) if current is not None else 0
             t = self._t["changes"]
-            change_id = conn.execute(sa.insert(t).values(
+            inserted = conn.execute(sa.insert(t).values(
                 facility_id=facility_id, version=base + 1, base_version=base, action=action,
                 before=json.dumps(self._state(current), ensure_ascii=False)
                 if current is not None else None,
                 after=json.dumps(after, ensure_ascii=False), user=actor.name, time=_now(),
                 reason=reason, source=source,
                 review_state="applied" if apply_now else "proposed",
-            )).inserted_primary_key[0]
+            )).inserted_primary_key
+            assert inserted is not None
+            change_id = int(inserted[0])
             if apply_now:
                 revision = self._apply(conn, current, after, base + 1)
                 conn.execute(sa.update(t).where(t.c.change_id == change_id)
                              .values(revision=revision))
             return self._change(conn, int(change_id))
 
-    def _check_change(self, table: pd.DataFrame, current: Mapping[str, Any] | None,
-                      after: Mapping[str, Any]) -> None:
+    def _check_change(self, table: pd.DataFrame, current: Mapping[Any, Any] | None,
+                      after: Mapping[Any, Any]) -> None:
         # A new row sorts after every row ever stored (AUTOINCREMENT fids only grow).
         fid = int(current["fid"]) if current is not None else 2**62
         row = None if after["retired"] else {c: after[c] for c in self._columns}
         self._loader_check(table, {fid: row})
 
-    def _apply(self, conn: sa.Connection, current: Mapping[str, Any] | None,
-               after: Mapping[str, Any], version: int) -> int:
+    def _apply(self, conn: sa.Connection, current: Mapping[Any, Any] | None,
+               after: Mapping[Any, Any], version: int) -> int:
         """Write the new state of one facility and bump the revision; return the revision."""
         revision = int(self._meta(conn)["revision"]) + 1
         t = self._t["facilities"]
@@ -851,12 +854,12 @@ def _patched_rows(table: pd.DataFrame, rows: list[Any], columns: tuple[str, ...]
     if not rows:
         return table
     new = table.copy()
-    positions = new.index.get_indexer([int(r[0]) for r in rows])
+    positions = new.index.get_indexer(pd.Index([int(r[0]) for r in rows]))
     added, dropped = [], []
     for row, at in zip(rows, positions, strict=True):
         retired = bool(row[-1])
         if at >= 0 and not retired:
-            new.iloc[at] = list(row[1:-1])
+            new.iloc[int(at)] = pd.Series(list(row[1:-1]), index=new.columns, dtype=object)
         elif at >= 0:
             dropped.append(at)
         elif not retired:
@@ -903,7 +906,7 @@ def _since(value: str | date) -> str:
     return text
 
 
-def _to_change(row: Mapping[str, Any]) -> Change:
+def _to_change(row: Mapping[Any, Any]) -> Change:
     return Change(
         change_id=int(row["change_id"]), facility_id=row["facility_id"],
         version=int(row["version"]), base_version=int(row["base_version"]),
@@ -1041,65 +1044,64 @@ def _create(path: Path, source: Path, csv_text: csvrows.CsvText, atlas: Atlas,
     columns = facility_columns()
     now = _now()
     try:
-        with engine.connect().execution_options(immediate=True) as conn:
-            with conn.begin():
-                gpkg.create_core(conn)
-                md.create_all(conn)
-                fac = atlas.facilities
-                lon, lat = fac["lon"].to_numpy(dtype=float), fac["lat"].to_numpy(dtype=float)
-                blobs = gpkg.point_blobs(lon, lat)
-                rows = []
-                for (cells, _), blob in zip(csv_text.records, blobs, strict=True):
-                    cell = dict(zip(csv_text.header, cells, strict=True))
-                    row: dict[str, Any] = {c: cell.get(c, "") for c in columns}
-                    row.update(geom=blob, version=1, retired=0, retired_reason="", revision=0)
-                    rows.append(row)
-                conn.execute(sa.insert(tables["facilities"]), rows)
-                # fids are 1..n in file order: the table was empty.
-                conn.execute(sa.insert(tables["facility_source_lines"]),
-                             [{"fid": i, "line": line}
-                              for i, (_, line) in enumerate(csv_text.records, start=1)])
-                taken = set(fac.index)
-                for r in retired:
-                    if r["id"].strip() in taken:
-                        raise StoreError(f"{RETIRED_FILE}: id {r['id']} is also in "
-                                         f"{FACILITIES_FILE}")
-                    try:
-                        blob = gpkg.point_blob(float(r["lon"]), float(r["lat"]))
-                    except ValueError:
-                        raise StoreError(f"{RETIRED_FILE}: id {r['id']}: lon/lat are not "
-                                         "numbers") from None
-                    conn.execute(sa.insert(tables["facilities"]).values(
-                        **{c: r[c] for c in columns}, geom=blob, version=1, retired=1,
-                        retired_reason=r["retired_reason"], revision=0))
-                layer_rows = []
-                for file in sorted(source.rglob("*")):
-                    rel = file.relative_to(source)
-                    if (not file.is_file() or rel.as_posix() in {FACILITIES_FILE, RETIRED_FILE}
-                            or any(p.startswith(".") or p == "__pycache__" for p in rel.parts)):
-                        continue
-                    layer_rows.append({"path": rel.as_posix(), "content": file.read_bytes()})
-                conn.execute(sa.insert(tables["layers"]), layer_rows)
-                meta = {
-                    "schema_version": str(SCHEMA_VERSION), "revision": "0",
-                    "review_required": "1" if review else "0", "created": now,
-                    "imported_from": str(source.resolve()),
-                    "csv_header": json.dumps(csv_text.header, ensure_ascii=False),
-                    "csv_header_line": csv_text.header_line, "csv_encoding": csv_text.encoding,
-                    "csv_newline": csv_text.newline,
-                }
-                conn.execute(sa.insert(tables["meta"]),
-                             [{"key": k, "value": v} for k, v in meta.items()])
-                gpkg.register_features(conn, "facilities", "geom",
-                                       "Facilities: approved state (retired rows have "
-                                       "retired = 1)", lon, lat)
-                conn.exec_driver_sql(
-                    "CREATE VIEW facilities_current AS SELECT fid, geom, "
-                    + ", ".join(f'"{c}"' for c in columns)
-                    + ", version FROM facilities WHERE retired = 0")
-                gpkg.register_features(conn, "facilities_current", "geom",
-                                       "Facilities in service (not retired)", lon, lat)
-                gpkg.register_attributes(conn, "changes", "History of every change")
+        with engine.connect().execution_options(immediate=True) as conn, conn.begin():
+            gpkg.create_core(conn)
+            md.create_all(conn)
+            fac = atlas.facilities
+            lon, lat = fac["lon"].to_numpy(dtype=float), fac["lat"].to_numpy(dtype=float)
+            blobs = gpkg.point_blobs(lon, lat)
+            rows = []
+            for (cells, _), blob in zip(csv_text.records, blobs, strict=True):
+                cell = dict(zip(csv_text.header, cells, strict=True))
+                row: dict[str, Any] = {c: cell.get(c, "") for c in columns}
+                row.update(geom=blob, version=1, retired=0, retired_reason="", revision=0)
+                rows.append(row)
+            conn.execute(sa.insert(tables["facilities"]), rows)
+            # fids are 1..n in file order: the table was empty.
+            conn.execute(sa.insert(tables["facility_source_lines"]),
+                         [{"fid": i, "line": line}
+                          for i, (_, line) in enumerate(csv_text.records, start=1)])
+            taken = set(fac.index)
+            for r in retired:
+                if r["id"].strip() in taken:
+                    raise StoreError(f"{RETIRED_FILE}: id {r['id']} is also in "
+                                     f"{FACILITIES_FILE}")
+                try:
+                    blob = gpkg.point_blob(float(r["lon"]), float(r["lat"]))
+                except ValueError:
+                    raise StoreError(f"{RETIRED_FILE}: id {r['id']}: lon/lat are not "
+                                     "numbers") from None
+                conn.execute(sa.insert(tables["facilities"]).values(
+                    **{c: r[c] for c in columns}, geom=blob, version=1, retired=1,
+                    retired_reason=r["retired_reason"], revision=0))
+            layer_rows = []
+            for file in sorted(source.rglob("*")):
+                rel = file.relative_to(source)
+                if (not file.is_file() or rel.as_posix() in {FACILITIES_FILE, RETIRED_FILE}
+                        or any(p.startswith(".") or p == "__pycache__" for p in rel.parts)):
+                    continue
+                layer_rows.append({"path": rel.as_posix(), "content": file.read_bytes()})
+            conn.execute(sa.insert(tables["layers"]), layer_rows)
+            meta = {
+                "schema_version": str(SCHEMA_VERSION), "revision": "0",
+                "review_required": "1" if review else "0", "created": now,
+                "imported_from": str(source.resolve()),
+                "csv_header": json.dumps(csv_text.header, ensure_ascii=False),
+                "csv_header_line": csv_text.header_line, "csv_encoding": csv_text.encoding,
+                "csv_newline": csv_text.newline,
+            }
+            conn.execute(sa.insert(tables["meta"]),
+                         [{"key": k, "value": v} for k, v in meta.items()])
+            gpkg.register_features(conn, "facilities", "geom",
+                                   "Facilities: approved state (retired rows have "
+                                   "retired = 1)", lon, lat)
+            conn.exec_driver_sql(
+                "CREATE VIEW facilities_current AS SELECT fid, geom, "
+                + ", ".join(f'"{c}"' for c in columns)
+                + ", version FROM facilities WHERE retired = 0")
+            gpkg.register_features(conn, "facilities_current", "geom",
+                                   "Facilities in service (not retired)", lon, lat)
+            gpkg.register_attributes(conn, "changes", "History of every change")
     finally:
         engine.dispose()
     # WAL: readers never wait for the writer, and a backup runs beside a writer.
