@@ -151,6 +151,56 @@ def test_a_change_the_loader_rejects_is_refused_with_the_loaders_message(store, 
     assert store.facility("JD-002")["version"] == 1 and store.history() == []
 
 
+def loader_problems(tmp_path, edit) -> list[str]:
+    """The loader's problems for a copy of data/ whose facility table ``edit`` changed."""
+    copy = tmp_path / "by-hand"
+    shutil.copytree(DATA, copy)
+    table = pd.read_csv(copy / "facilities.csv", dtype=str, keep_default_na=False)
+    edit(table).to_csv(copy / "facilities.csv", index=False)
+    with pytest.raises(DataError) as caught:
+        load_atlas(copy)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_rules_between_rows_see_the_rows_they_involve(store, tmp_path):
+    store.propose("root", "set", "JD-003", {"parent_id": "JD-002"}, **WHY)
+    # Retiring a parent would leave its child pointing at nothing.
+    with pytest.raises(DataError) as caught:
+        store.propose("root", "retire", "JD-002", reason="closed", source="notice")
+
+    def without_parent(t):
+        t.loc[t["id"] == "JD-003", "parent_id"] = "JD-002"
+        return t[t["id"] != "JD-002"]
+
+    assert [str(p) for p in caught.value.problems] == loader_problems(tmp_path, without_parent)
+    assert "no row has this id" in str(caught.value)
+    # A parent loop is the loader's cycle error.
+    with pytest.raises(DataError) as caught:
+        store.propose("root", "set", "JD-002", {"parent_id": "JD-003"}, **WHY)
+
+    def loop(t):
+        t.loc[t["id"] == "JD-003", "parent_id"] = "JD-002"
+        t.loc[t["id"] == "JD-002", "parent_id"] = "JD-003"
+        return t
+
+    assert [str(p) for p in caught.value.problems] == loader_problems(tmp_path / "2", loop)
+    assert store.facility("JD-002")["version"] == 1
+
+
+def test_placeholder_precision_is_checked_as_load_atlas_checks_it(store, tmp_path):
+    _, table = store.snapshot()
+    fid = table.loc[table["placement"] == "town_placeholder", "id"].iloc[0]
+    with pytest.raises(DataError) as caught:
+        store.propose("root", "set", fid, {"coord_precision_m": "10"}, **WHY)
+
+    def imprecise(t):
+        t.loc[t["id"] == fid, "coord_precision_m"] = "10"
+        return t
+
+    assert [str(p) for p in caught.value.problems] == loader_problems(tmp_path, imprecise)
+    assert "stands for its whole area" in str(caught.value)
+
+
 def test_add_checks_catalog_terms_and_a_taken_id(store):
     row = store.snapshot()[1].set_index("id").loc["JD-002"].to_dict()
     with pytest.raises(StoreError, match="taken"):

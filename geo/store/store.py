@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
+from geo import catalog
 from geo._errors import (
     AccessDeniedError,
     ConflictError,
@@ -30,7 +31,7 @@ from geo._errors import (
     Problem,
     StoreError,
 )
-from geo.atlas import Atlas, annotate_facilities, load_atlas
+from geo.atlas import Atlas, annotate_facilities, check_placeholder_precision, load_atlas
 from geo.boundaries import read_boundaries
 from geo.facilities import validate_facilities
 from geo.settings import DataLayout, bundled_data_dir
@@ -148,7 +149,8 @@ class Store:
         self._atlas: Atlas | None = None
         self._atlas_revision = -1
         self._layers_dir: Path | None = None
-        self._boundaries: tuple[shapely.Geometry, gpd.GeoDataFrame] | None = None
+        self._boundaries: tuple[shapely.Geometry, gpd.GeoDataFrame, gpd.GeoDataFrame] | None \
+            = None
         self._keys_cache: tuple[pd.DataFrame, list[str], list[str] | None] | None = None
 
     # ----------------------------------------------------------------- transactions
@@ -361,12 +363,15 @@ class Store:
             self._layers_dir = folder
         return self._layers_dir
 
-    def _city_and_districts(self) -> tuple[shapely.Geometry, gpd.GeoDataFrame]:
+    def _boundary_frames(self) -> tuple[shapely.Geometry, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        """(Shanghai outline, districts, towns with catalog keys) as ``load_atlas`` reads them."""
         if self._boundaries is None:
             layout = DataLayout(self._layers_folder())
             city = read_boundaries(layout.city, kind="city")
             districts = read_boundaries(layout.districts, kind="districts")
-            self._boundaries = (shapely.union_all(city.geometry.to_numpy()), districts)
+            towns = read_boundaries(layout.towns, kind="towns")
+            towns = towns.assign(key=[catalog.TOWN_NAMES.resolve(k) for k in towns["key"]])
+            self._boundaries = (shapely.union_all(city.geometry.to_numpy()), districts, towns)
         return self._boundaries
 
     def _keys(self, table: pd.DataFrame) -> tuple[list[str], list[str] | None]:
@@ -426,14 +431,21 @@ class Store:
                        + np.searchsorted(arriving, f) + 1) for f in order]
         sub = pd.DataFrame([{c: members[f][c] for c in self._columns} for f in order],
                            columns=list(self._columns), dtype=object)
-        city, districts = self._city_and_districts()
+        city, districts, towns = self._boundary_frames()
+
+        def renumbered(problems: list[Problem]) -> DataError:
+            return DataError([dataclasses.replace(p, row=numbers[p.row - 1] if p.row else None)
+                              for p in problems], file=FACILITIES_FILE)
+
         try:
             valid = validate_facilities(sub, file=FACILITIES_FILE, city=city,
-                                        districts=districts)
+                                        districts=districts, strict=True)
         except DataError as exc:
-            problems = [dataclasses.replace(p, row=numbers[p.row - 1] if p.row else None)
-                        for p in exc.problems]
-            raise DataError(problems, file=FACILITIES_FILE) from None
+            raise renumbered(exc.problems) from None
+        # The cross-file rule load_atlas adds after the facility file's own rules.
+        placeholder = check_placeholder_precision(valid, towns, districts, file=FACILITIES_FILE)
+        if placeholder:
+            raise renumbered(placeholder)
         keep = [str(members[f]["id"]).strip() for f in order if subjects.get(f) is not None]
         return valid.loc[keep]
 
