@@ -11,7 +11,7 @@ import sqlite3
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -322,8 +322,7 @@ class Store:
         cols = [t.c.fid, *(t.c[c] for c in self._columns)]
         if self._table is None:
             every = conn.execute(sa.select(*cols).where(t.c.retired == 0).order_by(t.c.fid))
-            table = pd.DataFrame(every.all(), columns=["fid", *self._columns], dtype=object)
-            self._table = table.set_index("fid")
+            self._table = _frame(every.all(), self._columns)
             self._table_revision = revision
             return revision, self._table, []
         if revision == self._table_revision:
@@ -861,6 +860,15 @@ class Store:
         return target
 
 
+def _frame(rows: Sequence[Sequence[Any]], columns: tuple[str, ...]) -> pd.DataFrame:
+    """Rows ``(fid, *columns)`` as a frame of text cells indexed by fid (column by column:
+    pandas probes every row object when handed rows, which is slow for SQLAlchemy's)."""
+    cells = list(zip(*rows, strict=True)) if rows else [()] * (len(columns) + 1)
+    data = {c: np.array(v, dtype=object) for c, v in zip(columns, cells[1:], strict=True)}
+    return pd.DataFrame(data, index=pd.Index(np.array(cells[0], dtype=np.int64), name="fid"),
+                        columns=list(columns), dtype=object)
+
+
 def _patched_rows(table: pd.DataFrame, rows: list[Any], columns: tuple[str, ...]) -> pd.DataFrame:
     """A new approved table: ``table`` with changed rows ``(fid, *columns, retired)`` applied."""
     if not rows:
@@ -879,7 +887,7 @@ def _patched_rows(table: pd.DataFrame, rows: list[Any], columns: tuple[str, ...]
     if dropped:
         new = new.iloc[np.delete(np.arange(len(new)), dropped)]
     if added:
-        extra = pd.DataFrame(added, columns=["fid", *columns], dtype=object).set_index("fid")
+        extra = _frame(added, columns)
         new = pd.concat([new, extra])
         if not new.index.is_monotonic_increasing:  # a retired row brought back by a revert
             new = new.sort_index()
