@@ -11,6 +11,9 @@ Writes a synthetic data folder (benchmarks/synth.py, cached in --workdir), then 
                 the approved table, row + history in one transaction) and then the next
                 `Store.atlas()`, which validates and annotates only the changed row;
   full rebuild  for comparison: a fresh `open_store` + `atlas()` after the edits;
+  serve         `serve --store`'s start (open, Atlas, the Dash app with its display caches)
+                and, after one more edit, the watcher's swap to the new revision (the new
+                Atlas plus a new Dash app built from it);
   load_atlas    the same folder read from files (what `serve --data` does today).
 Times are wall-clock seconds on this machine (median and max for the edits).
 """
@@ -29,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import cached_data_dir
 
+from dashboard.app import create_app
+from dashboard.storeapp import StoreServer
 from geo.atlas import load_atlas
 from geo.store import init_store, open_store
 
@@ -88,6 +93,18 @@ def main() -> None:
         with open_store(path) as fresh:
             fresh.atlas()
         rows.append(("full rebuild (open + Atlas)", f"{time.perf_counter() - t0:.2f} s"))
+
+        t0 = time.perf_counter()
+        with open_store(path) as served:
+            server = StoreServer(served, create_app, poll_s=3600)
+            rows.append(("serve --store start (open + Atlas + app)",
+                         f"{time.perf_counter() - t0:.2f} s"))
+            t0 = time.perf_counter()
+            served.propose("bench", "set", ids[0], {"name_en": "served edit"},
+                           reason="benchmark", source="synthetic")
+            assert server.refresh()
+            rows.append(("edit committed + new app serving", f"{time.perf_counter() - t0:.2f} s"))
+            server.close()
     t0 = time.perf_counter()
     load_atlas(folder)
     rows.append(("load_atlas from files", f"{time.perf_counter() - t0:.2f} s"))

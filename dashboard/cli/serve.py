@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dashboard.cli._common import add_data_option, load, report_errors
+from dashboard.cli._common import UsageError, add_data_option, load, report_errors
 
 __all__ = ["add_serve_command", "cmd_serve"]
 
@@ -14,6 +14,9 @@ def add_serve_command(sub: Any) -> argparse.ArgumentParser:
     """Register ``serve`` on the subparsers object of the ``newtown`` parser."""
     p: argparse.ArgumentParser = sub.add_parser("serve", help="run the dashboard")
     add_data_option(p)
+    p.add_argument("--store", default=None, metavar="PATH",
+                   help="serve an editable store's approved state (read-only); approved "
+                        "changes show within a second, without a restart")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
     p.add_argument("--workers", type=int, default=8, metavar="N",
@@ -32,6 +35,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from dashboard.app import create_app
 
+    if args.store is not None:
+        return _serve_store(args)
     atlas = load(args)
     app = create_app(atlas)
     url = f"http://{args.host}:{args.port}/"
@@ -46,4 +51,34 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"open {url}  (waitress, {args.workers} worker threads; Ctrl+C to stop)", flush=True)
     waitress.serve(app.server, host=args.host, port=args.port, threads=args.workers,
                    ident="newtown")
+    return 0
+
+
+def _serve_store(args: argparse.Namespace) -> int:
+    """Serve a store under waitress, switching to each new approved revision as it lands."""
+    import logging
+
+    import waitress
+
+    from dashboard.app import create_app
+    from dashboard.storeapp import StoreServer
+    from geo.store import open_store
+
+    if args.data is not None:
+        raise UsageError("give --data or --store, not both")
+    if args.debug:
+        raise UsageError("--debug serves a fixed Atlas; use it with --data")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    store = open_store(args.store)
+    server = StoreServer(store, create_app)
+    url = f"http://{args.host}:{args.port}/"
+    print(f"New Town Atlas serving the store {store.url}, revision {server.revision} "
+          f"({len(store.snapshot()[1])} approved facilities)")
+    print(f"open {url}  (waitress, {args.workers} worker threads; Ctrl+C to stop)", flush=True)
+    try:
+        waitress.serve(server, host=args.host, port=args.port, threads=args.workers,
+                       ident="newtown")
+    finally:
+        server.close()
+        store.close()
     return 0

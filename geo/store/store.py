@@ -451,19 +451,27 @@ class Store:
     def atlas(self) -> Atlas:
         """An Atlas of the approved facilities and the store's boundary files.
 
+        The same as ``versioned_atlas()[1]``.
+        """
+        return self.versioned_atlas()[1]
+
+    def versioned_atlas(self) -> tuple[int, Atlas]:
+        """The current revision and an Atlas of its approved facilities and boundary files.
+
         The first call validates everything (the loader's rules, as ``load_atlas``); later
         calls after a change validate and annotate only the changed rows.
 
         Returns
         -------
         Atlas
-            Of the revision current at the call; a later revision gives a new Atlas.
+            Of the revision current at the call (returned with it); a later revision gives
+            a new Atlas.
         """
         with self._lock:
             with self._read() as conn:
                 revision, table, _ = self._refresh(conn)
                 if self._atlas is not None and revision == self._atlas_revision:
-                    return self._atlas
+                    return revision, self._atlas
                 changed_fids: list[int] = []
                 if self._atlas is not None:
                     t = self._t["facilities"]
@@ -475,7 +483,7 @@ class Store:
             else:
                 atlas = self._patched_atlas(self._atlas, table, changed_fids)
             self._atlas, self._atlas_revision = atlas, revision
-            return atlas
+            return revision, atlas
 
     def _patched_atlas(self, atlas: Atlas, table: pd.DataFrame, fids: list[int]) -> Atlas:
         """The Atlas with the rows of ``fids`` validated, annotated and put in place."""

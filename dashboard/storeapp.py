@@ -1,0 +1,84 @@
+"""Serve a store read-only: one Dash app per approved revision, swapped between requests."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from dash import Dash
+
+from geo.store import Store
+
+log = logging.getLogger("newtown")
+
+#: How often the watcher asks the store for its revision (one indexed read), seconds.
+POLL_S = 0.2
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class StoreServer:
+    """A WSGI app that serves the store's current approved revision.
+
+    A watcher thread polls the store's revision; when it moves, the new Atlas is built
+    (incrementally: only the changed rows are validated) and a new Dash app made from it,
+    then swapped in. Each request runs entirely on the app it started with, so no request
+    sees half of a change; per-user state lives in the URL and the browser, so switching
+    apps between requests is invisible. Every response carries ``X-Newtown-Revision``.
+    """
+
+    def __init__(self, store: Store, make_app: Callable[[Any], Dash], *, poll_s: float = POLL_S):
+        self._store = store
+        self._make_app = make_app
+        self._poll_s = poll_s
+        revision, atlas = store.versioned_atlas()
+        self._current: tuple[int, Dash] = (revision, make_app(atlas))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="store-watcher", daemon=True)
+        self._thread.start()
+
+    @property
+    def revision(self) -> int:
+        """The revision being served."""
+        return self._current[0]
+
+    @property
+    def app(self) -> Dash:
+        """The Dash app of the revision being served."""
+        return self._current[1]
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self._poll_s):
+            try:
+                self.refresh()
+            except Exception:  # keep serving the last good revision; say why in the log
+                log.exception("store watcher: could not build the new revision")
+
+    def refresh(self) -> bool:
+        """Build and swap in the store's revision if it moved; True if it did."""
+        if self._store.revision() == self._current[0]:
+            return False
+        started = time.perf_counter()
+        revision, atlas = self._store.versioned_atlas()
+        self._current = (revision, self._make_app(atlas))
+        log.info("serving revision %d (%d facilities), built in %.2f s", revision,
+                 len(atlas.facilities), time.perf_counter() - started)
+        return True
+
+    def close(self) -> None:
+        """Stop the watcher."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        revision, app = self._current  # one tuple read: app and revision belong together
+
+        def start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            return start_response(status, [*headers, ("X-Newtown-Revision", str(revision))],
+                                  *exc)
+
+        return app.server.wsgi_app(environ, start)  # type: ignore[no-any-return]

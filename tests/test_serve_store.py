@@ -1,0 +1,91 @@
+"""`newtown serve --store`: the approved state served read-only, new revisions without restart."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from werkzeug.test import Client
+
+from dashboard.app import create_app
+from dashboard.storeapp import StoreServer
+from geo.store import init_store
+
+ROOT = Path(__file__).resolve().parents[1]
+WHY = dict(reason="closed", source="notice 2026-11")
+
+
+@pytest.fixture
+def store(tmp_path):
+    with init_store(tmp_path / "atlas.gpkg") as s:
+        s.add_user("root", "admin", "root-password", actor=None)
+        s.add_user("ed", "editor", "ed-password", actor="root")
+        yield s
+
+
+def test_each_request_is_served_by_one_revision_and_approved_changes_swap_in(store):
+    server = StoreServer(store, create_app, poll_s=3600)  # refreshed by hand below
+    try:
+        client = Client(server)
+        first = client.get("/healthz")
+        assert first.headers["X-Newtown-Revision"] == "0"
+        assert first.get_data(as_text=True) == "ok 57 facilities\n"
+        proposal = store.propose("ed", "retire", "JD-004", **WHY)
+        assert server.refresh() is False  # a proposal is not approved data
+        store.approve(proposal.change_id, "root")
+        assert server.refresh() is True
+        after = client.get("/healthz")
+        assert after.headers["X-Newtown-Revision"] == "1"
+        assert after.get_data(as_text=True) == "ok 56 facilities\n"
+        assert client.get("/").status_code == 200
+    finally:
+        server.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _healthz(port: int) -> tuple[str, str]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        return response.headers["X-Newtown-Revision"], response.read().decode()
+
+
+@pytest.mark.slow
+def test_serve_store_shows_a_change_made_by_another_process(store):
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--store",
+                               str(store.path), "--port", str(port), "--workers", "2"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                assert _healthz(port) == ("0", "ok 57 facilities\n")
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        cli = subprocess.run([sys.executable, "-m", "dashboard.cli", "facility", "retire",
+                              "JD-004", "--reason", "closed", "--source", "notice",
+                              "--user", "root", "--store", str(store.path)],
+                             env=env, capture_output=True, text=True)
+        assert cli.returncode == 0, cli.stderr
+        changed = time.monotonic()
+        while _healthz(port) != ("1", "ok 56 facilities\n"):
+            assert time.monotonic() < changed + 60, "the server never showed revision 1"
+            time.sleep(0.05)
+        print(f"revision 1 served {time.monotonic() - changed:.2f} s after the CLI returned")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
