@@ -10,6 +10,7 @@ from typing import Any
 
 from dash import Dash
 
+from dashboard.callbacks.filters import first_view
 from geo.store import Store
 
 log = logging.getLogger("newtown")
@@ -64,6 +65,9 @@ class StoreServer:
             return False
         started = time.perf_counter()
         revision, atlas = self._store.versioned_atlas()
+        # The shared first views are cached per MapData: drop the old revision's, or every
+        # revision served would stay in memory with them.
+        first_view.cache_clear()
         self._current = (revision, self._make_app(atlas))
         log.info("serving revision %d (%d facilities), built in %.2f s", revision,
                  len(atlas.facilities), time.perf_counter() - started)
