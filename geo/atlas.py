@@ -36,6 +36,9 @@ class Atlas:
     zones: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     warnings: tuple[str, ...] = field(default=())
+    #: Flagship and featured industrial parks and area designations (may be empty).
+    parks: gpd.GeoDataFrame = field(default_factory=lambda: gpd.GeoDataFrame(
+        {"id": [], "name_zh": [], "kind": [], "town": []}, geometry=[], crs="EPSG:4326"))
 
     @cached_property
     def towns_m(self) -> gpd.GeoDataFrame:
@@ -118,6 +121,8 @@ def load_atlas(
     corridors = attempt(lambda: read_boundaries(layout.corridors, kind="corridors"))
     lines = attempt(lambda: read_boundaries(layout.corridor_lines, kind="corridor_lines"))
     zones = attempt(lambda: read_boundaries(layout.zones, kind="zones"))
+    parks = (attempt(lambda: read_boundaries(layout.parks, kind="parks"))
+             if layout.parks.is_file() else None)
     city_geom = shapely.union_all(city.geometry.to_numpy()) if city is not None else None
     if facilities_table is None:
         facilities = attempt(lambda: read_facilities(layout.facilities, city=city_geom,
@@ -141,9 +146,11 @@ def load_atlas(
     if placeholder_problems:
         raise DataError(placeholder_problems, file=str(layout.root))
     facilities = _annotate_facilities(facilities, towns)
+    extra = {} if parks is None else {"parks": parks}
     return Atlas(
         data_dir=layout.root, city=city, districts=districts, towns=towns,
         corridors=corridors, corridor_lines=lines, zones=zones, facilities=facilities,
+        **extra,
     )
 
 

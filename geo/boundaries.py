@@ -1,4 +1,4 @@
-"""Load and validate boundary files: towns, districts, city outline, corridors and zones."""
+"""Load and validate boundary files: towns, districts, city outline, corridors, zones, parks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from geo._errors import DataError, Problem, UnknownNameError
 from geo._io import read_vector
 from geo.settings import GEOGRAPHIC_CRS, SHANGHAI_BBOX
 
-BoundaryKind = Literal["towns", "districts", "city", "corridors", "corridor_lines", "zones"]
+BoundaryKind = Literal["towns", "districts", "city", "corridors", "corridor_lines", "zones",
+                       "parks"]
 
 _COMMON = ("name_zh", "source", "boundary_quality")
 REQUIRED_PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -24,7 +25,19 @@ REQUIRED_PROPERTIES: dict[str, tuple[str, ...]] = {
     "corridors": ("key", *_COMMON),
     "corridor_lines": ("key", *_COMMON),
     "zones": ("key", *_COMMON),
+    # Parks: a polygon where a published 四至 allows, else a point flagged approximate.
+    "parks": ("id", "name_zh", "kind", "town", "source", "geometry_quality", "placement",
+              "precision_m"),
 }
+#: Properties that must not be blank on any feature.
+_NONBLANK: dict[str, tuple[str, ...]] = {
+    kind: ("name_zh", "source", "boundary_quality") for kind in REQUIRED_PROPERTIES
+}
+_NONBLANK["parks"] = ("id", "name_zh", "kind", "town", "source", "geometry_quality",
+                      "placement")
+#: The kinds of park feature and how their geometry was obtained.
+PARK_KINDS = ("flagship_park", "featured_park", "designation")
+PARK_GEOMETRY_QUALITIES = ("published_boundary_digitised", "approximate_point", "schematic")
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 _LINEAR = {"LineString", "MultiLineString"}
 #: Slack around Shanghai's bounding box, degrees: boundaries may reach a little into the sea.
@@ -83,7 +96,8 @@ def validate_boundaries(
             problems.append(Problem(file, None, column, None, "missing required property"))
     if problems:
         raise DataError(problems, file=file)
-    expected = _LINEAR if kind == "corridor_lines" else _POLYGONAL
+    expected = (_LINEAR if kind == "corridor_lines"
+                else _POLYGONAL | {"Point"} if kind == "parks" else _POLYGONAL)
     min_lon, min_lat, max_lon, max_lat = SHANGHAI_BBOX
     for n, geom in enumerate(gdf.geometry, start=1):
         if geom is None or geom.is_empty:
@@ -103,7 +117,7 @@ def validate_boundaries(
             problems.append(Problem(file, n, "geometry", tuple(round(v, 4) for v in geom.bounds),
                                     "extent reaches outside Shanghai (coordinates in the wrong "
                                     "CRS, or lat/lon swapped?)"))
-    for column in ("name_zh", "source", "boundary_quality"):
+    for column in _NONBLANK[kind]:
         for n, value in enumerate(gdf[column], start=1):
             if value is None or str(value).strip() == "":
                 problems.append(Problem(file, n, column, None, "required value is blank"))
@@ -113,6 +127,8 @@ def validate_boundaries(
                 catalog.TOWN_NAMES.resolve(str(value))
             except UnknownNameError as exc:
                 problems.append(Problem(file, n, "key", value, str(exc)))
+    if kind == "parks":
+        problems.extend(_park_problems(gdf, file))
     if kind == "districts":
         for n, value in enumerate(gdf["name_zh"], start=1):
             if catalog.DISTRICT_NAMES.lookup(str(value)) is None:
@@ -121,3 +137,30 @@ def validate_boundaries(
                                         + catalog.DISTRICT_NAMES.suggest(str(value))))
     if problems:
         raise DataError(problems, file=file)
+
+
+def _park_problems(gdf: gpd.GeoDataFrame, file: str) -> list[Problem]:
+    """Vocabularies of the parks layer; a point must say it is approximate or schematic."""
+    problems: list[Problem] = []
+    allowed = {"kind": PARK_KINDS, "geometry_quality": PARK_GEOMETRY_QUALITIES,
+               "placement": ("area", *catalog.PLACEHOLDER_PLACEMENTS)}
+    for column, values in allowed.items():
+        for n, value in enumerate(gdf[column], start=1):
+            if str(value) not in values:
+                problems.append(Problem(file, n, column, value,
+                                        f"expected one of {', '.join(values)}"))
+    for n, value in enumerate(gdf["town"], start=1):
+        if catalog.TOWN_NAMES.lookup(str(value)) is None:
+            problems.append(Problem(file, n, "town", value,
+                                    "unknown town; " + catalog.TOWN_NAMES.suggest(str(value))))
+    for n, (geom, quality) in enumerate(zip(gdf.geometry, gdf["geometry_quality"],
+                                            strict=True), start=1):
+        if geom is not None and geom.geom_type == "Point" \
+                and quality == "published_boundary_digitised":
+            problems.append(Problem(file, n, "geometry_quality", quality,
+                                    "a point cannot be a digitised boundary; use "
+                                    "approximate_point or schematic"))
+    ids = gdf["id"].astype(str)
+    for n in (ids.duplicated(keep=False).to_numpy().nonzero()[0] + 1):
+        problems.append(Problem(file, int(n), "id", ids.iloc[n - 1], "duplicate id"))
+    return problems

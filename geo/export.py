@@ -111,6 +111,14 @@ SHAPEFILE_FIELD_NAMES: Final[Mapping[str, str]] = MappingProxyType(
         "datum_origin": "datum_orig",
         "precision_m": "precis_m",
         "band_half_width_m": "half_w_m",
+        "designated_year": "desig_yr",
+        "designated_year_source": "desig_src",
+        "lead_industries": "lead_ind",
+        "geometry_quality": "geom_qual",
+        "replaces_facility": "replaces",
+        "year_source": "year_src",
+        "year_event": "year_event",
+        "placement": "placement",
     }
 )
 _DBF_NAME_BYTES: Final = 10
@@ -528,7 +536,7 @@ def _shapefile_frames(
     ready: dict[str, gpd.GeoDataFrame] = {}
     renames: dict[str, dict[str, str]] = {}
     notes: list[str] = []
-    for name, frame in frames.items():
+    for name, frame in _single_geometry_frames(frames, notes).items():
         mapping = shapefile_field_names(_attribute_columns(frame))
         renamed = {long: short for long, short in mapping.items() if long != short}
         if renamed:
@@ -555,6 +563,28 @@ def _shapefile_frames(
                               if column == "source" else ""))
         ready[name] = out.rename(columns=mapping)
     return ready, renames, notes
+
+
+def _single_geometry_frames(
+    frames: Mapping[str, gpd.GeoDataFrame], notes: list[str]
+) -> dict[str, gpd.GeoDataFrame]:
+    """A shapefile holds one kind of geometry: a mixed layer (the parks: points for parks
+    placed approximately, polygons for digitised ones) becomes ``<name>_points``,
+    ``<name>_lines`` and ``<name>_polygons``, and a note says so."""
+    kinds = {"Point": "points", "MultiPoint": "points", "LineString": "lines",
+             "MultiLineString": "lines", "Polygon": "polygons", "MultiPolygon": "polygons"}
+    out: dict[str, gpd.GeoDataFrame] = {}
+    for name, frame in frames.items():
+        family = frame.geometry.geom_type.map(kinds)
+        present = [k for k in ("points", "lines", "polygons") if (family == k).any()]
+        if len(present) <= 1:
+            out[name] = frame
+            continue
+        for kind in present:
+            out[f"{name}_{kind}"] = frame.loc[(family == kind).to_numpy()]
+        notes.append(f"{name}: a shapefile holds one geometry type, so the layer is split "
+                     f"into {', '.join(f'{name}_{k}' for k in present)}")
+    return out
 
 
 # -- CSV -------------------------------------------------------------------------------------

@@ -86,3 +86,8 @@ class DataLayout:
     @property
     def zones(self) -> Path:
         return self.boundaries / "zones.geojson"
+
+    @property
+    def parks(self) -> Path:
+        """Optional: flagship and featured industrial parks (points or polygons)."""
+        return self.boundaries / "parks.geojson"

@@ -16,12 +16,14 @@ import math
 import sys
 from pathlib import Path
 
+import pandas as pd
 import shapely
 
 from geo._io import atomic_write
 from geo.atlas import placeholder_reach_m
 from geo.boundaries import read_boundaries
-from geo.facilities import COLUMNS, read_facilities
+from geo.catalog import PLACEHOLDER_PLACEMENTS
+from geo.facilities import COLUMNS, validate_facilities
 from geo.settings import DataLayout
 
 
@@ -30,10 +32,16 @@ def main(argv: list[str]) -> int:
     towns = read_boundaries(layout.towns, kind="towns")
     districts = read_boundaries(layout.districts, kind="districts")
     city = shapely.union_all(read_boundaries(layout.city, kind="city").geometry.to_numpy())
-    facilities = read_facilities(layout.facilities, city=city, districts=districts)
-    reach = placeholder_reach_m(facilities, towns, districts)
     text = layout.facilities.read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    # A placeholder's precision is what this script computes: a blank or 0 stands in for it.
+    table = pd.DataFrame(rows, dtype=object)
+    unset = table["placement"].isin(PLACEHOLDER_PLACEMENTS) & (
+        table["coord_precision_m"].str.strip().isin(["", "0"]))
+    table.loc[unset, "coord_precision_m"] = "1"
+    facilities = validate_facilities(table, file=str(layout.facilities), city=city,
+                                     districts=districts)
+    reach = placeholder_reach_m(facilities, towns, districts)
     changed = 0
     for row in rows:
         value = reach.get(row["id"])

@@ -31,7 +31,6 @@ SEED_ITEMS = [
     ("songjiang", ["工业互联网"]),
     ("nanhui", ["国际人工智能产业研究院"]),
     ("nanhui", ["国家工业互联网创新中心"]),
-    ("nanhui", ["未来产业先导区"]),
     # the municipal manufacturing innovation centres it lists
     (None, ["智能网联汽车"]),
     (None, ["增材制造", "创新中心"]),
@@ -54,6 +53,16 @@ def test_every_seed_document_item_has_a_row(fac, town, words):
     if town is not None:
         hits = hits[hits["town"] == town]
     assert len(hits) >= 1, f"no row for {words} in {town}"
+
+
+def test_seed_areas_are_area_features_not_points(bundled_atlas, fac):
+    # The pilot zone and Songjiang's industrial-internet designation are areas: they live in
+    # zones.geojson and parks.geojson, never as a facility point.
+    assert bundled_atlas.zones["name_zh"].str.contains("未来产业先导区").any()
+    assert not fac["name_zh"].str.contains("未来产业先导区").any()
+    parks = bundled_atlas.parks
+    assert (parks["replaces_facility"] == "SJ-003").sum() == 1
+    assert "SJ-003" not in fac.index and "NH-004" not in fac.index
 
 
 def test_seed_rows_cite_the_document(fac):

@@ -23,7 +23,8 @@ from geo.export import ALL_FORMATS, MAP_FORMATS, export
 
 #: Layers the command can write, in the order they are written.
 LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors", "corridor_lines",
-                           "zones", "coverage", "coverage_gaps", "suggested_sites", "clusters")
+                           "zones", "parks", "coverage", "coverage_gaps", "suggested_sites",
+                           "clusters")
 #: Analysis layers, computed on the filtered facilities with the --radius-m / --k / --eps-m
 #: / --min-samples options (the same engines as `newtown coverage`, `site` and `clusters`).
 ANALYSIS_LAYERS: tuple[str, ...] = tuple(

@@ -45,7 +45,7 @@ SCHEMA_VERSION: Final = 1
 
 #: The atlas layers by their DataLayout attribute.
 SOURCE_LAYERS: Final = ("facilities", "towns", "districts", "city", "corridors",
-                        "corridor_lines", "zones")
+                        "corridor_lines", "zones", "parks")
 
 
 @functools.lru_cache(maxsize=64)
