@@ -92,8 +92,10 @@ CORRIDOR_SOURCE = (
     "上海松江 and eight other cities along the G60 (嘉兴, 杭州, 金华, 苏州, 湖州, 宣城, 芜湖, "
     "合肥) - nine cities in all; its Shanghai part is 松江区 as a whole.")
 ZONE_SOURCE = (
-    "沪科提复〔2023〕42号 approved the 南汇新城未来产业先导区 (future health, intelligence, "
-    "energy and space). No published boundary was found; this schematic polygon is placed "
+    "The municipal science commission's reply 沪科提复〔2023〕42号 (2023-05-16, to proposal "
+    "第0834号) does not approve or delimit a zone: it says the city will support 南汇新城 in "
+    "building one (“支持南汇新城……聚焦未来健康、未来智能、未来能源、未来空间等重点领域，"
+    "打造未来产业先导区”). No published boundary was found; this schematic polygon is placed "
     "over 临港新片区's 国际创新协同区 (≈6.95 km²: 科创总部湾 on the 滴水湖 first ring, "
     "顶尖科学家社区 and 科技城社区; 临港新片区管委会, reported by 国际金融报/澎湃新闻 "
     "2021-11-01, e.g. https://nfa5.com/fangtan/202111/01191980.html) and the lake's west / "
