@@ -61,7 +61,8 @@ def _hostile_rows() -> tuple[list[str], list[dict[str, str]]]:
                 towns.add(row["town"])
                 rows.append(row)
     for row, name in zip(rows, HOSTILE_NAMES, strict=True):
-        row.update(name_zh=name, name_en=HOSTILE_EN, address=HOSTILE_ADDRESS)
+        # the parents are not among the four rows kept
+        row.update(name_zh=name, name_en=HOSTILE_EN, address=HOSTILE_ADDRESS, parent_id="")
     return header, rows
 
 
