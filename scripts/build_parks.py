@@ -39,6 +39,7 @@ Usage (from the repository root; run build_districts.py and build_towns.py first
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import os
 import re
@@ -62,7 +63,7 @@ TOWN_PREFIX = {"jiading": "JD", "qingpu": "QP", "songjiang": "SJ", "fengxian": "
                "nanhui": "NH"}
 ID_RE = re.compile(r"^PK-(JD|QP|SJ|FX|NH)-\d{2}$")
 
-# Town placeholder points (WGS84), the same as for facilities (research SPEC).
+# Town placeholder points (WGS84), the same as the facility placeholders use.
 TOWN_POINT = {"jiading": (121.232, 31.342), "qingpu": (121.112, 31.152),
               "songjiang": (121.218, 31.035), "fengxian": (121.480, 30.915),
               "nanhui": (121.905, 30.902)}
@@ -467,7 +468,7 @@ def build(root: Path) -> list[tuple[dict[str, Any], BaseGeometry]]:
         pm = to_metric(point)
         coords = shapely.get_coordinates(to_metric(area))
         far = max(pm.distance(shapely.Point(xy)) for xy in coords)
-        return int(round(far / 100.0) * 100)
+        return int(math.ceil(far / 100.0) * 100)
 
     seen: set[str] = set()
     out = []
