@@ -39,8 +39,8 @@ Usage (from the repository root; run build_districts.py and build_towns.py first
 from __future__ import annotations
 
 import argparse
-import math
 import json
+import math
 import os
 import re
 import sys
