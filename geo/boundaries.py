@@ -30,7 +30,8 @@ REQUIRED_PROPERTIES: dict[str, tuple[str, ...]] = {
               "precision_m"),
 }
 #: Properties that must not be blank on any feature.
-_NONBLANK: dict[str, tuple[str, ...]] = dict.fromkeys(REQUIRED_PROPERTIES, ("name_zh", "source", "boundary_quality"))
+_NONBLANK: dict[str, tuple[str, ...]] = dict.fromkeys(
+    REQUIRED_PROPERTIES, ("name_zh", "source", "boundary_quality"))
 _NONBLANK["parks"] = ("id", "name_zh", "kind", "town", "source", "geometry_quality",
                       "placement")
 #: The kinds of park feature and how their geometry was obtained.
