@@ -20,12 +20,17 @@ from typing import Final
 from geo._errors import InputError
 from geo.geocode import amap, nominatim, tianditu
 from geo.geocode._http import GeocodeCache, RateLimiter, default_cache_path
-from geo.geocode.answers import Answer, Candidate, GeocodeStopError, Lookup
+from geo.geocode.answers import (
+    Answer,
+    Candidate,
+    GeocodeResult,
+    GeocodeStopError,
+    Lookup,
+    Unresolved,
+)
 from geo.geocode.batch import (
     COORD_COLUMNS,
     GeocodeProgress,
-    GeocodeResult,
-    Unresolved,
     geocode_csv,
     geocode_table,
     partial_output_path,

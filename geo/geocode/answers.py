@@ -1,25 +1,27 @@
-"""What a geocoding provider answers: candidates, lookups, and the errors that end a row or run."""
+"""What providers answer and what a run yields: candidates, lookups, rows left empty, errors."""
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
 
-if TYPE_CHECKING:
-    from geo.geocode.batch import GeocodeResult
+import pandas as pd
 
 __all__ = [
     "Answer",
     "Candidate",
+    "GeocodeResult",
     "GeocodeStopError",
     "Lookup",
     "ProviderSpec",
     "RowError",
     "TransientError",
+    "Unresolved",
     "number_or_none",
     "parse_json",
     "text_of",
@@ -64,6 +66,29 @@ class Lookup:
     answer: Answer
     from_cache: bool
     fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A row left without coordinates, and why (row is 1-based, header not counted)."""
+
+    row: int
+    index: Hashable
+    address: str
+    reason: Literal["no match", "ambiguous", "outside Shanghai", "error", "no address",
+                    "bad lon/lat", "stopped"]
+    detail: str = ""
+
+
+@dataclass
+class GeocodeResult:
+    """The table with coordinates filled where honest, and the rows left empty."""
+
+    table: pd.DataFrame
+    provider: str
+    unresolved: list[Unresolved] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    stopped: str | None = None
 
 
 class GeocodeStopError(RuntimeError):

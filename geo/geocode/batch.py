@@ -11,8 +11,8 @@ import csv
 import io
 import math
 import os
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
@@ -24,15 +24,21 @@ import shapely
 from geo._errors import DataError, InputError, Problem
 from geo._io import atomic_write, decode_text
 from geo.crs import to_metric
-from geo.geocode.answers import Candidate, GeocodeStopError, Lookup, RowError, number_or_none
+from geo.geocode.answers import (
+    Candidate,
+    GeocodeResult,
+    GeocodeStopError,
+    Lookup,
+    RowError,
+    Unresolved,
+    number_or_none,
+)
 from geo.geocode.client import Geocoder
 from geo.settings import GEOGRAPHIC_CRS, SHANGHAI_BBOX, DataLayout, bundled_data_dir
 
 __all__ = [
     "COORD_COLUMNS",
     "GeocodeProgress",
-    "GeocodeResult",
-    "Unresolved",
     "geocode_csv",
     "geocode_table",
     "partial_output_path",
@@ -45,18 +51,6 @@ __all__ = [
 COORD_COLUMNS: Final = ("lon", "lat", "coord_source", "coord_precision_m")
 
 @dataclass(frozen=True)
-class Unresolved:
-    """A row left without coordinates, and why (row is 1-based, header not counted)."""
-
-    row: int
-    index: Hashable
-    address: str
-    reason: Literal["no match", "ambiguous", "outside Shanghai", "error", "no address",
-                    "bad lon/lat", "stopped"]
-    detail: str = ""
-
-
-@dataclass(frozen=True)
 class GeocodeProgress:
     """A snapshot after each row, for progress output."""
 
@@ -66,17 +60,6 @@ class GeocodeProgress:
     cache_hits: int
     failures: int
     requests: int
-
-
-@dataclass
-class GeocodeResult:
-    """The table with coordinates filled where honest, and the rows left empty."""
-
-    table: pd.DataFrame
-    provider: str
-    unresolved: list[Unresolved] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    stopped: str | None = None
 
 
 def shanghai_outline(data_dir: str | os.PathLike[str] | None = None) -> shapely.Geometry | None:
