@@ -22,6 +22,8 @@ FILTER_CONTROLS: dict[str, tuple[str, str]] = {
     "categories": (ids.CATEGORY, "value"),
     "levels": (ids.LEVEL, "value"),
     "statuses": (ids.STATUS, "value"),
+    "memberships": (ids.MEMBERSHIP, "value"),
+    "as_of": (ids.AS_OF, "value"),
     "text": (ids.SEARCH, "value"),
     "drawn_area": (ids.DRAWN_AREA, "data"),
 }
@@ -35,6 +37,8 @@ class FilterControls(TypedDict, total=False):
     categories: list[str] | None
     levels: list[str] | None
     statuses: list[str] | None
+    memberships: list[str] | None
+    as_of: int | str | None  # a year; empty for none
     text: str | None
     drawn_area: str | None  # the spatial filter as the URL writes it (WGS84)
 
@@ -56,6 +60,7 @@ def filter_from_controls(controls: FilterControls) -> Filter:
         towns=controls.get("towns") or [], industries=controls.get("industries") or [],
         categories=controls.get("categories") or [], levels=controls.get("levels") or [],
         statuses=controls.get("statuses") or [], text=controls.get("text") or "",
+        memberships=controls.get("memberships") or [], as_of=controls.get("as_of"),
         within=decode_area(drawn) if drawn else None,
     )
 

@@ -13,9 +13,9 @@ from geo._errors import InputError
 
 __all__ = ["MEMBERSHIPS", "Indicators", "selection_indicators"]
 
-#: How a facility belongs to its town (data model v2): inside the boundary, associated by the
-#: source but outside it, or a placeholder row with no site of its own.
-MEMBERSHIPS = ("inside", "associated", "placeholder")
+#: How a facility belongs to its town: inside the boundary, associated by the source but
+#: outside it, or a placeholder row with no site of its own (geo.catalog.MEMBERSHIPS).
+MEMBERSHIPS: tuple[str, ...] = tuple(catalog.MEMBERSHIPS)
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,15 @@ class Indicators:
     layers_total: int
     #: covered share of the five towns' area (0..1) in the given coverage run, else None.
     coverage_share: float | None
+    #: facilities left out only because they carry no year (an as-of view), else 0.
+    undated: int = 0
 
 
 def selection_indicators(
     facilities: pd.DataFrame,
     selected: pd.Series | np.ndarray | Sequence[bool],
     *,
+    undated: pd.Series | np.ndarray | Sequence[bool] | None = None,
     coverage_km2: Sequence[tuple[float, float]] | None = None,
 ) -> Indicators:
     """Count what a selection holds.
@@ -47,6 +50,8 @@ def selection_indicators(
         All facilities (columns ``level`` and ``layers``; ``membership`` when the data has it).
     selected : boolean Series or sequence, aligned with ``facilities``
         Which facilities are selected (e.g. ``Filter.mask(facilities)``).
+    undated : boolean Series or sequence, aligned with ``facilities``, optional
+        Facilities an as-of filter leaves out for want of a year (``Filter.undated_mask``).
     coverage_km2 : sequence of (covered, area) pairs, km², optional
         Per-town covered and total area of a coverage run; the share is their sums' ratio.
 
@@ -80,4 +85,5 @@ def selection_indicators(
         layers_present=tuple(k for k in catalog.INDUSTRY_LAYERS if k in layers),
         layers_total=len(catalog.INDUSTRY_LAYERS),
         coverage_share=share,
+        undated=int(np.asarray(undated, dtype=bool).sum()) if undated is not None else 0,
     )

@@ -353,3 +353,36 @@ def test_the_view_of_a_filter_is_computed_once_and_equals_the_uncached_one(bundl
     assert filters.selection_view(mapdata, flt, datum="wgs84", lang="zh", zoom=9,
                                   bounds=bounds) is not filters.selection_view(
         mapdata, flt, datum="wgs84", lang="zh", zoom=9, bounds=bounds)
+
+
+def test_open_tab_and_drawers_round_trip_through_the_url():
+    state = parse_state("?town=jiading&tab=coverage&filters=off")
+    assert (state.tab, state.filters_open) == ("coverage", False)
+    assert parse_state(state_to_search(state)) == state
+    assert parse_state("?town=jiading").tab is None and parse_state("").filters_open
+    unknown = parse_state("?tab=nope")
+    assert unknown.tab is None and any("tab" in n for n in unknown.notices)
+    search = url_for_controls("?lang=en", Filter(), "none", None, None,
+                              ui={"tab": "summary", "filters": False})
+    assert parse_state(search) == PageState(lang="en", tab="summary", filters_open=False)
+
+
+def test_filter_controls_carry_membership_and_as_of(bundled_atlas):
+    flt = filter_from_controls({"memberships": ["placeholder"], "as_of": 2020})
+    assert flt == Filter.create(memberships=["placeholder"], as_of=2020)
+    assert filter_from_controls({"as_of": None}) == Filter()
+
+
+def test_choosing_towns_fits_them(mapdata):
+    from dashboard.callbacks.map import fit_towns
+
+    one = fit_towns(mapdata, ["nanhui"], "none")["bounds"]
+    assert one == mapdata.town_bounds["nanhui"]
+    both = fit_towns(mapdata, ["nanhui", "jiading"], "none")["bounds"]
+    (s, w), (n, e) = both
+    for key in ("nanhui", "jiading"):
+        (ts, tw), (tn, te) = mapdata.town_bounds[key]
+        assert s <= ts and w <= tw and n >= tn and e >= te
+    assert fit_towns(mapdata, [], "none")["bounds"] == mapdata.towns_view_bounds
+    shifted = fit_towns(mapdata, ["nanhui"], "amap")["bounds"]
+    assert shifted != one  # GCJ-02 under AMap

@@ -20,7 +20,7 @@ def cards_for(mapdata: MapData, flt: Filter, coverage: dict[str, Any] | None,
     facilities = mapdata.atlas.facilities
     rows = (coverage or {}).get("rows") or []
     figures = selection_indicators(
-        facilities, flt.mask(facilities),
+        facilities, flt.mask(facilities), undated=flt.undated_mask(facilities),
         coverage_km2=[(float(r["covered_km2"]), float(r["area_km2"])) for r in rows] or None)
     return indicator_cards(figures, lang)
 

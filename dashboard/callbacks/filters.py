@@ -77,6 +77,8 @@ def selection_view(
             note = t("in_view_note", lang, n=len(points))
     counts = counts_by_town_and_layer(selected) if summary else None
     count = t("selected", lang, n=len(selected), total=len(facilities))
+    if flt.as_of is not None and (undated := int(flt.undated_mask(facilities).sum())):
+        count += "; " + t("undated_note", lang, n=undated)
     uploaded_geojson = None
     if uploaded is not None:
         chosen = flt.select(uploaded)
@@ -243,14 +245,15 @@ def register(app: Dash, mapdata: MapData) -> None:
         Output(ids.CATEGORY, "value"),
         Output(ids.LEVEL, "value"),
         Output(ids.STATUS, "value"),
+        Output(ids.MEMBERSHIP, "value"),
+        Output(ids.AS_OF, "value"),
         Output(ids.SEARCH, "value"),
         Output(ids.DRAWN_AREA, "data", allow_duplicate=True),
         Input(ids.RESET, "n_clicks"),
         prevent_initial_call=True,
     )
-    def reset(_n: int | None) -> tuple[list[str], list[str], list[str], list[str], list[str],
-                                        str, None]:
-        return [], [], [], [], [], "", None
+    def reset(_n: int | None) -> tuple[Any, ...]:
+        return [], [], [], [], [], [], None, "", None
 
     @app.callback(
         Output(ids.DRAWN_AREA, "data", allow_duplicate=True),

@@ -6,6 +6,7 @@ from dash import html
 
 from dashboard import ids
 from dashboard.i18n import t
+from geo import catalog
 from geo.indicators import MEMBERSHIPS, Indicators
 
 
@@ -19,12 +20,13 @@ def _card(key: str, value: str, note: str, *, name: str) -> html.Div:
 
 def indicator_cards(figures: Indicators, lang: str) -> list[html.Div]:
     """One card per figure; membership cards only when the data says membership."""
-    cards = [_card("selected", f"{figures.selected:,}",
-                   t("card_of", lang, total=f"{figures.total:,}"),
-                   name=t("card_selected", lang))]
+    note = t("card_of", lang, total=f"{figures.total:,}")
+    if figures.undated:
+        note += " · " + t("undated_note", lang, n=figures.undated)
+    cards = [_card("selected", f"{figures.selected:,}", note, name=t("card_selected", lang))]
     if figures.memberships is not None:
-        cards += [_card(m, f"{figures.memberships[m]:,}", "", name=t(f"card_{m}", lang))
-                  for m in MEMBERSHIPS]
+        cards += [_card(m, f"{figures.memberships[m]:,}", "",
+                        name=catalog.MEMBERSHIPS[m].label(lang)) for m in MEMBERSHIPS]
     cards += [
         _card("national", f"{figures.national:,}", "", name=t("card_national", lang)),
         _card("layers", str(len(figures.layers_present)),

@@ -11,6 +11,7 @@ from dashboard.components.map import basemap_options, legend
 from dashboard.i18n import t
 from dashboard.urlstate import PageState
 from geo import catalog
+from geo.query import AS_OF_RANGE
 
 
 def term_options(terms: Mapping[str, catalog.Term], lang: str, *, swatch: bool = False,
@@ -55,6 +56,11 @@ def filters_panel(state: PageState, *, tianditu_key: str | None) -> html.Div:
         _dropdown(ids.LEVEL, "level", term_options(catalog.LEVELS, lang), flt.levels, lang),
         _dropdown(ids.STATUS, "status", term_options(catalog.STATUSES, lang), flt.statuses,
                   lang),
+        _dropdown(ids.MEMBERSHIP, "membership", term_options(catalog.MEMBERSHIPS, lang),
+                  flt.memberships, lang),
+        html.Label(t("as_of", lang), htmlFor=ids.AS_OF, className="nt-label"),
+        dcc.Input(id=ids.AS_OF, type="number", value=flt.as_of, min=AS_OF_RANGE[0],
+                  max=AS_OF_RANGE[1], step=1, debounce=0.6, className="nt-input"),
         html.Label(t("search", lang), htmlFor=ids.SEARCH, className="nt-label"),
         dcc.Input(id=ids.SEARCH, type="search", value=flt.text, debounce=0.4,
                   className="nt-input"),
