@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from dash import Dash, Input, Output, set_props
-from flask import Response
+from flask import Flask, Response
 from flask_compress import Compress
 
 from dashboard import ids
@@ -106,7 +106,7 @@ def create_app(
         assets_folder=str(ASSETS),
         serve_locally=True,  # every script and stylesheet from this server: works offline
         suppress_callback_exceptions=True,  # the page is rendered from the URL by a callback
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None turns the title off (Dash docs)
     )
     app.layout = shell
     app.index_string = _index_string(app.config.requests_pathname_prefix)
@@ -126,11 +126,14 @@ def create_app(
     app.server.config["MAX_CONTENT_LENGTH"] = 2 * max_upload_bytes + 1_000_000
 
     # Click the error notice to dismiss it.
-    app.clientside_callback("function (n) { return ''; }",
+    app.clientside_callback(  # type: ignore[no-untyped-call]  # unannotated in Dash
+        "function (n) { return ''; }",
                             Output(ids.ERROR_NOTICE, "children", allow_duplicate=True),
                             Input(ids.ERROR_NOTICE, "n_clicks"), prevent_initial_call=True)
 
-    @app.server.route("/healthz")
+    server: Flask = app.server
+
+    @server.route("/healthz")
     def healthz() -> Response:
         return Response(f"ok {len(atlas.facilities)} facilities\n", mimetype="text/plain")
 

@@ -12,14 +12,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Transformer
 
 from geo import catalog
 from geo.atlas import Atlas
-from geo.crs import convert, convert_gdf, to_metric
+from geo.crs import Datum, convert, convert_gdf, to_metric
 from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS
 from geo.style import AGG_COLOURS, DEFAULT_COLOUR, SIMPLIFY_M
 
-Datum = str  # "wgs84" | "gcj02"
 DISPLAY_DATUMS: tuple[Datum, ...] = ("wgs84", "gcj02")
 
 _DISPLAY_COLUMNS = {
@@ -42,7 +42,8 @@ def _simplified(gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
     return metric.to_crs(gdf.crs)
 
 
-def _feature_collection(gdf: gpd.GeoDataFrame, columns: list[str], lang_tooltip: bool) -> dict:
+def _feature_collection(gdf: gpd.GeoDataFrame, columns: list[str],
+                        lang_tooltip: bool) -> dict[str, Any]:
     geoms = shapely.set_precision(gdf.geometry.to_numpy(), 10 ** -DECIMALS)
     features = []
     for geom, (_, row) in zip(geoms, gdf[columns].iterrows(), strict=True):
@@ -62,9 +63,9 @@ class MapData:
     atlas: Atlas
 
     @cached_property
-    def boundaries(self) -> dict[str, dict[Datum, dict]]:
+    def boundaries(self) -> dict[str, dict[Datum, dict[str, Any]]]:
         """layer name -> datum -> GeoJSON FeatureCollection (simplified for display)."""
-        out: dict[str, dict[Datum, dict]] = {}
+        out: dict[str, dict[Datum, dict[str, Any]]] = {}
         for name, columns in _DISPLAY_COLUMNS.items():
             simple = _simplified(getattr(self.atlas, name), SIMPLIFY_M[name])
             if name == "towns":
@@ -117,7 +118,9 @@ class MapData:
     def colours(self) -> pd.Series:
         """Marker colour per facility: the colour of its first industry layer."""
         first = self.atlas.facilities["layers"].str.split(";").str[0]
-        return first.map(lambda k: catalog.INDUSTRIES[k].colour if k else DEFAULT_COLOUR)
+        colours: pd.Series = first.map(
+            lambda k: catalog.INDUSTRIES[k].colour if k else DEFAULT_COLOUR)
+        return colours
 
     @cached_property
     def tooltips(self) -> dict[str, pd.Series]:
@@ -127,10 +130,11 @@ class MapData:
         en = fac["name_en"].where(fac["name_en"] != "", fac["name_zh"]).map(html.escape)
         return {"zh": zh, "en": en}
 
-    def facility_features(self, selected: pd.DataFrame, *, datum: Datum, lang: str) -> dict:
+    def facility_features(self, selected: pd.DataFrame, *, datum: Datum,
+                          lang: str) -> dict[str, Any]:
         """GeoJSON of the selected facilities in the display datum (points only, few props)."""
-        lon = selected.geometry.x.to_numpy()  # type: ignore[attr-defined]
-        lat = selected.geometry.y.to_numpy()  # type: ignore[attr-defined]
+        lon = selected.geometry.x.to_numpy()
+        lat = selected.geometry.y.to_numpy()
         if datum != "wgs84" and len(selected):
             lon, lat = convert(lon, lat, from_datum="wgs84", to_datum=datum)
         lon = np.round(lon, DECIMALS)
@@ -153,12 +157,12 @@ class MapData:
         return geoms.x.to_numpy(), geoms.y.to_numpy()
 
     @cached_property
-    def _to_wgs84(self):  # type: ignore[no-untyped-def]
-        from pyproj import Transformer
+    def _to_wgs84(self) -> Transformer:
 
         return Transformer.from_crs(METRIC_CRS, GEOGRAPHIC_CRS, always_xy=True)
 
-    def aggregate(self, positions: np.ndarray, *, zoom: float | None, datum: Datum) -> dict:
+    def aggregate(self, positions: np.ndarray, *, zoom: float | None,
+                  datum: Datum) -> dict[str, Any]:
         """Counts of facilities per square grid cell (metres), as display polygons.
 
         ``positions`` are row positions in ``atlas.facilities``. The cell size follows the
@@ -212,7 +216,8 @@ class MapData:
 
 def geojson_from_frame(frame: gpd.GeoDataFrame) -> dict[str, Any]:
     """A result layer as WGS84 GeoJSON for a browser store (any CRS in)."""
-    return json.loads(frame.to_crs(GEOGRAPHIC_CRS).to_json(drop_id=True))
+    doc: dict[str, Any] = json.loads(frame.to_crs(GEOGRAPHIC_CRS).to_json(drop_id=True))
+    return doc
 
 
 def in_display_datum(result: dict[str, Any] | None, keys: tuple[str, ...],

@@ -7,12 +7,13 @@ into a Filter with :func:`filter_from_controls`; no callback lists the controls 
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import TypedDict, cast
 
 from dash import Input, State
 
 from dashboard import ids
 from dashboard.urlstate import GCJ02_BASEMAPS
+from geo.crs import DATUMS, Datum
 from geo.query import Filter, decode_area
 
 #: Control (component id, property) per field of the filter.
@@ -65,6 +66,15 @@ def filter_from_controls(controls: FilterControls) -> Filter:
     )
 
 
-def datum_for(basemap: str | None) -> str:
+def datum_for(basemap: str | None) -> Datum:
     """The datum overlays are drawn in under a basemap (GCJ-02 for AMap, else WGS84)."""
     return "gcj02" if basemap in GCJ02_BASEMAPS else "wgs84"
+
+
+def as_datum(value: str | None, default: Datum = "wgs84") -> Datum:
+    """A datum name sent by the browser (e.g. the export or upload datum), checked."""
+    if value is None:
+        return default
+    if value in DATUMS:
+        return cast(Datum, value)  # checked on the line above
+    raise ValueError(f"unknown datum {value!r}; expected one of {', '.join(DATUMS)}")

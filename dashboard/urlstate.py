@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlencode
 
 from dashboard.i18n import normalise_lang
 from geo._errors import UnknownNameError
+from geo.crs import Datum
 from geo.query import PARAMS, Filter
 
 BASEMAPS = ("none", "osm", "carto", "tianditu", "amap")
@@ -30,7 +31,7 @@ class PageState:
     notices: tuple[str, ...] = ()  # URL parts that could not be understood
 
     @property
-    def datum(self) -> str:
+    def datum(self) -> Datum:
         return "gcj02" if self.basemap in GCJ02_BASEMAPS else "wgs84"
 
 
@@ -49,7 +50,7 @@ def parse_state(search: str | None) -> PageState:
             continue
         fields_ok[name] = query[name]
     flt = Filter.from_params(fields_ok)
-    lang = normalise_lang((query.get("lang") or [None])[0])
+    lang = normalise_lang(next(iter(query.get("lang", [])), None))
     basemap = (query.get("basemap") or ["none"])[0]
     if basemap not in BASEMAPS:
         notices.append(f"basemap: unknown {basemap!r}; valid: {', '.join(BASEMAPS)}")
@@ -63,7 +64,7 @@ def parse_state(search: str | None) -> PageState:
             view = (round(lat, 5), round(lon, 5), round(zoom, 2))
         except ValueError:
             notices.append(f"view: expected 'lat,lon,zoom', got {query['view'][0]!r}")
-    tab = (query.get("tab") or [None])[0]
+    tab = next(iter(query.get("tab", [])), None)
     if tab is not None and tab not in TABS:
         notices.append(f"tab: unknown {tab!r}; valid: {', '.join(TABS)}")
         tab = None

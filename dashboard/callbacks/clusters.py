@@ -28,7 +28,7 @@ from geo.analysis import (
 )
 from geo.analysis import run_clusters as analysis_clusters
 from geo.clustering import HOTSPOT_CLASSES
-from geo.crs import to_metric
+from geo.crs import Datum, to_metric
 from geo.query import Filter, encode_area
 from geo.settings import GEOGRAPHIC_CRS
 from geo.style import CLUSTER_COLOURS, DENSITY_COLOURS, HOTSPOT_COLOURS
@@ -137,7 +137,7 @@ def run_clusters(
     return result
 
 
-def display_layers(result: dict[str, Any] | None, datum: str) -> tuple[Any, Any, Any]:
+def display_layers(result: dict[str, Any] | None, datum: Datum) -> tuple[Any, Any, Any]:
     """Cluster hulls, density bands and hotspot cells in the display datum."""
     first, second, third = in_display_datum(result, ("clusters", "density", "hotspots"), datum)
     return first, second, third
@@ -231,7 +231,8 @@ def register(app: Dash, mapdata: MapData) -> None:
         return cluster_focus(mapdata, result, int(trigger["index"]), datum_for(basemap))
 
 
-def cluster_focus(mapdata: MapData, result: dict[str, Any], number: int, datum: str):  # type: ignore[no-untyped-def]
+def cluster_focus(mapdata: MapData, result: dict[str, Any], number: int,
+                  datum: Datum) -> tuple[str, dict[str, Any]]:
     """Filter to a cluster's area (its hull, 100 m wider so members on the edge count) and
     zoom to it."""
 
@@ -242,5 +243,5 @@ def cluster_focus(mapdata: MapData, result: dict[str, Any], number: int, datum: 
     area = metric.buffer(100).to_crs(GEOGRAPHIC_CRS).iloc[0]
     x0, y0, x1, y1 = area.bounds
     bounds = mapdata.shift_bounds([[y0, x0], [y1, x1]], datum)
-    return (encode_area(Filter.create(within=area.simplify(0.0001)).within),  # type: ignore[arg-type]
+    return (encode_area(Filter.create(within=area.simplify(0.0001)).within),
             {"bounds": bounds, "transition": "flyToBounds"})

@@ -25,6 +25,7 @@ from geo import catalog
 from geo.analysis import CoverageParams, SitingParams, run_siting
 from geo.analysis import run_coverage as analysis_coverage
 from geo.coverage import POPULATION_COLUMNS
+from geo.crs import Datum
 from geo.query import Filter
 from geo.settings import GEOGRAPHIC_CRS
 
@@ -119,7 +120,7 @@ def run_coverage(
     return result
 
 
-def display_layers(result: dict[str, Any] | None, datum: str) -> tuple[Any, Any, Any]:
+def display_layers(result: dict[str, Any] | None, datum: Datum) -> tuple[Any, Any, Any]:
     """Covered areas, gap polygons and suggested sites in the display datum."""
     first, second, third = in_display_datum(result, ("coverage", "gaps", "sites"), datum)
     return first, second, third

@@ -7,18 +7,19 @@ import tempfile
 import zipfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard import ids
 from dashboard.callbacks.upload import uploaded_facilities
-from dashboard.components.export import ANALYSIS_LAYERS, EXPORT_LAYERS
+from dashboard.components.export import ANALYSIS_LAYERS, EXPORT_LAYERS, FORMATS
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
-from dashboard.state import FilterControls, filter_from_controls, filter_states
+from dashboard.state import FilterControls, as_datum, filter_from_controls, filter_states
 from geo.analysis import data_sources
-from geo.export import MAP_FORMATS, export
+from geo.crs import Datum
+from geo.export import MAP_FORMATS, Format, export
 from geo.query import Filter
 
 
@@ -26,9 +27,9 @@ def export_bundle(
     mapdata: MapData,
     flt: Filter,
     *,
-    fmt: str,
+    fmt: Format,
     layer_names: list[str],
-    datum: str,
+    datum: Datum,
     uploaded: Any = None,
     analysis: dict[str, Any] | None = None,
     analysis_params: dict[str, Any] | None = None,
@@ -62,7 +63,7 @@ def export_bundle(
         extra: dict[str, Any] = {}
         if fmt in MAP_FORMATS:  # maps are drawn in WGS84 and labelled in the page's language
             datum, extra = "wgs84", {"lang": lang}
-        result = export(layers, target, fmt=fmt, datum=datum,  # type: ignore[arg-type]
+        result = export(layers, target, fmt=fmt, datum=datum,
                         **extra,
                         metadata={"filter": flt.to_params(), "exported_from": "dashboard",
                                   "analysis": analysis_params or None,
@@ -78,6 +79,13 @@ def export_bundle(
             for path in (result.output, result.sidecar):
                 archive.write(path, path.name)
         return f"{result.output.name}.zip", buffer.getvalue(), messages
+
+
+def as_format(value: str | None) -> Format:
+    """An export format name sent by the browser, checked against the formats offered."""
+    if value in FORMATS:
+        return cast(Format, value)  # checked on the line above
+    raise ValueError(f"unknown export format {value!r}; expected one of {', '.join(FORMATS)}")
 
 
 def analysis_layers(*stores: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -115,17 +123,20 @@ def register(app: Dash, mapdata: MapData) -> None:
     )
     def download(_n: int | None, controls: FilterControls, uploaded: dict[str, Any] | None,
                  clusters: dict[str, Any] | None, coverage: dict[str, Any] | None,
-                 fmt: str, layer_names: list[str] | None, datum: str,
+                 fmt: str, layer_names: list[str] | None, datum: str | None,
                  lang: str | None) -> tuple[Any, html.Div]:
         lang = lang or "zh"
         analysis = analysis_layers(clusters, coverage)
         flt = filter_from_controls(controls)
         try:
             name, data, messages = export_bundle(
-                mapdata, flt, fmt=fmt, layer_names=layer_names or [], datum=datum,
+                mapdata, flt, fmt=as_format(fmt), layer_names=layer_names or [],
+                datum=as_datum(datum),
                 uploaded=uploaded_facilities(uploaded), analysis=analysis[0],
                 analysis_params=analysis[1], lang=lang)
         except ValueError as exc:
             return no_update, html.Div(str(exc), className="warn")
         notes = [html.Div(m) for m in messages]
-        return dcc.send_bytes(data, name), html.Div([t("export_done", lang, name=name), *notes])
+        # Dash ships dcc.send_bytes unannotated and outside dcc's __all__.
+        payload = dcc.send_bytes(data, name)  # type: ignore[attr-defined,no-untyped-call]
+        return payload, html.Div([t("export_done", lang, name=name), *notes])

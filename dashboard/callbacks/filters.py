@@ -26,7 +26,7 @@ from dashboard.state import (
     filter_states,
 )
 from geo.atlas import counts_by_town_and_layer
-from geo.crs import convert
+from geo.crs import Datum, convert
 from geo.query import Filter, decode_area, encode_area
 
 
@@ -46,7 +46,7 @@ def selection_view(
     mapdata: MapData,
     flt: Filter,
     *,
-    datum: str,
+    datum: Datum,
     lang: str,
     uploaded: Any = None,
     bounds: list[list[float]] | None = None,
@@ -97,7 +97,7 @@ def selection_view(
 
 
 @functools.lru_cache(maxsize=64)
-def first_view(mapdata: MapData, flt: Filter, datum: str, lang: str,
+def first_view(mapdata: MapData, flt: Filter, datum: Datum, lang: str,
                zoom: float | None) -> SelectionView:
     """:func:`selection_view` before the map reports where it is (no bounds, no upload).
 
@@ -109,18 +109,19 @@ def first_view(mapdata: MapData, flt: Filter, datum: str, lang: str,
 
 
 def _in_bounds(facilities: Any, positions: np.ndarray, bounds: list[list[float]],
-               datum: str) -> np.ndarray:
+               datum: Datum) -> np.ndarray:
     """Which of ``positions`` lie in the map view, padded by a quarter on every side (so a
     small pan needs no new data; the pad also covers the GCJ-02 offset of the bounds)."""
     (south, west), (north, east) = bounds
     pad_x, pad_y = (east - west) / 4, (north - south) / 4
     x = facilities.geometry.x.to_numpy()[positions]
     y = facilities.geometry.y.to_numpy()[positions]
-    return ((x >= west - pad_x) & (x <= east + pad_x) & (y >= south - pad_y)
+    inside: np.ndarray = ((x >= west - pad_x) & (x <= east + pad_x) & (y >= south - pad_y)
             & (y <= north + pad_y))
+    return inside
 
 
-def uploaded_features(uploaded: Any, *, datum: str) -> dict[str, Any]:
+def uploaded_features(uploaded: Any, *, datum: Datum) -> dict[str, Any]:
     """The user's selected uploaded facilities as display GeoJSON (tooltips escaped)."""
     import html as html_lib
 
@@ -135,7 +136,7 @@ def uploaded_features(uploaded: Any, *, datum: str) -> dict[str, Any]:
     ]}
 
 
-def uploaded_boundaries(store: dict[str, Any] | None, datum: str) -> dict[str, Any] | None:
+def uploaded_boundaries(store: dict[str, Any] | None, datum: Datum) -> dict[str, Any] | None:
     """The user's uploaded polygons in the display datum (names escaped for tooltips)."""
     import html as html_lib
 
@@ -150,7 +151,8 @@ def uploaded_boundaries(store: dict[str, Any] | None, datum: str) -> dict[str, A
         gdf = convert_gdf(gdf, from_datum="wgs84", to_datum=datum)
     gdf = gdf[["name_zh", "geometry"]].assign(tooltip=gdf["name_zh"].astype(str).map(
         html_lib.escape))
-    return json.loads(gdf.to_json(drop_id=True))
+    doc: dict[str, Any] = json.loads(gdf.to_json(drop_id=True))
+    return doc
 
 
 def drawn_area_from_shapes(drawn: dict[str, Any] | None, basemap: str | None,
@@ -169,10 +171,10 @@ def drawn_area_from_shapes(drawn: dict[str, Any] | None, basemap: str | None,
         return no_update
     if current:
         area = shapely.union_all([decode_area(current), area])
-    return encode_area(Filter.create(within=area).within)  # type: ignore[arg-type]
+    return encode_area(Filter.create(within=area).within)
 
 
-def drawn_area_geojson(area: str | None, datum: str) -> dict[str, Any] | None:
+def drawn_area_geojson(area: str | None, datum: Datum) -> dict[str, Any] | None:
     """The spatial filter as a display layer in the map's datum (shared links show it too)."""
     import geopandas as gpd
 
@@ -183,7 +185,8 @@ def drawn_area_geojson(area: str | None, datum: str) -> dict[str, Any] | None:
     frame = gpd.GeoDataFrame(geometry=[decode_area(area)], crs=4326)
     if datum != "wgs84":
         frame = convert_gdf(frame, from_datum="wgs84", to_datum=datum)
-    return json.loads(frame.to_json(drop_id=True))
+    layer: dict[str, Any] = json.loads(frame.to_json(drop_id=True))
+    return layer
 
 
 def register(app: Dash, mapdata: MapData) -> None:

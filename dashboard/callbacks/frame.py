@@ -25,6 +25,11 @@ function (nFilters, nPanels, nTabs, ui) {
     } else {
         changed = false;  // the page was just drawn: it already shows the state
     }
+    // On a narrow screen the drawers overlay the map: one at a time.
+    if (changed && window.innerWidth < 1200) {
+        if (trig === "__FILTERS__" && next.filters) { next.tab = null; }
+        else if (next.tab) { next.filters = false; }
+    }
     if (next.tab) { next.last = next.tab; }
     const cls = ["nt-frame", next.filters ? "filters-open" : "filters-closed",
                  next.tab ? "panels-open tab-" + next.tab : "panels-closed"].join(" ");
@@ -44,7 +49,7 @@ CLOSE_JS = "function (n) { return 'nt-popup'; }"
 
 
 def register(app: Dash) -> None:
-    app.clientside_callback(
+    app.clientside_callback(  # type: ignore[no-untyped-call]  # unannotated in Dash
         TOGGLE_JS,
         Output(ids.UI, "data"),
         Output(ids.FRAME, "className"),
@@ -58,7 +63,7 @@ def register(app: Dash) -> None:
         Input({"type": ids.TAB, "tab": ALL}, "n_clicks"),
         State(ids.UI, "data"),
     )
-    app.clientside_callback(
+    app.clientside_callback(  # type: ignore[no-untyped-call]  # unannotated in Dash
         CLOSE_JS,
         Output(ids.DETAILS_POPUP, "className", allow_duplicate=True),
         Input(ids.DETAILS_CLOSE, "n_clicks"),

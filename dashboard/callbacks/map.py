@@ -14,7 +14,7 @@ from dashboard.components.map import precision_circle_layer, tile_layers, town_l
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
 from dashboard.state import datum_for
-from geo.crs import convert
+from geo.crs import Datum, convert
 
 BOUNDARY_OUTPUTS = (
     (ids.DISTRICTS, "districts"),
@@ -38,7 +38,7 @@ def basemap_view(mapdata: MapData, basemap: str, lang: str, *,
     )
 
 
-def precision_circle(mapdata: MapData, facility_id: str, datum: str,
+def precision_circle(mapdata: MapData, facility_id: str, datum: Datum,
                      lang: str) -> list[dl.Circle]:
     """A circle of the facility's coordinate precision: where it may really be."""
     fac = mapdata.atlas.facilities

@@ -20,8 +20,10 @@ from dash import Dash, Input, Output, State, html, no_update
 from dashboard import ids
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
+from dashboard.state import as_datum
 from geo._errors import DataError
 from geo.atlas import membership_of
+from geo.crs import Datum
 from geo.ingest import MAX_UPLOAD_BYTES, read_upload
 
 MAX_SHOWN_PROBLEMS = 50
@@ -45,7 +47,7 @@ function (contents, filename, limit, lang) {
 
 
 def parse_upload(
-    mapdata: MapData, payload: dict[str, str], datum: str, lang: str, *,
+    mapdata: MapData, payload: dict[str, str], datum: Datum, lang: str, *,
     max_bytes: int = MAX_UPLOAD_BYTES,
 ) -> tuple[dict[str, Any] | None, html.Div]:
     """Decode, validate and convert an upload; return (store data or None, status panel)."""
@@ -58,7 +60,7 @@ def parse_upload(
     atlas = mapdata.atlas
     city = shapely.union_all(atlas.city.geometry.to_numpy())
     try:
-        upload = read_upload(name, raw, datum=datum,  # type: ignore[arg-type]
+        upload = read_upload(name, raw, datum=datum,
                              city=city, districts=atlas.districts, max_bytes=max_bytes)
     except DataError as exc:
         problems = exc.problems
@@ -105,7 +107,7 @@ def uploaded_facilities(store: dict[str, Any] | None) -> gpd.GeoDataFrame | None
 
 
 def register(app: Dash, mapdata: MapData, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> None:
-    app.clientside_callback(
+    app.clientside_callback(  # type: ignore[no-untyped-call]  # unannotated in Dash
         CHECK_SIZE_JS,
         Output(ids.UPLOAD_PAYLOAD, "data"),
         Output(ids.UPLOAD_STATUS, "children", allow_duplicate=True),
@@ -128,7 +130,7 @@ def register(app: Dash, mapdata: MapData, *, max_upload_bytes: int = MAX_UPLOAD_
                 lang: str | None) -> tuple[Any, Any]:
         if not payload:
             return no_update, no_update
-        return parse_upload(mapdata, payload, datum or "wgs84", lang or "zh",
+        return parse_upload(mapdata, payload, as_datum(datum), lang or "zh",
                             max_bytes=max_upload_bytes)
 
     @app.callback(

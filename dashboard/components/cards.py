@@ -5,6 +5,7 @@ from __future__ import annotations
 from dash import html
 
 from dashboard import ids
+from dashboard.components import aria
 from dashboard.i18n import t
 from geo import catalog
 from geo.indicators import MEMBERSHIPS, Indicators
@@ -15,7 +16,7 @@ def _card(key: str, value: str, note: str, *, name: str) -> html.Div:
                      html.Div(name, className="nt-card-name"),
                      html.Div(note, className="nt-card-note")],
                     className="nt-card", id=f"card-{key}", role="group",
-                    **{"aria-label": f"{name}: {value} {note}".strip()})  # type: ignore[arg-type]
+                    **aria(label=f"{name}: {value} {note}".strip()))
 
 
 def indicator_cards(figures: Indicators, lang: str) -> list[html.Div]:
@@ -44,4 +45,4 @@ def indicator_cards(figures: Indicators, lang: str) -> list[html.Div]:
 def cards_strip(lang: str) -> html.Div:
     """The strip's frame; the cards are filled (and kept up to date) by callbacks.cards."""
     return html.Div(id=ids.CARDS, className="nt-cards", role="region",
-                    **{"aria-label": t("cards", lang), "aria-live": "polite"})  # type: ignore[arg-type]
+                    **aria(label=t("cards", lang), live="polite"))

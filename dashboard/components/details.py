@@ -7,6 +7,7 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.components import aria
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
 from geo import catalog
@@ -18,11 +19,11 @@ def details_popup(lang: str) -> html.Div:
         html.Div([
             html.H2(t("details", lang), id="details-title"),
             html.Button("×", id=ids.DETAILS_CLOSE, className="nt-close",
-                        title=t("close", lang), **{"aria-label": t("close", lang)}),  # type: ignore[arg-type]
+                        title=t("close", lang), **aria(label=t("close", lang))),
         ], className="nt-popup-head"),
         dcc.Loading(html.Div(t("details_hint", lang), id=ids.DETAILS), type="dot"),
     ], id=ids.DETAILS_POPUP, className="nt-popup", role="dialog",
-        **{"aria-labelledby": "details-title"})  # type: ignore[arg-type]
+        **aria(labelledby="details-title"))
 
 
 def details_panel(mapdata: MapData, facility_id: str, lang: str) -> html.Div:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.components import aria
 from dashboard.components.map import basemap_options, legend
 from dashboard.i18n import t
 from dashboard.urlstate import PageState
@@ -34,10 +35,10 @@ def _dropdown(component_id: str, label_key: str, options: list[dict[str, object]
     label_id = f"{component_id}-label"
     return html.Div([
         html.Label(t(label_key, lang), htmlFor=component_id, className="nt-label", id=label_id),
-        dcc.Dropdown(id=component_id, options=options, value=list(value), multi=True,  # type: ignore[arg-type]
+        dcc.Dropdown(id=component_id, options=options, value=list(value), multi=True,
                      placeholder=t("all", lang)),
     ], className="nt-field", role="group",
-        **{"aria-labelledby": label_id})  # type: ignore[arg-type]
+        **aria(labelledby=label_id))
 
 
 def filters_panel(state: PageState, *, tianditu_key: str | None) -> html.Div:
@@ -74,7 +75,7 @@ def filters_panel(state: PageState, *, tianditu_key: str | None) -> html.Div:
         dcc.Store(id=ids.DRAWN_AREA, data=flt.to_params().get("within")),
         html.Label(t("basemap", lang), htmlFor=ids.BASEMAP, className="nt-label"),
         dcc.RadioItems(id=ids.BASEMAP, value=state.basemap, className="nt-radio",
-                       options=basemap_options(lang, tianditu_key=tianditu_key)),  # type: ignore[arg-type]
+                       options=basemap_options(lang, tianditu_key=tianditu_key)),
         legend(lang),
         html.Div(t("boundary_note", lang), className="nt-note"),
         *[html.Div(n, className="nt-note warn") for n in state.notices],

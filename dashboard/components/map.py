@@ -8,10 +8,12 @@ import dash_leaflet as dl
 from dash import html
 
 from dashboard import ids
+from dashboard.components import aria
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
 from dashboard.urlstate import PageState
 from geo import catalog
+from geo.crs import Datum
 from geo.style import ANALYSIS_STYLES
 
 STYLE_PRECISION = ANALYSIS_STYLES["precision"]
@@ -57,11 +59,11 @@ def tile_layers(basemap: str, *, tianditu_key: str | None) -> list[dl.TileLayer]
     for i, spec in enumerate(BASEMAP_TILES.get(basemap, [])):
         spec = dict(spec)
         spec["url"] = str(spec["url"]).replace("{key}", tianditu_key or "")
-        layers.append(dl.TileLayer(id=f"tiles-{basemap}-{i}", **spec))  # type: ignore[arg-type]
+        layers.append(dl.TileLayer(id=f"tiles-{basemap}-{i}", **spec))
     return layers
 
 
-def town_label_markers(mapdata: MapData, datum: str, lang: str) -> list[dl.DivMarker]:
+def town_label_markers(mapdata: MapData, datum: Datum, lang: str) -> list[dl.DivMarker]:
     return [
         dl.DivMarker(
             position=[lat, lon],
@@ -78,7 +80,7 @@ def legend(lang: str) -> html.Div:
                       term.label(lang)], className="legend-row")
             for term in (catalog.INDUSTRIES[k] for k in catalog.INDUSTRY_LAYERS)]
     return html.Div([html.Div(t("legend", lang), className="nt-label"), *rows], id=ids.LEGEND,
-                    role="group", **{"aria-label": t("legend", lang)})  # type: ignore[arg-type]
+                    role="group", **aria(label=t("legend", lang)))
 
 
 
@@ -87,8 +89,8 @@ def precision_circle_layer(center: list[float], radius_m: float, lang: str) -> d
     style = STYLE_PRECISION
     return dl.Circle(
         center=center, radius=radius_m, interactive=False, className="precision-circle",
-        color=str(style["color"]), weight=float(style["weight"]),  # type: ignore[arg-type]
-        dashArray=str(style["dashArray"]), fillOpacity=float(style["fillOpacity"]),  # type: ignore[arg-type]
+        color=str(style["color"]), weight=float(str(style["weight"])),
+        dashArray=str(style["dashArray"]), fillOpacity=float(str(style["fillOpacity"])),
         children=dl.Tooltip(t("precision_m", lang, m=f"{radius_m:,.0f}")),
     )
 

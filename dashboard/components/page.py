@@ -6,6 +6,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.components import aria
 from dashboard.components.cards import cards_strip
 from dashboard.components.clusters import clusters_panel
 from dashboard.components.coverage import coverage_panel
@@ -43,8 +44,8 @@ def _tab_button(name: str, tab: str | None, lang: str) -> html.Button:
     selected = name == tab
     return html.Button(t(f"tab_{name}", lang), id={"type": ids.TAB, "tab": name},
                        className="nt-tab selected" if selected else "nt-tab", role="tab",
-                       **{"aria-selected": "true" if selected else "false",  # type: ignore[arg-type]
-                          "aria-controls": f"panel-{name}"})
+                       **aria(selected="true" if selected else "false",
+                              controls=f"panel-{name}"))
 
 
 def page(
@@ -63,9 +64,9 @@ def page(
     header = html.Header([
         html.Button(["☰ ", t("filters", lang)], id=ids.TOGGLE_FILTERS, className="nt-toggle",
                     title=t("toggle_filters", lang),
-                    **{"aria-label": t("toggle_filters", lang),  # type: ignore[arg-type]
-                       "aria-controls": ids.FILTERS_DRAWER,
-                       "aria-expanded": "true" if state.filters_open else "false"}),
+                    **aria(label=t("toggle_filters", lang),
+                       controls=ids.FILTERS_DRAWER,
+                       expanded="true" if state.filters_open else "false")),
         html.H1(t("title", lang)),
         html.Span(t("subtitle", lang), className="sub"),
         html.A(t("switch_lang", lang), id=ids.LANG_LINK, href=switch_href,
@@ -84,25 +85,25 @@ def page(
             html.Section([html.H2(t(f"tab_{name}", lang), className="nt-panel-title"),
                           panels[name]],
                          id=f"panel-{name}", className="nt-tabpanel", role="tabpanel",
-                         **{"aria-label": t(f"tab_{name}", lang)})  # type: ignore[arg-type]
+                         **aria(label=t(f"tab_{name}", lang)))
             for name in TABS
         ], className="nt-drawer-body"),
     ], id=ids.PANELS_DRAWER, className="nt-drawer nt-right",
-        **{"aria-label": t("panels", lang)})  # type: ignore[arg-type]
+        **aria(label=t("panels", lang)))
     rail = html.Nav([
         html.Button("»" if state.tab else "«", id=ids.TOGGLE_PANELS, className="nt-rail-toggle",
                     title=t("toggle_panels", lang),
-                    **{"aria-label": t("toggle_panels", lang),  # type: ignore[arg-type]
-                       "aria-controls": ids.PANELS_DRAWER,
-                       "aria-expanded": "true" if state.tab else "false"}),
+                    **aria(label=t("toggle_panels", lang),
+                       controls=ids.PANELS_DRAWER,
+                       expanded="true" if state.tab else "false")),
         html.Div([_tab_button(name, state.tab, lang) for name in TABS], role="tablist",
                  className="nt-tablist",
-                 **{"aria-orientation": "vertical",  # type: ignore[arg-type]
-                    "aria-label": t("panels", lang)}),
+                 **aria(orientation="vertical",
+                    label=t("panels", lang))),
     ], className="nt-rail")
     left = html.Aside(filters_panel(state, tianditu_key=tianditu_key), id=ids.FILTERS_DRAWER,
                       className="nt-drawer nt-left",
-                      **{"aria-label": t("filters_drawer", lang)})  # type: ignore[arg-type]
+                      **aria(label=t("filters_drawer", lang)))
     centre = html.Main([
         the_map(mapdata, state, tianditu_key=tianditu_key),
         cards_strip(lang),

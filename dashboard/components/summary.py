@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -9,6 +10,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.components import aria
 from dashboard.i18n import t
 from geo import catalog
 
@@ -27,33 +29,41 @@ def _heat(value: int, top: int) -> dict[str, str]:
             **({"color": "#fff"} if alpha > 0.35 else {})}
 
 
+def _cells(counts: pd.DataFrame) -> Callable[[str, str], int]:
+    """Integer lookup ``cell(town, column)`` into a counts table."""
+    table: dict[str, dict[str, int]] = {
+        str(column): {str(town): int(value) for town, value in series.items()}
+        for column, series in counts.astype("int64").items()}
+    return lambda town, column: table[column][town]
+
+
 def summary_table(counts: pd.DataFrame, lang: str) -> html.Table:
     """Industry layers (rows, names on one line) x towns (short columns), cells shaded by count.
 
     Town headers carry a zoom button.
     """
     towns = [str(k) for k in counts.index]
+    cell = _cells(counts)
     head = html.Tr([html.Th(t("industry", lang), scope="col")] + [
-        html.Th(html.Button([short_town(k, lang), " ◎"], id={"type": ids.ZOOM_TOWN, "town": k},
+        html.Th(html.Button(short_town(k, lang), id={"type": ids.ZOOM_TOWN, "town": k},
                             className="zoom-btn", title=t("zoom_to", lang),
-                            **{"aria-label": f"{t('zoom_to', lang)} "  # type: ignore[arg-type]
-                                             f"{catalog.TOWNS[k].label(lang)}"}),
+                            **aria(label=f"{t('zoom_to', lang)} "
+                                         f"{catalog.TOWNS[k].label(lang)}")),
                 scope="col")
         for k in towns
     ])
     rows = []
-    layers = [layer for layer in catalog.INDUSTRY_LAYERS
-              if any(int(counts.at[k, layer]) for k in towns)]
-    top = max((int(counts.at[k, layer]) for k in towns for layer in layers), default=0)
+    layers = [layer for layer in catalog.INDUSTRY_LAYERS if any(cell(k, layer) for k in towns)]
+    top = max((cell(k, layer) for k in towns for layer in layers), default=0)
     for layer in layers:
-        values = [int(counts.at[k, layer]) for k in towns]
+        values = [cell(k, layer) for k in towns]
         term = catalog.INDUSTRIES[layer]
         rows.append(html.Tr([html.Th([html.Span(className="swatch",
                                                 style={"background": term.colour}),
-                                      term.label(lang)], scope="row")]
-                            + [html.Td(v or "·", style=_heat(v, top)) for v in values]))
-    rows.append(html.Tr([html.Th(t("total", lang), scope="row")]
-                        + [html.Td(html.B(int(counts.at[k, "total"]))) for k in towns],
+                                      term.label(lang)], scope="row"),
+                             *[html.Td(v or "·", style=_heat(v, top)) for v in values]]))
+    rows.append(html.Tr([html.Th(t("total", lang), scope="row"),
+                         *[html.Td(html.B(cell(k, "total"))) for k in towns]],
                         className="total-row"))
     return html.Table([html.Thead(head), html.Tbody(rows)], className="summary-table heat")
 
@@ -61,10 +71,11 @@ def summary_table(counts: pd.DataFrame, lang: str) -> html.Table:
 def summary_figure(counts: pd.DataFrame, lang: str) -> go.Figure:
     """Stacked bars per town, one colour per industry layer; a bar's town is its customdata."""
     towns = [str(k) for k in counts.index]
+    cell = _cells(counts)
     labels = [catalog.TOWNS[k].label(lang) for k in towns]
     fig = go.Figure()
     for layer in catalog.INDUSTRY_LAYERS:
-        values = [int(counts.at[k, layer]) for k in towns]
+        values = [cell(k, layer) for k in towns]
         if not any(values):
             continue
         term = catalog.INDUSTRIES[layer]
