@@ -30,6 +30,9 @@ _DISPLAY_COLUMNS = {
     "zones": ["key", "name_zh", "name_en", "boundary_quality"],
 }
 DECIMALS = 6
+#: Padding (px) when the map is fitted to towns, so the indicator cards over the top of the
+#: map do not hide them (Leaflet fitBounds options).
+FIT_PADDING: dict[str, list[int]] = {"paddingTopLeft": [20, 100], "paddingBottomRight": [20, 20]}
 #: Above this many facilities in view the map gets server-side grid counts instead of points.
 POINT_LIMIT = 2000
 #: Grid cell size (metres, EPSG:4549) for aggregated views, by map zoom.

@@ -27,9 +27,14 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-dev-shm-usage"]
 SIZES = ((1440, 900), (1280, 720), (1024, 768))
 TIMEOUT = 30_000
+# Loaded: town labels, cards and count, and the code-split parts (dropdowns, boundary
+# polygons, the draw toolbar), which arrive after the first render.
 READY = ("() => document.querySelectorAll('.town-label').length === 5"
          " && document.querySelectorAll('.nt-card').length > 0"
-         " && /\\d/.test((document.getElementById('selection-count') || {}).textContent || '')")
+         " && /\\d/.test((document.getElementById('selection-count') || {}).textContent || '')"
+         " && document.querySelectorAll('.dash-dropdown').length >= 6"
+         " && document.querySelectorAll('.leaflet-overlay-pane path').length > 20"
+         " && document.querySelectorAll('.leaflet-draw-toolbar').length > 0")
 
 
 def _open(page: Page, url: str) -> None:

@@ -34,8 +34,9 @@ function (nFilters, nPanels, nTabs, ui) {
     const cls = ["nt-frame", next.filters ? "filters-open" : "filters-closed",
                  next.tab ? "panels-open tab-" + next.tab : "panels-closed"].join(" ");
     const tabs = ctx.outputs_list[2].map(o => o.id.tab);
-    // Leaflet measures its container on window resize: tell it the drawers moved.
-    if (changed) { setTimeout(() => window.dispatchEvent(new Event("resize")), 260); }
+    // Leaflet measures its container on window resize: tell it the drawers moved (and, on
+    // the first call, that the page around it has settled).
+    setTimeout(() => window.dispatchEvent(new Event("resize")), changed ? 30 : 0);
     return [changed ? next : dc.no_update, cls,
             tabs.map(t => t === next.tab ? "nt-tab selected" : "nt-tab"),
             tabs.map(t => t === next.tab ? "true" : "false"),

@@ -12,7 +12,7 @@ from dashboard import ids
 from dashboard.components.details import details_panel
 from dashboard.components.map import precision_circle_layer, tile_layers, town_label_markers
 from dashboard.i18n import t
-from dashboard.mapdata import MapData
+from dashboard.mapdata import FIT_PADDING, MapData
 from dashboard.state import datum_for
 from geo.crs import Datum, convert
 
@@ -53,7 +53,7 @@ def fit_towns(mapdata: MapData, towns: list[str] | None, basemap: str | None) ->
     """The viewport for the towns chosen in the filter (all five and every facility for none)."""
     bounds = mapdata.towns_bounds(towns or []) or mapdata.towns_view_bounds
     return {"bounds": mapdata.shift_bounds(bounds, datum_for(basemap)),
-            "transition": "flyToBounds"}
+            "transition": "flyToBounds", "options": FIT_PADDING}
 
 
 def register(app: Dash, mapdata: MapData, *, tianditu_key: str | None) -> None:

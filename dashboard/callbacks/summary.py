@@ -8,7 +8,7 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, no_update
 
 from dashboard import ids
 from dashboard.components.summary import summary_chart
-from dashboard.mapdata import MapData
+from dashboard.mapdata import FIT_PADDING, MapData
 from dashboard.state import datum_for
 
 
@@ -19,7 +19,7 @@ def towns_viewport(mapdata: MapData, towns: list[str] | tuple[str, ...],
     if bounds is None:
         return None
     return {"bounds": mapdata.shift_bounds(bounds, datum_for(basemap)),
-            "transition": "flyToBounds"}
+            "transition": "flyToBounds", "options": FIT_PADDING}
 
 
 def register(app: Dash, mapdata: MapData) -> None:

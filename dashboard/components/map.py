@@ -10,7 +10,7 @@ from dash import html
 from dashboard import ids
 from dashboard.components import aria
 from dashboard.i18n import t
-from dashboard.mapdata import MapData
+from dashboard.mapdata import FIT_PADDING, MapData
 from dashboard.urlstate import PageState
 from geo import catalog
 from geo.crs import Datum
@@ -104,7 +104,7 @@ def map_view(mapdata: MapData, state: PageState) -> dict[str, object]:
     bounds = mapdata.towns_bounds(state.filter.towns) or mapdata.towns_view_bounds
     (south, west), (north, east) = bounds
     return {"center": [(south + north) / 2, (west + east) / 2], "zoom": DEFAULT_ZOOM,
-            "viewport": {"bounds": bounds, "transition": "fitBounds"}}
+            "viewport": {"bounds": bounds, "transition": "fitBounds", "options": FIT_PADDING}}
 
 
 def the_map(mapdata: MapData, state: PageState, *, tianditu_key: str | None) -> dl.Map:
