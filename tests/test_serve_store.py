@@ -18,6 +18,9 @@ from dashboard.storeapp import StoreServer
 from geo.store import init_store
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Rows in the bundled facilities.csv (the header excluded), counted, not typed.
+N_BUNDLED = len((Path(__file__).resolve().parents[1] / "data" / "facilities.csv")
+                .read_text(encoding="utf-8").splitlines()) - 1
 WHY = dict(reason="closed", source="notice 2026-11")
 
 
@@ -35,14 +38,14 @@ def test_each_request_is_served_by_one_revision_and_approved_changes_swap_in(sto
         client = Client(server)
         first = client.get("/healthz")
         assert first.headers["X-Newtown-Revision"] == "0"
-        assert first.get_data(as_text=True) == "ok 57 facilities\n"
-        proposal = store.propose("ed", "retire", "JD-004", **WHY)
+        assert first.get_data(as_text=True) == f"ok {N_BUNDLED} facilities\n"
+        proposal = store.propose("ed", "retire", "JD-008", **WHY)
         assert server.refresh() is False  # a proposal is not approved data
         store.approve(proposal.change_id, "root")
         assert server.refresh() is True
         after = client.get("/healthz")
         assert after.headers["X-Newtown-Revision"] == "1"
-        assert after.get_data(as_text=True) == "ok 56 facilities\n"
+        assert after.get_data(as_text=True) == f"ok {N_BUNDLED - 1} facilities\n"
         assert client.get("/").status_code == 200
     finally:
         server.close()
@@ -71,18 +74,18 @@ def test_serve_store_shows_a_change_made_by_another_process(store):
         deadline = time.monotonic() + 120
         while True:
             try:
-                assert _healthz(port) == ("0", "ok 57 facilities\n")
+                assert _healthz(port) == ("0", f"ok {N_BUNDLED} facilities\n")
                 break
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline
                 time.sleep(0.2)
         cli = subprocess.run([sys.executable, "-m", "dashboard.cli", "facility", "retire",
-                              "JD-004", "--reason", "closed", "--source", "notice",
+                              "JD-008", "--reason", "closed", "--source", "notice",
                               "--user", "root", "--store", str(store.path)],
                              env=env, capture_output=True, text=True)
         assert cli.returncode == 0, cli.stderr
         changed = time.monotonic()
-        while _healthz(port) != ("1", "ok 56 facilities\n"):
+        while _healthz(port) != ("1", f"ok {N_BUNDLED - 1} facilities\n"):
             assert time.monotonic() < changed + 60, "the server never showed revision 1"
             time.sleep(0.05)
         print(f"revision 1 served {time.monotonic() - changed:.2f} s after the CLI returned")

@@ -334,7 +334,7 @@ def test_incremental_atlas_equals_a_full_rebuild(store, store_url):
     before = store.atlas()
     row = store.snapshot()[1].set_index("id").loc["JD-002"].to_dict()
     store.propose("root", "set", "JD-003", {"name_en": "Changed", "town": "Jiading"}, **WHY)
-    store.propose("root", "retire", "JD-004", reason="closed", source="notice")
+    store.propose("root", "retire", "JD-008", reason="closed", source="notice")
     store.propose("root", "add", "NEW-9", row, **WHY)
     patched = store.atlas()
     assert patched is not before and len(patched.facilities) == len(before.facilities)
@@ -353,26 +353,26 @@ def test_dump_of_an_unchanged_store_is_byte_identical(store, tmp_path):
 
 def test_dump_after_edits_keeps_unchanged_rows_byte_identical(store, tmp_path):
     store.propose("root", "set", "JD-003", {"name_en": "Edited, with a comma"}, **WHY)
-    store.propose("root", "retire", "JD-004", reason="closed", source="notice")
+    store.propose("root", "retire", "JD-008", reason="closed", source="notice")
     out = store.dump(tmp_path / "dump")
     source_lines = (DATA / "facilities.csv").read_bytes().splitlines(keepends=True)
     dumped_lines = (out / "facilities.csv").read_bytes().splitlines(keepends=True)
-    changed = [line for line in source_lines if line.startswith((b"JD-003,", b"JD-004,"))]
+    changed = [line for line in source_lines if line.startswith((b"JD-003,", b"JD-008,"))]
     assert [line for line in source_lines if line not in changed] == [
         line for line in dumped_lines if not line.startswith(b"JD-003,")]
     assert b'"Edited, with a comma"' in next(line for line in dumped_lines
                                              if line.startswith(b"JD-003,"))
     atlas = load_atlas(out)
     assert atlas.facilities.loc["JD-003", "name_en"] == "Edited, with a comma"
-    assert "JD-004" not in atlas.facilities.index
+    assert "JD-008" not in atlas.facilities.index
     retired = pd.read_csv(out / RETIRED_FILE, dtype=str, keep_default_na=False)
-    assert list(retired["id"]) == ["JD-004"] and list(retired["retired_reason"]) == ["closed"]
+    assert list(retired["id"]) == ["JD-008"] and list(retired["retired_reason"]) == ["closed"]
     # A dump goes back into a store with the retired row kept as retired.
     with init_store(tmp_path / "again.gpkg", out) as again:
-        assert again.facility("JD-004")["retired"] is True
+        assert again.facility("JD-008")["retired"] is True
         assert len(again.snapshot()[1]) == len(store.snapshot()[1])
     # Dumping again over the folder replaces it whole.
-    store.revert("JD-004", 1, "root", **WHY)
+    store.revert("JD-008", 1, "root", **WHY)
     store.dump(out)
     assert not (out / RETIRED_FILE).exists()
 
