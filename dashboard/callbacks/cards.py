@@ -9,7 +9,7 @@ from dash import Dash, Input, Output, State, html
 from dashboard import ids
 from dashboard.components.cards import indicator_cards
 from dashboard.mapdata import MapData
-from dashboard.state import FilterControls, filter_from_controls, filter_inputs
+from dashboard.state import FilterControls, filter_from_controls, filter_states
 from geo.indicators import selection_indicators
 from geo.query import Filter
 
@@ -26,11 +26,14 @@ def cards_for(mapdata: MapData, flt: Filter, coverage: dict[str, Any] | None,
 
 
 def register(app: Dash, mapdata: MapData) -> None:
+    # A filter change redraws the cards with the selection (callbacks.filters, in the same
+    # request, so the first load makes no extra one); this one follows a coverage run.
     @app.callback(
-        output=Output(ids.CARDS, "children"),
-        inputs={"controls": filter_inputs(), "coverage": Input(ids.COV_STORE, "data")},
-        state={"lang": State(ids.PAGE_LANG, "data")},
+        output=Output(ids.CARDS, "children", allow_duplicate=True),
+        inputs={"coverage": Input(ids.COV_STORE, "data")},
+        state={"controls": filter_states(), "lang": State(ids.PAGE_LANG, "data")},
+        prevent_initial_call=True,
     )
-    def update_cards(controls: FilterControls, coverage: dict[str, Any] | None,
+    def update_cards(coverage: dict[str, Any] | None, controls: FilterControls,
                      lang: str | None) -> list[html.Div]:
         return cards_for(mapdata, filter_from_controls(controls), coverage, lang or "zh")

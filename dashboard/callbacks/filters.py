@@ -14,6 +14,7 @@ from dash import Dash, Input, Output, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids
+from dashboard.callbacks.cards import cards_for
 from dashboard.callbacks.upload import uploaded_facilities
 from dashboard.components.summary import summary_figure, summary_table
 from dashboard.i18n import t
@@ -199,15 +200,17 @@ def register(app: Dash, mapdata: MapData) -> None:
                 "count": Output(ids.COUNT, "children"),
                 "drawn_note": Output(ids.DRAWN_NOTE, "children"),
                 "table": Output(ids.SUMMARY_TABLE, "children"),
-                "figure": Output(ids.SUMMARY_FIGURE, "data")},
+                "figure": Output(ids.SUMMARY_FIGURE, "data"),
+                "cards": Output(ids.CARDS, "children")},
         inputs={"controls": filter_inputs(), "basemap": Input(ids.BASEMAP, "value"),
                 "uploaded": Input(ids.UPLOADED, "data")},
         state={"bounds": State(ids.MAP, "bounds"), "zoom": State(ids.MAP, "zoom"),
-               "lang": State(ids.PAGE_LANG, "data")},
+               "lang": State(ids.PAGE_LANG, "data"), "coverage": State(ids.COV_STORE, "data")},
     )
     def update_selection(controls: FilterControls, basemap: str | None,
                          uploaded: dict[str, Any] | None, bounds: list[list[float]] | None,
-                         zoom: float | None, lang: str | None) -> dict[str, Any]:
+                         zoom: float | None, lang: str | None,
+                         coverage: dict[str, Any] | None) -> dict[str, Any]:
         flt = filter_from_controls(controls)
         datum = datum_for(basemap)
         if uploaded is None and bounds is None:
@@ -220,7 +223,8 @@ def register(app: Dash, mapdata: MapData) -> None:
                 "map_note": view.map_note, "uploaded": view.uploaded,
                 "boundaries": uploaded_boundaries(uploaded, datum), "count": view.count,
                 "drawn_note": view.drawn_note, "table": view.table,
-                "figure": view.figure.to_dict() if view.figure is not None else None}
+                "figure": view.figure.to_dict() if view.figure is not None else None,
+                "cards": cards_for(mapdata, flt, coverage, lang or "zh")}
 
     @app.callback(
         output=[Output(ids.FACILITIES, "data", allow_duplicate=True),
