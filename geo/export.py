@@ -10,19 +10,25 @@ Design decisions, per format:
 * **GeoJSON** follows RFC 7946 (GDAL's ``RFC7946=YES``: lon/lat, no ``crs`` member,
   counter-clockwise exterior rings, 7 decimals, UTF-8). RFC 7946 has no notion of layers, and
   mixing towns and facilities in one FeatureCollection makes QGIS split it by geometry type and
-  merge unrelated attribute schemas. So one layer gives a plain ``.geojson``; several layers give
-  one ``.geojson.zip`` holding one ``<layer>.geojson`` per layer (plus a copy of the sidecar).
-  A zip rather than several loose files because the dashboard downloads exactly one file, the
-  whole export stays a single atomic rename, and QGIS/ArcGIS Pro open a zip directly.
+  merge unrelated attribute schemas. So by default one layer gives a plain ``.geojson`` and
+  several layers give one ``.geojson.zip`` holding one ``<layer>.geojson`` per layer (plus a
+  copy of the sidecar). A zip rather than several loose files because the dashboard downloads
+  exactly one file, the whole export stays a single atomic rename, and QGIS/ArcGIS Pro open a
+  zip directly. A path that names a ``.geojson`` (or ``.json``) file is written exactly: several
+  layers then become one FeatureCollection whose features carry a ``layer`` property (the
+  union of the layers' attributes, missing ones null), and a ``"newtown:layers"`` member lists
+  the layers. GCJ-02/BD-09 GeoJSON carries a ``"newtown:datum"`` member as well as the sidecar
+  statement, since the coordinates break RFC 7946's WGS84 rule.
 * **GeoPackage**: one ``.gpkg``, one table per layer, plus the non-spatial table
   ``export_metadata`` (``key``/``value`` rows, JSON for structured values), and the sidecar.
-* **Shapefile**: always one ``.shp.zip`` with each layer's ``.shp/.shx/.dbf/.prj/.cpg`` (the
-  ``.cpg`` says UTF-8). DBF field names are limited to 10 bytes, so long names are shortened
-  by the fixed table :data:`SHAPEFILE_FIELD_NAMES` (other long names are cut to 10 bytes);
-  clashes (case-insensitive, as in DBF) get a numbered suffix. The renames are recorded per
-  layer in the sidecar under ``shapefile_field_names``. DBF text holds at most 254 bytes, so
-  longer values are cut there (on a character boundary, with a message; the full ``source``
-  texts are in the sidecar), and DBF has no null text: ``""`` and null read back alike.
+* **Shapefile**: always one ``.shp.zip`` (a name ending in ``.shp`` is refused) with each
+  layer's ``.shp/.shx/.dbf/.prj/.cpg`` (the ``.cpg`` says UTF-8). DBF field names are limited to
+  10 bytes, so long names are shortened by the fixed table :data:`SHAPEFILE_FIELD_NAMES` (other
+  long names are cut to 10 bytes); clashes (case-insensitive, as in DBF) get a numbered suffix.
+  The renames are recorded per layer in the sidecar under ``shapefile_field_names``. DBF text
+  holds at most 254 bytes, so longer values are cut there (on a character boundary, with a
+  message; the full ``source`` texts are in the sidecar), and DBF has no null text: ``""`` and
+  null read back alike.
 * **CSV**: point layers only (the facilities), UTF-8 with BOM so Excel shows Chinese,
   ``lon``/``lat`` columns, and text cells starting with ``= + - @`` tab or CR prefixed with an
   apostrophe so a spreadsheet never runs them as formulas. Non-point layers are skipped with a
@@ -37,6 +43,11 @@ Design decisions, per format:
   title, legend, scale bar, north arrow, CRS/source notes and the approximate/schematic caveat).
   Both map formats draw WGS84 only: a GCJ-02/BD-09 picture would be off by 500 m-1 km with no
   AMap/Baidu tiles under it, so ``datum`` other than ``wgs84`` is refused for them.
+
+A path is written exactly as given when it ends in the format's extension; a path without
+one gets it (and, for GCJ-02/BD-09, the datum before it: ``view`` -> ``view.gcj02.kml``). A
+GCJ-02/BD-09 file whose name does not say so is written with a warning
+(``ExportResult.warnings``).
 
 Every output goes to a hidden temporary folder beside the target and is renamed into place
 only when everything has been written, so a failed export leaves no file at all (not even a
@@ -181,6 +192,8 @@ class ExportResult:
     counts: Mapping[str, int]
     skipped: tuple[str, ...] = ()
     messages: tuple[str, ...] = field(default=())
+    #: Things the user should not miss (a GCJ-02/BD-09 file whose name does not say so).
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def paths(self) -> tuple[Path, Path]:
@@ -210,10 +223,12 @@ def export(
 ) -> ExportResult:
     """Write ``layers`` (name -> GeoDataFrame in EPSG:4326) to ``path`` as ``fmt``.
 
-    ``datum`` converts the coordinates to GCJ-02 or BD-09 for AMap/Baidu users; the file name
-    then says so (``.gcj02`` / ``.bd09`` is inserted before the extension unless the name
-    already contains it) and the sidecar states that the file is not WGS84. ``path`` may omit
-    the extension; the name actually written is ``result.output`` (see :func:`export_path`).
+    ``datum`` converts the coordinates to GCJ-02 or BD-09 for AMap/Baidu users; the sidecar
+    (and a GeoJSON file's ``"newtown:datum"`` member) states that the file is not WGS84, and
+    ``result.warnings`` says so when the file name does not. ``path`` is written exactly when
+    it ends in the format's extension; without one, the extension (and the datum) is added:
+    the name actually written is ``result.output`` (see :func:`export_path`). Several layers
+    to a ``.geojson`` path become one FeatureCollection with a ``layer`` property.
 
     ``metadata`` goes into the sidecar: ``filter`` (``Filter.to_params()`` or a Filter),
     ``analysis`` (parameters), ``sources`` (names and dates of the data); other keys are kept
@@ -255,10 +270,22 @@ def export(
             messages.append(f"{name}: the selection is empty; wrote an empty layer (0 features)")
     if counts and sum(counts.values()) == 0:
         messages.append("nothing matched the selection: the file is valid but holds no features")
+    warnings: list[str] = []
+    zipped = target.name.lower().endswith(".zip")
+    one_collection = fmt == "geojson" and not zipped and len(frames) > 1
     if datum != "wgs84":
         messages.append(f"coordinates are {_DATUM_LABELS[datum]}, not WGS84 (for "
                         f"{'AMap/Tencent' if datum == 'gcj02' else 'Baidu'} base maps): "
                         f"see {sidecar.name}")
+        if not names_datum(target.name, datum):
+            where = (f"{sidecar.name} and the file's \"newtown:datum\" member"
+                     if fmt == "geojson" and not zipped else sidecar.name)
+            warnings.append(
+                f"{target.name} holds {_DATUM_LABELS[datum]} coordinates but its name does not "
+                f"say so: software that assumes WGS84 will place every feature "
+                f"{'about 500 m' if datum == 'gcj02' else 'about 1 km'} off. The datum is "
+                f"stated in {where}; a name like {_tagged_name(target.name, datum)} says it")
+            messages.append(warnings[-1])
     elif any(tag in target.name.lower() for tag in ("gcj02", "bd09")):
         messages.append(f"{target.name} mentions another datum but holds WGS84 coordinates")
 
@@ -281,6 +308,12 @@ def export(
         frames, fmt=fmt, datum=datum, target=target, metadata=metadata, skipped=skipped,
         field_names=field_names, messages=messages, exported_at=exported_at,
     )
+    if one_collection:
+        doc["geojson_layers"] = {
+            "layer_property": "layer",
+            "note": "all layers are in one FeatureCollection; each feature's 'layer' property "
+                    "names its layer, and a layer's features lack the attributes of the others",
+        }
     if map_info is not None:
         doc["map"] = map_info
     sidecar_text = json.dumps(doc, ensure_ascii=False, indent=2, default=_json_default) + "\n"
@@ -288,7 +321,7 @@ def export(
     with _staging(target.parent) as stage:
         staged = stage / target.name
         if fmt == "geojson":
-            _write_geojson(frames, staged, zipped=target.name.lower().endswith(".zip"),
+            _write_geojson(frames, staged, zipped=zipped, datum=datum,
                            sidecar=(sidecar.name, sidecar_text))
         elif fmt == "gpkg":
             _write_gpkg(frames, staged, doc)
@@ -309,6 +342,7 @@ def export(
     return ExportResult(
         fmt=fmt, datum=datum, output=target, sidecar=sidecar,
         counts=MappingProxyType(counts), skipped=tuple(skipped), messages=tuple(messages),
+        warnings=tuple(warnings),
     )
 
 
@@ -320,12 +354,13 @@ def export_path(
 ) -> Path:
     """The file name :func:`export` writes for ``path``.
 
-    A name without a recognised extension gets the format's one (``.geojson``, ``.gpkg``,
-    ``.shp.zip``, ``.csv``, ``.kml``, ``.html``, ``.png``; ``.geojson.zip`` for several GeoJSON
-    layers); a name
-    ending in ``.shp`` becomes ``.shp.zip`` and, for several GeoJSON layers, ``.geojson``
-    becomes ``.geojson.zip``. A name with another format's extension is refused. For GCJ-02
-    or BD-09, ``.gcj02``/``.bd09`` is inserted before the extension unless already present.
+    A name that ends in the format's extension is used exactly as given (``.geojson``,
+    ``.json``, ``.geojson.zip`` or ``.zip`` for GeoJSON, whatever the number of layers;
+    ``.shp.zip`` or ``.zip``; ``.gpkg``, ``.csv``, ``.kml``, ``.html``, ``.png``). A name
+    without a recognised extension gets the format's one (``.geojson.zip`` for several GeoJSON
+    layers) and, for GCJ-02 or BD-09, the datum before it (``v`` -> ``v.gcj02.kml``) unless the
+    name already says it. A name with another format's extension is refused, and so is
+    ``.shp``: a Shapefile export is one zip.
     """
     target = Path(path)
     name = target.name
@@ -333,40 +368,46 @@ def export_path(
     if not name or name in {".", ".."}:
         raise InputError(f"export path {str(path)!r} does not name a file")
     accepted: tuple[str, ...]
-    upgrade: tuple[str, ...]
     if fmt == "geojson":
         default = ".geojson" if layer_count <= 1 else ".geojson.zip"
-        accepted = (".geojson.zip", ".json.zip", ".zip") if layer_count > 1 else (
-            ".geojson.zip", ".json.zip", ".zip", ".geojson", ".json")
-        upgrade = (".geojson", ".json") if layer_count > 1 else ()
+        accepted = (".geojson.zip", ".json.zip", ".zip", ".geojson", ".json")
     elif fmt == "shp":
-        default, accepted, upgrade = ".shp.zip", (".shp.zip", ".zip"), (".shp",)
+        default, accepted = ".shp.zip", (".shp.zip", ".zip")
     else:
         default = {"gpkg": ".gpkg", "csv": ".csv", "kml": ".kml", "html": ".html",
                    "png": ".png"}[fmt]
-        accepted, upgrade = (default,), ()
+        accepted = (default,)
 
-    stem, ext = name, default
     for suffix in accepted:
         if lower.endswith(suffix) and len(name) > len(suffix):
-            stem, ext = name[: -len(suffix)], name[-len(suffix):]
-            break
-    else:
-        for suffix in upgrade:
-            if lower.endswith(suffix) and len(name) > len(suffix):
-                stem = name[: -len(suffix)]
-                ext = name[-len(suffix):] + ".zip"
-                break
-        else:
-            suffix = Path(name).suffix.lower()
-            if suffix in _KNOWN_SUFFIXES:
-                raise InputError(
-                    f"{name}: a {fmt} export is written as *{default}, not *{suffix}; "
-                    f"change the file name or the format"
-                )
-    if datum != "wgs84" and datum not in stem.lower():
-        stem = f"{stem}.{datum}"
-    return target.with_name(stem + ext)
+            return target
+    suffix = Path(name).suffix.lower()
+    if fmt == "shp" and suffix == ".shp":
+        raise InputError(
+            f"{name}: a shp export is one zip holding the .shp, .shx, .dbf, .prj and .cpg "
+            f"files; name it {name}.zip")
+    if suffix in _KNOWN_SUFFIXES:
+        raise InputError(
+            f"{name}: a {fmt} export is written as *{default}, not *{suffix}; "
+            f"change the file name or the format"
+        )
+    stem = name if datum == "wgs84" or names_datum(name, datum) else f"{name}.{datum}"
+    return target.with_name(stem + default)
+
+
+def names_datum(name: str, datum: Datum) -> bool:
+    """True when a file name says its datum (``gcj02``, ``GCJ-02``, ``bd09``...)."""
+    folded = re.sub(r"[-_ ]", "", name.lower())
+    return datum != "wgs84" and datum in folded
+
+
+def _tagged_name(name: str, datum: Datum) -> str:
+    """``name`` with the datum before its extension: ``v.geojson`` -> ``v.gcj02.geojson``."""
+    for compound in (".geojson.zip", ".json.zip", ".shp.zip"):
+        if name.lower().endswith(compound):
+            return f"{name[: -len(compound)]}.{datum}{name[-len(compound):]}"
+    plain = Path(name)
+    return f"{plain.stem}.{datum}{plain.suffix}"
 
 
 # -- preparing layers ------------------------------------------------------------------------
@@ -629,32 +670,78 @@ def _write_layer(frame: gpd.GeoDataFrame, path: Path, *, layer: str, driver: str
 
 
 def _write_geojson(
-    frames: Mapping[str, gpd.GeoDataFrame], path: Path, *, zipped: bool,
+    frames: Mapping[str, gpd.GeoDataFrame], path: Path, *, zipped: bool, datum: Datum,
     sidecar: tuple[str, str],
 ) -> None:
-    def write(name: str, frame: gpd.GeoDataFrame, out: Path) -> None:
+    foreign: dict[str, object] = {}
+    if datum != "wgs84":  # RFC 7946 coordinates are WGS84: say so inside the file too
+        foreign["newtown:datum"] = _DATUM_LABELS[datum]
+
+    def write(name: str, frame: gpd.GeoDataFrame, out: Path,
+              members: Mapping[str, object]) -> None:
         # GDAL's RFC 7946 mode orients rings too; doing it here keeps the rule explicit.
         oriented = frame.copy()
         oriented[frame.geometry.name] = gpd.GeoSeries(
             shapely.orient_polygons(frame.geometry.to_numpy(), exterior_cw=False),
             index=frame.index, crs=frame.crs,
         )
-        _write_layer(oriented, out, layer=name, driver="GeoJSON",
-                     layer_options={"RFC7946": "YES",
-                                    "COORDINATE_PRECISION": str(COORDINATE_DECIMALS)})
+        options = {"RFC7946": "YES", "COORDINATE_PRECISION": str(COORDINATE_DECIMALS)}
+        if members:
+            options["FOREIGN_MEMBERS_COLLECTION"] = json.dumps(dict(members),
+                                                               ensure_ascii=False)
+        _write_layer(oriented, out, layer=name, driver="GeoJSON", layer_options=options)
 
     if not zipped:
-        ((name, frame),) = frames.items()
-        write(name, frame, path)
+        if len(frames) == 1:
+            ((name, frame),) = frames.items()
+            write(name, frame, path, foreign)
+        else:
+            write(path.name.split(".")[0] or "layers", one_feature_collection(frames), path,
+                  {**foreign, "newtown:layers": list(frames)})
         return
     parts = path.parent / (path.name + ".parts")
     parts.mkdir()
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, frame in frames.items():
             part = parts / f"{name}.geojson"
-            write(name, frame, part)
+            write(name, frame, part, foreign)
             archive.write(part, arcname=part.name)
         archive.writestr(sidecar[0], sidecar[1])
+
+
+def one_feature_collection(frames: Mapping[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    """Several layers as one frame: a ``layer`` column first, then every layer's attributes.
+
+    Raises InputError when a layer already has a ``layer`` column (it would be overwritten).
+    """
+    clash = [name for name, frame in frames.items() if "layer" in frame.columns]
+    if clash:
+        raise InputError(
+            f"layer(s) {', '.join(clash)} already have a 'layer' column, which names each "
+            "feature's layer in a one-file GeoJSON of several layers; write a .geojson.zip")
+    tagged = []
+    for name, frame in frames.items():
+        plain = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        plain.insert(0, "layer", name)
+        plain["geometry"] = frame.geometry.to_numpy()
+        tagged.append(plain)
+    filled = [t for t in tagged if len(t)] or tagged[:1]  # empty frames add no feature
+    combined = pd.concat(filled, ignore_index=True, sort=False) if len(filled) > 1 else filled[0]
+    # Columns a layer lacks are null there: nullable dtypes keep numbers numbers and write null.
+    nullable: dict[str, pd.api.extensions.ExtensionDtype] = {
+        "boolean": pd.BooleanDtype(), "integer": pd.Int64Dtype(), "floating": pd.Float64Dtype(),
+        "mixed-integer-float": pd.Float64Dtype()}
+    for column in combined.columns:
+        values = combined[column]
+        if column in ("layer", "geometry") or not values.isna().any():
+            continue
+        kind = pd.api.types.infer_dtype(values.dropna(), skipna=True)
+        if kind in nullable:
+            combined[column] = values.astype(object).where(values.notna(), None).astype(
+                nullable[kind])
+        elif not pd.api.types.is_datetime64_any_dtype(values.dtype):
+            combined[column] = values.astype(object).where(values.notna(), None)
+    return gpd.GeoDataFrame(combined, geometry="geometry", crs=GEOGRAPHIC_CRS)
 
 
 def _write_gpkg(frames: Mapping[str, gpd.GeoDataFrame], path: Path,

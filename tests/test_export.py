@@ -23,6 +23,7 @@ from shapely.geometry import LineString, MultiPolygon, Polygon
 import geo
 from dashboard import cli
 from dashboard.cli.export import add_export_command, parse_layers
+from geo._errors import InputError
 from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from geo.export import (
     FORMATS,
@@ -232,7 +233,7 @@ def test_geojson_is_rfc7946(out, towns, facilities):
 
 
 def test_geojson_several_layers_make_one_zip(out, facilities, towns):
-    result = export({"facilities": facilities, "towns": towns}, out / "view.geojson",
+    result = export({"facilities": facilities, "towns": towns}, out / "view",
                     fmt="geojson", metadata=META)
     assert result.output == out / "view.geojson.zip"
     with zipfile.ZipFile(result.output) as archive:
@@ -243,6 +244,52 @@ def test_geojson_several_layers_make_one_zip(out, facilities, towns):
     assert_same_layer(pyogrio.read_dataframe(f"/vsizip/{result.output}/towns.geojson"), towns)
     assert sorted(p.name for p in out.iterdir()) == ["view.geojson.zip",
                                                       "view.geojson.zip.meta.json"]
+
+
+def test_geojson_several_layers_to_a_geojson_name_make_one_feature_collection(
+        out, facilities, towns):
+    result = export({"facilities": facilities, "towns": towns}, out / "view.geojson",
+                    fmt="geojson", metadata=META)
+    assert result.output == out / "view.geojson"
+    assert sorted(p.name for p in out.iterdir()) == ["view.geojson", "view.geojson.meta.json"]
+    doc = json.loads(result.output.read_text(encoding="utf-8"))
+    assert doc["type"] == "FeatureCollection" and "crs" not in doc
+    assert doc["newtown:layers"] == ["facilities", "towns"] and "newtown:datum" not in doc
+    read = pyogrio.read_dataframe(result.output)
+    assert read["layer"].tolist() == ["facilities"] * len(facilities) + ["towns"] * len(towns)
+    # each layer reads back as it was: its own attributes, its geometry
+    back = read.loc[read["layer"] == "facilities"].reset_index(drop=True)
+    assert_same_layer(back.drop(columns="layer")[[*facilities.columns]], facilities)
+    back_towns = read.loc[read["layer"] == "towns"].reset_index(drop=True)
+    assert_same_layer(back_towns.drop(columns="layer")[[*towns.columns]], towns)
+    assert back_towns["tags"].isna().all()  # a facilities attribute is null on towns
+    meta = read_sidecar(result)
+    assert meta["geojson_layers"]["layer_property"] == "layer"
+    assert meta["layers"]["facilities"]["count"] == len(facilities)
+
+
+def test_one_feature_collection_refuses_a_layer_column(out, facilities, towns):
+    with pytest.raises(InputError, match="already have a 'layer' column"):
+        export({"facilities": facilities.assign(layer="x"), "towns": towns},
+               out / "v.geojson", fmt="geojson", metadata=META)
+    assert list(out.iterdir()) == []
+
+
+def test_one_feature_collection_with_an_empty_layer(out, facilities, towns):
+    result = export({"facilities": facilities.iloc[:0], "towns": towns}, out / "v.geojson",
+                    fmt="geojson", metadata=META)
+    read = pyogrio.read_dataframe(result.output)
+    assert read["layer"].tolist() == ["towns"] * len(towns)
+    assert result.counts == {"facilities": 0, "towns": len(towns)}
+
+
+def test_gcj02_geojson_in_a_zip_says_its_datum_in_each_part(out, facilities, towns):
+    result = export({"facilities": facilities, "towns": towns}, out / "amap_gcj02.zip",
+                    fmt="geojson", datum="gcj02", metadata=META)
+    assert result.output == out / "amap_gcj02.zip" and result.warnings == ()
+    with zipfile.ZipFile(result.output) as archive:
+        for part in ("facilities.geojson", "towns.geojson"):
+            assert json.loads(archive.read(part))["newtown:datum"] == "GCJ-02"
 
 
 # --- GeoPackage -------------------------------------------------------------------------------
@@ -275,8 +322,8 @@ def test_gpkg_one_table_per_layer_plus_metadata(out, facilities, towns):
 
 
 def test_shapefile_zip_has_prj_cpg_and_mapped_fields(out, facilities, towns):
-    result = export({"facilities": facilities, "towns": towns}, out / "view.shp", fmt="shp",
-                    metadata=META)
+    result = export({"facilities": facilities, "towns": towns}, out / "view.shp.zip",
+                    fmt="shp", metadata=META)
     assert result.output == out / "view.shp.zip"
     with zipfile.ZipFile(result.output) as archive:
         names = set(archive.namelist())
@@ -322,7 +369,8 @@ def test_shapefile_clash_is_reported(out, facilities):
 def test_shapefile_cuts_long_text_at_254_bytes_on_a_character(out, facilities):
     long_source = "沪科提复〔2023〕42号" + "创新中心" * 80  # > 254 bytes of UTF-8
     frame = facilities.assign(source=[long_source, "short", None])
-    result = export({"facilities": frame}, out / "f.shp", fmt="shp", metadata=META)
+    result = export({"facilities": frame}, out / "f", fmt="shp", metadata=META)
+    assert result.output.name == "f.shp.zip"
     read = pyogrio.read_dataframe(f"/vsizip/{result.output}/facilities.shp")
     cut = read["source"].iloc[0]
     assert long_source.startswith(cut) and 251 <= len(cut.encode("utf-8")) <= 254
@@ -399,7 +447,14 @@ def test_kml_all_layers_named_by_name_zh(out, facilities, towns):
 def test_other_datum_shifts_points_and_says_so(out, facilities, datum, forward):
     result = export({"facilities": facilities}, out / "amap.geojson", fmt="geojson",
                     datum=datum, metadata=META)
-    assert result.output == out / f"amap.{datum}.geojson"
+    assert result.output == out / "amap.geojson"  # exactly the name asked for
+    assert sorted(p.name for p in out.iterdir()) == ["amap.geojson", "amap.geojson.meta.json"]
+    label = {"gcj02": "GCJ-02", "bd09": "BD-09"}[datum]
+    # the name does not say the datum: warned, and the file itself says it
+    (warning,) = result.warnings
+    assert f"amap.geojson holds {label} coordinates but its name does not say so" in warning
+    assert f"amap.{datum}.geojson" in warning
+    assert json.loads(result.output.read_text(encoding="utf-8"))["newtown:datum"] == label
     read = pyogrio.read_dataframe(result.output)
     lon, lat = forward(facilities["lon"].to_numpy(), facilities["lat"].to_numpy())
     np.testing.assert_allclose(read.geometry.x, lon, atol=TOL_DEG, rtol=0)
@@ -410,7 +465,6 @@ def test_other_datum_shifts_points_and_says_so(out, facilities, datum, forward):
     assert (np.asarray(shift_m) > 300).all()  # hundreds of metres in Shanghai
     meta = read_sidecar(result)
     assert meta["crs"]["datum"] == datum
-    label = {"gcj02": "GCJ-02", "bd09": "BD-09"}[datum]
     assert f"Coordinates are {label}" in meta["crs"]["statement"]
     assert "NOT RFC 7946 compliant" in meta["crs"]["statement"]
     assert meta["crs"]["rfc7946_compliant"] is False
@@ -432,10 +486,10 @@ def test_gcj02_tag_not_repeated_and_wgs84_statement(out, facilities):
     [
         ("out", "geojson", 1, "out.geojson"),
         ("out", "geojson", 2, "out.geojson.zip"),
-        ("out.geojson", "geojson", 2, "out.geojson.zip"),
+        ("out.geojson", "geojson", 2, "out.geojson"),
+        ("out.geojson.zip", "geojson", 1, "out.geojson.zip"),
         ("out.zip", "geojson", 2, "out.zip"),
         ("out.json", "geojson", 1, "out.json"),
-        ("out.shp", "shp", 1, "out.shp.zip"),
         ("out.zip", "shp", 1, "out.zip"),
         ("out", "shp", 3, "out.shp.zip"),
         ("2025.06 view", "gpkg", 1, "2025.06 view.gpkg"),
@@ -447,9 +501,19 @@ def test_export_path(tmp_path, name, fmt, layers, expected):
     assert export_path(tmp_path / name, fmt=fmt, layer_count=layers) == tmp_path / expected
 
 
-def test_export_path_gcj02_goes_before_compound_extension(tmp_path):
-    assert export_path(tmp_path / "v.shp.zip", fmt="shp", datum="gcj02").name == "v.gcj02.shp.zip"
+def test_export_path_adds_the_datum_only_to_a_name_it_completes(tmp_path):
+    assert export_path(tmp_path / "v", fmt="shp", datum="gcj02").name == "v.gcj02.shp.zip"
     assert export_path(tmp_path / "v", fmt="kml", datum="bd09").name == "v.bd09.kml"
+    assert export_path(tmp_path / "v_GCJ-02", fmt="csv", datum="gcj02").name == "v_GCJ-02.csv"
+    # a name with the format's extension is written as given
+    assert export_path(tmp_path / "v.shp.zip", fmt="shp", datum="gcj02").name == "v.shp.zip"
+    assert export_path(tmp_path / "x.geojson", fmt="geojson", datum="gcj02",
+                       layer_count=3).name == "x.geojson"
+
+
+def test_export_path_refuses_a_bare_shp(tmp_path):
+    with pytest.raises(InputError, match=r"a shp export is one zip .*; name it out.shp.zip"):
+        export_path(tmp_path / "out.shp", fmt="shp")
 
 
 def test_export_path_refuses_another_formats_extension(tmp_path):
@@ -734,15 +798,40 @@ def test_cli_gpkg_with_filter(data_dir, tmp_path, capsys):
 
 def test_cli_csv_gcj02_and_default_layers(data_dir, tmp_path, capsys):
     code = run_cli(["export", "--data", str(data_dir), "--format", "csv", "--crs", "gcj02",
-                    "-o", str(tmp_path / "sel.csv")])
-    printed = capsys.readouterr().out
+                    "-o", str(tmp_path / "out" / "sel.csv")])
+    captured = capsys.readouterr()
+    printed, err = captured.out, captured.err
     assert code == 0, printed
-    written = tmp_path / "sel.gcj02.csv"
+    written = tmp_path / "out" / "sel.csv"  # exactly the name asked for
     assert f"wrote {written}" in printed and "note: coordinates are GCJ-02, not WGS84" in printed
+    assert "warning: sel.csv holds GCJ-02 coordinates but its name does not say so" in err
+    assert sorted(p.name for p in written.parent.iterdir()) == ["sel.csv", "sel.csv.meta.json"]
     table = pd.read_csv(written, encoding="utf-8-sig")
     lon, lat = wgs84_to_gcj02([121.25, 121.22, 121.28], [31.35, 31.38, 31.32])
     np.testing.assert_allclose(table["lon"], lon, atol=TOL_DEG, rtol=0)
     np.testing.assert_allclose(table["lat"], lat, atol=TOL_DEG, rtol=0)
+
+
+def test_cli_geojson_of_several_layers_writes_exactly_the_path(data_dir, tmp_path, capsys):
+    target = tmp_path / "out" / "all.geojson"
+    code = run_cli(["export", "--data", str(data_dir), "--format", "geojson",
+                    "--crs", "gcj02", "-o", str(target)])
+    captured = capsys.readouterr()
+    assert code == 0, captured
+    assert sorted(p.name for p in target.parent.iterdir()) == ["all.geojson",
+                                                               "all.geojson.meta.json"]
+    assert f"wrote {target}" in captured.out
+    assert "warning: all.geojson holds GCJ-02 coordinates" in captured.err
+    read = pyogrio.read_dataframe(target)
+    assert set(read["layer"]) == {"facilities", "towns"}  # the two default layers
+    doc = json.loads(target.read_text(encoding="utf-8"))
+    assert doc["newtown:datum"] == "GCJ-02"
+    assert json.loads((target.parent / "all.geojson.meta.json").read_text(
+        encoding="utf-8"))["crs"]["datum"] == "gcj02"
+    # a name that says the datum: no warning
+    assert run_cli(["export", "--data", str(data_dir), "--format", "geojson", "--crs", "gcj02",
+                    "-o", str(target.parent / "all.gcj02.geojson")]) == 0
+    assert "warning" not in capsys.readouterr().err
 
 
 def test_cli_empty_selection_is_not_an_error(data_dir, tmp_path, capsys):

@@ -59,7 +59,9 @@ def export_bundle(
         raise ValueError("nothing to export: tick at least one layer")
     stamp = datetime.now().astimezone().strftime("%Y%m%dT%H%M")
     with tempfile.TemporaryDirectory(prefix="newtown-export-") as tmp:
-        target = Path(tmp) / f"newtown-{stamp}.{fmt}"
+        # No extension: export() adds the format's (.geojson.zip for several GeoJSON layers,
+        # .shp.zip) and the datum's (newtown-....gcj02.csv).
+        target = Path(tmp) / f"newtown-{stamp}"
         extra: dict[str, Any] = {}
         if fmt in MAP_FORMATS:  # maps are drawn in WGS84 and labelled in the page's language
             datum, extra = "wgs84", {"lang": lang}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,8 @@ def add_export_command(sub: Any) -> argparse.ArgumentParser:
     )
     add_data_option(p)
     p.add_argument("--format", dest="fmt", required=True, choices=ALL_FORMATS,
-                   help="geojson (one layer: .geojson; several: .geojson.zip), gpkg, shp "
+                   help="geojson (.geojson; several layers: one FeatureCollection with a "
+                        "'layer' property, or one file per layer in a .geojson.zip), gpkg, shp "
                         "(.shp.zip), csv (facilities only), kml; html (a standalone map that "
                         "opens with no internet) or png (a print map with legend, scale bar "
                         "and north arrow)")
@@ -64,7 +66,8 @@ def add_export_command(sub: Any) -> argparse.ArgumentParser:
                         "the other layers are written whole")
     p.add_argument("--crs", choices=DATUMS, default="wgs84",
                    help="coordinates: wgs84 (default, standard GIS), or gcj02 / bd09 for AMap / "
-                        "Baidu base maps; the file name and metadata then say so")
+                        "Baidu base maps; the metadata (and a GeoJSON file itself) then say so, "
+                        "with a warning if the file name does not")
     p.add_argument("--lang", choices=("zh", "en"), default="zh",
                    help="html/png: language of the map's labels, legend and popups (default zh)")
     p.add_argument("--title", default=None, metavar="TEXT",
@@ -85,7 +88,8 @@ def add_export_command(sub: Any) -> argparse.ArgumentParser:
                           help="clusters: DBSCAN min_samples (default 3)")
     add_placeholder_option(p)
     p.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
-                   help="file to write; the extension is added or adjusted to the format")
+                   help="file to write, exactly as named; without an extension, the format's "
+                        "(and the datum's) is added")
     p.set_defaults(func=cmd_export)
     return p
 
@@ -163,7 +167,10 @@ def _export(args: argparse.Namespace) -> int:
         print(f"  {name:<{width}}  {count:>7} feature{'s' if count != 1 else ''}")
     print(f"metadata: {result.sidecar}")
     for message in result.messages:
-        print(f"note: {message}")
+        if message not in result.warnings:
+            print(f"note: {message}")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
