@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode
 
 from dashboard.i18n import normalise_lang
-from geo._errors import UnknownNameError
 from geo.crs import Datum
-from geo.query import PARAMS, Filter
+from geo.query import Filter, filter_from_params_lenient
 
 BASEMAPS = ("none", "osm", "carto", "tianditu", "amap")
 #: Basemaps whose tiles are in GCJ-02: overlays must be shifted to line up with the streets.
@@ -36,20 +35,12 @@ class PageState:
 
 
 def parse_state(search: str | None) -> PageState:
-    """Read a ``?query`` string; parts that cannot be understood are dropped with a notice."""
+    """Read a ``?query`` string; values that cannot be understood are dropped with a notice
+    (``state.notices``, shown on the page), the others are kept."""
     query = parse_qs((search or "").lstrip("?"))
-    notices: list[str] = []
-    fields_ok: dict[str, list[str]] = {}
-    for name in PARAMS.values():
-        if name not in query:
-            continue
-        try:
-            Filter.from_params({name: query[name]})
-        except (UnknownNameError, ValueError) as exc:
-            notices.append(str(exc))
-            continue
-        fields_ok[name] = query[name]
-    flt = Filter.from_params(fields_ok)
+    # One unknown value drops only itself: ?industry=auto&industry=x keeps industry=auto.
+    flt, ignored = filter_from_params_lenient(query)
+    notices: list[str] = list(ignored)
     lang = normalise_lang(next(iter(query.get("lang", [])), None))
     basemap = (query.get("basemap") or ["none"])[0]
     if basemap not in BASEMAPS:

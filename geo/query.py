@@ -13,7 +13,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from geo import catalog
-from geo._errors import InputError, UnknownNameError
+from geo._errors import AtlasError, InputError, UnknownNameError
 
 #: URL/CLI parameter name for each Filter field.
 PARAMS: Mapping[str, str] = {
@@ -223,6 +223,72 @@ class Filter:
         current = {f.name: getattr(self, f.name) for f in fields(self)}
         current.update(changes)
         return Filter.create(**current)
+
+
+def filter_from_params_lenient(
+    params: Mapping[str, str | Sequence[str]],
+) -> tuple[Filter, tuple[str, ...]]:
+    """Like ``Filter.from_params``, but a value that cannot be used is left out, not fatal.
+
+    For links people share and edit: ``?industry=auto&industry=x`` keeps ``industry=auto``
+    instead of failing (or showing everything). The CLI stays strict
+    (``Filter.from_params`` / ``Filter.create``): a typo on a command line is an error.
+
+    Parameters
+    ----------
+    params : mapping
+        Query parameters as ``parse_qs`` gives them (or single strings); repeated and
+        comma-joined values both work; unknown parameter names are ignored.
+
+    Returns
+    -------
+    (Filter, tuple of str)
+        The filter of every usable value, and one message per value left out, each starting
+        with ``name=value`` and saying why (the closest valid name where there is one).
+    """
+
+    def values(key: str) -> list[str]:
+        raw = params.get(key, [])
+        return [raw] if isinstance(raw, str) else list(raw)
+
+    ignored: list[str] = []
+    names: dict[str, list[str]] = {}
+    for field_name, vocabulary in _VOCABULARIES.items():
+        param = PARAMS[field_name]
+        kept: list[str] = []
+        for value in values(param):
+            for part in str(value).split(","):
+                part = part.strip()
+                if not part:
+                    continue
+                try:
+                    key = vocabulary.resolve(part)
+                except UnknownNameError as exc:
+                    ignored.append(f"{param}={part}: {exc}")
+                    continue
+                if key not in kept:
+                    kept.append(key)
+        names[field_name] = kept
+    within = None
+    within_text = next((v for v in values("within") if v), None)
+    if within_text is not None:
+        try:
+            within = _check_within(decode_area(within_text))
+        except AtlasError as exc:
+            ignored.append(f"within={_shorten(within_text)}: {exc}")
+    as_of = None
+    as_of_text = next((v for v in values("asof") if v.strip()), None)
+    if as_of_text is not None:
+        try:
+            as_of = _check_as_of(as_of_text)
+        except AtlasError as exc:
+            ignored.append(f"asof={as_of_text}: {exc}")
+    flt = Filter.create(text=" ".join(values("q")), within=within, as_of=as_of, **names)
+    return flt, tuple(ignored)
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _industry_mask(industries: pd.Series, wanted: Sequence[str]) -> np.ndarray:
