@@ -63,25 +63,6 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w",
         raise
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temp path beside ``path`` for writers that need a file name; rename on success."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    Path(tmp).unlink()  # GDAL drivers want to create the file themselves
-    try:
-        yield Path(tmp)
-        if Path(tmp).is_file():
-            Path(tmp).chmod(_default_mode())
-        Path(tmp).replace(target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            Path(tmp).unlink()
-        raise
-
-
 def read_vector(path: Path) -> gpd.GeoDataFrame:
     """Read a vector file through pyogrio; GDAL's complaints become one clear DataError."""
     with warnings.catch_warnings(record=True) as caught:

@@ -899,9 +899,9 @@ def _json_default(value: object) -> object:
 def _staging(folder: Path) -> Iterator[Path]:
     """A hidden temp folder beside the targets (same file system, so renames are atomic).
 
-    ``geo._io.atomic_path`` handles one file; an export is a data file plus its sidecar, and
-    GDAL writes helper files (``-journal``, ``.shx``...), so all of it is staged in one folder
-    that is always removed.
+    An export is a data file plus its sidecar, and GDAL writes helper files (``-journal``,
+    ``.shx``...), so all of it is staged in one folder that is always removed
+    (``geo._io.atomic_write`` is the one-file version).
     """
     folder.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".newtown-export-", dir=folder))

@@ -93,10 +93,6 @@ class RoadNetwork:
     directed: bool
 
     @property
-    def node_ids(self) -> list[object]:
-        return self._nodes[0]
-
-    @property
     def _nodes(self) -> tuple[list[object], NDArray[np.float64], cKDTree]:
         cached = self.__dict__.get("_node_cache")
         if cached is None:

@@ -19,7 +19,7 @@ a few kilobytes per partition, whatever N is. Each partition:
    of :mod:`geo.coverage` (true circles, radius per facility category or one radius).
 
 Geometry objects are never built for the points: ``contains_xy`` on coordinate arrays is ~7x
-faster than a spatial join (RECIPES.md), and building 1e7 shapely Points alone costs more
+faster than a spatial join (docs/PERFORMANCE.md), and building 1e7 shapely Points alone costs more
 than the whole assignment. :func:`assign_towns` gives the per-point answer as a lazy
 dask-geopandas GeoDataFrame for those who want it, and :func:`write_points` writes it as a
 GeoParquet dataset (``newtown analysis points --points-out DIR``).
@@ -676,7 +676,7 @@ def write_points(source: PointSource, towns: gpd.GeoDataFrame, path: str | os.Pa
 
     points = dask_geopandas.from_dask_dataframe(
         dd.from_delayed(parts, meta=meta, verify_meta=False), geometry="geometry")
-    if points.crs is None:  # dask-geopandas may drop the CRS on the way (RECIPES.md)
+    if points.crs is None:  # from_dask_dataframe drops the CRS
         points = points.set_crs(GEOGRAPHIC_CRS)
     assigned = assign_towns(points, towns)
     target.parent.mkdir(parents=True, exist_ok=True)

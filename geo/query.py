@@ -218,12 +218,6 @@ class Filter:
         """Parse ``?town=...&industry=...`` (leading ``?`` optional); unknown keys are ignored."""
         return cls.from_params(parse_qs(query.lstrip("?"), keep_blank_values=False))
 
-    def with_(self, **changes: object) -> Filter:
-        """A copy with some fields replaced (names resolved like ``create``)."""
-        current = {f.name: getattr(self, f.name) for f in fields(self)}
-        current.update(changes)
-        return Filter.create(**current)
-
 
 def filter_from_params_lenient(
     params: Mapping[str, str | Sequence[str]],

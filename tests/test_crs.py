@@ -217,7 +217,8 @@ def test_nan_stays_nan(func):
 def test_scalars_and_lists():
     lon, lat = wgs84_to_gcj02(*PEOPLES_SQUARE)
     assert lon.dtype == np.float64 and lat.dtype == np.float64
-    assert isinstance(float(lon), float)
+    assert lon.shape == () and lat.shape == ()  # scalars in, 0-d arrays out
+    assert float(lon) != PEOPLES_SQUARE[0] and float(lat) != PEOPLES_SQUARE[1]  # shifted
     lon2, lat2 = wgs84_to_gcj02([PEOPLES_SQUARE[0]], [PEOPLES_SQUARE[1]])
     assert lon2.shape == (1,)
     assert lon2[0] == float(lon) and lat2[0] == float(lat)

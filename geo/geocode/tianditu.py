@@ -3,7 +3,8 @@
 ``GET http://api.tianditu.gov.cn/geocoder?ds={"keyWord":"..."}&tk=KEY``: ``{"status": "0",
 "msg": "ok", "location": {"lon", "lat", "level", "score", "keyWord"}}``; status 101 = empty
 result, 404 = error. Coordinates are CGCS2000, which is WGS84 to within centimetres (see
-DESIGN.md). Source: lbs.tianditu.gov.cn/server/geocodinginterface.html.
+docs/ARCHITECTURE.md, "Coordinate systems").
+Source: lbs.tianditu.gov.cn/server/geocodinginterface.html.
 """
 
 from __future__ import annotations
