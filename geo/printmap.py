@@ -44,16 +44,16 @@ from geo.crs import assert_projected, to_metric
 from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS
 from geo.style import FACILITY_MARKER, LAYER_STYLES
 from geo.webmap import (
-    _exported_at,
-    _facility_layers,
-    _filter_params,
-    _filter_summary,
-    _within_layer,
     caveat_text,
     check_map_layers,
     default_title,
+    exported_at_label,
     facility_colours,
+    facility_layers,
+    filter_params,
+    filter_summary,
     layer_label,
+    within_layer,
 )
 
 __all__ = [
@@ -277,8 +277,8 @@ def build_printmap(
     if not 30 <= int(dpi) <= 1200:
         raise InputError(f"dpi must be between 30 and 1200, got {dpi!r}")
     metadata = dict(metadata or {})
-    params = _filter_params(metadata)
-    within = _within_layer(params)
+    params = filter_params(metadata)
+    within = within_layer(params)
     if within is not None and "within" not in ordered:
         ordered = check_map_layers({**ordered, "within": within}, lang=lang)
 
@@ -319,8 +319,8 @@ def build_printmap(
         _legend(legend_ax, ordered, metric, lang=lang, fonts=fonts)
 
         count = len(ordered["facilities"]) if "facilities" in ordered else 0
-        summary = _t("summary", lang, n=f"{count:,}", f=_filter_summary(params, lang),
-                     t=_exported_at(metadata))
+        summary = _t("summary", lang, n=f"{count:,}", f=filter_summary(params, lang),
+                     t=exported_at_label(metadata))
         fig.text(0.015, 0.975, fonts.clean(title), fontsize=17, fontweight="bold", va="top")
         fig.text(0.015, 0.935, fonts.clean(summary), fontsize=9, va="top", color="#444444")
         footer = [(caveat_text(lang), "#8a4b00"), (_t("crs", lang), "#333333"),
@@ -472,7 +472,7 @@ def _legend(ax: Any, ordered: Mapping[str, gpd.GeoDataFrame],
 
     if "facilities" in ordered:
         counts: dict[str, int] = {}
-        for keys in _facility_layers(ordered["facilities"]):
+        for keys in facility_layers(ordered["facilities"]):
             for key in keys:
                 counts[key] = counts.get(key, 0) + 1
         header(_t("legend_industries", lang))

@@ -207,10 +207,10 @@ def facility_colours(facilities: pd.DataFrame) -> pd.Series:
 
 
 def _first_layers(facilities: pd.DataFrame) -> pd.Series:
-    return _facility_layers(facilities).map(lambda layers: layers[0] if layers else "")
+    return facility_layers(facilities).map(lambda layers: layers[0] if layers else "")
 
 
-def _facility_layers(facilities: pd.DataFrame) -> pd.Series:
+def facility_layers(facilities: pd.DataFrame) -> pd.Series:
     """Top-level industry layers per facility, as tuples, on the input index."""
     if "layers" in facilities.columns:
         source, roll_up = facilities["layers"], False
@@ -403,7 +403,7 @@ def _boundary_value(column: str, value: object, lang: str) -> str:
 # -- metadata -----------------------------------------------------------------------------------
 
 
-def _filter_params(metadata: Mapping[str, object]) -> dict[str, str]:
+def filter_params(metadata: Mapping[str, object]) -> dict[str, str]:
     flt: Any = metadata.get("filter") or {}
     if hasattr(flt, "to_params"):
         flt = flt.to_params()
@@ -412,7 +412,7 @@ def _filter_params(metadata: Mapping[str, object]) -> dict[str, str]:
     return {str(k): _text(v) for k, v in flt.items() if _text(v)}
 
 
-def _within_layer(params: Mapping[str, str]) -> gpd.GeoDataFrame | None:
+def within_layer(params: Mapping[str, str]) -> gpd.GeoDataFrame | None:
     """The filter's drawn area as a layer, when the filter has one."""
     if not params.get("within"):
         return None
@@ -425,7 +425,7 @@ def _within_layer(params: Mapping[str, str]) -> gpd.GeoDataFrame | None:
                             geometry=[area], crs=GEOGRAPHIC_CRS)
 
 
-def _filter_summary(params: Mapping[str, str], lang: str) -> str:
+def filter_summary(params: Mapping[str, str], lang: str) -> str:
     if not params:
         return _t("no_filter", lang)
     parts = [f"{k}={v}" for k, v in params.items() if k != "within"]
@@ -434,7 +434,7 @@ def _filter_summary(params: Mapping[str, str], lang: str) -> str:
     return "; ".join(parts)
 
 
-def _exported_at(metadata: Mapping[str, object]) -> str:
+def exported_at_label(metadata: Mapping[str, object]) -> str:
     value = metadata.get("exported_at")
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
@@ -788,8 +788,8 @@ def build_webmap(
     """
     ordered = check_map_layers(layers, lang=lang)
     metadata = dict(metadata or {})
-    params = _filter_params(metadata)
-    within = _within_layer(params)
+    params = filter_params(metadata)
+    within = within_layer(params)
     if within is not None and "within" not in ordered:
         ordered = check_map_layers({**ordered, "within": within}, lang=lang)
 
@@ -841,8 +841,8 @@ def build_webmap(
         f"{_json_for_script(metadata)}</script>"), name="nt_data")
 
     n_facilities = counts.get("facilities")
-    info = [f"{_t('filter', lang)}: {_filter_summary(params, lang)}",
-            f"{_t('exported', lang)}: {_exported_at(metadata)}"]
+    info = [f"{_t('filter', lang)}: {filter_summary(params, lang)}",
+            f"{_t('exported', lang)}: {exported_at_label(metadata)}"]
     if n_facilities is not None:
         info.insert(0, _t("shown", lang, n=f"{n_facilities:,}")
                     if n_facilities else _t("empty", lang))
@@ -851,7 +851,7 @@ def build_webmap(
                  + "</div>")
     layer_counts: dict[str, int] = {}
     if "facilities" in ordered and counts["facilities"]:
-        for keys in _facility_layers(ordered["facilities"]):
+        for keys in facility_layers(ordered["facilities"]):
             for key in keys:
                 layer_counts[key] = layer_counts.get(key, 0) + 1
     legend = _legend_html(layer_counts, list(ordered), lang=lang, online_basemap=online_basemap)
