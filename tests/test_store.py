@@ -84,6 +84,9 @@ def test_init_keeps_every_row_as_text_and_is_a_geopackage(store, store_url):
     assert list(table["id"]) == list(source["id"])
     for column in source.columns:
         assert list(table[column]) == list(source[column]), column
+    # GDAL links its own SQLite: two SQLite libraries must not hold one file open in one
+    # process (closing one drops the other's POSIX locks), so the store is closed first.
+    store.close()
     layers = dict(pyogrio.list_layers(store_url))
     assert layers["facilities"] == "Point" and layers["facilities_current"] == "Point"
     gdf = pyogrio.read_dataframe(store_url, layer="facilities_current")

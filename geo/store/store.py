@@ -321,8 +321,16 @@ class Store:
         revision = int(self._meta(conn)["revision"])
         cols = [t.c.fid, *(t.c[c] for c in self._columns)]
         if self._table is None:
-            every = conn.execute(sa.select(*cols).where(t.c.retired == 0).order_by(t.c.fid))
-            self._table = _frame(every.all(), self._columns)
+            # The driver's own cursor: plain tuples, no SQLAlchemy Row per facility.
+            quote = conn.dialect.identifier_preparer.quote
+            sql = (f"SELECT fid, {', '.join(quote(c) for c in self._columns)} FROM facilities "
+                   "WHERE retired = 0 ORDER BY fid")
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                rows = cursor.execute(sql).fetchall()
+            finally:
+                cursor.close()
+            self._table = _frame(rows, self._columns)
             self._table_revision = revision
             return revision, self._table, []
         if revision == self._table_revision:
