@@ -63,13 +63,13 @@ def _healthz(port: int) -> tuple[str, str]:
 
 
 @pytest.mark.slow
-def test_serve_store_shows_a_change_made_by_another_process(store):
+def test_serve_store_shows_a_change_made_by_another_process(store, tmp_path):
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    log = (tmp_path / "server.log").open("w")  # a pipe nobody reads could fill and block
     server = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--store",
                                str(store.path), "--port", str(port), "--workers", "2"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+                              env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -92,3 +92,4 @@ def test_serve_store_shows_a_change_made_by_another_process(store):
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
