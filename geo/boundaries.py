@@ -54,6 +54,8 @@ def read_boundaries(path: str | Path, *, kind: BoundaryKind) -> gpd.GeoDataFrame
         raise DataError(Problem(file, None, None, None, f"{kind} boundary file not found"))
     _check_geojson_crs_member(path)
     gdf = read_vector(path)
+    if kind == "towns":
+        gdf = _blank_planned_population(gdf)
     if gdf.crs is None:
         raise DataError(Problem(file, None, "crs", None,
                                 "file has no CRS; save it in EPSG:4326 (WGS84 lon/lat)"))
@@ -128,6 +130,8 @@ def validate_boundaries(
                 problems.append(Problem(file, n, "key", value, str(exc)))
     if kind == "parks":
         problems.extend(_park_problems(gdf, file))
+    if kind == "towns":
+        problems.extend(_planned_population_problems(gdf, file))
     if kind == "districts":
         for n, value in enumerate(gdf["name_zh"], start=1):
             if catalog.DISTRICT_NAMES.lookup(str(value)) is None:
@@ -162,4 +166,54 @@ def _park_problems(gdf: gpd.GeoDataFrame, file: str) -> list[Problem]:
     ids = gdf["id"].astype(str)
     for n in (ids.duplicated(keep=False).to_numpy().nonzero()[0] + 1):
         problems.append(Problem(file, int(n), "id", ids.iloc[n - 1], "duplicate id"))
+    return problems
+
+
+#: Optional town attributes: the planned resident population, its target year and source.
+PLANNED_POPULATION_PROPERTIES = ("planned_population", "planned_population_year",
+                                 "planned_population_source")
+
+
+def _blank(value: object) -> bool:
+    if value is None or (isinstance(value, float) and value != value):
+        return True
+    return str(value).strip() == ""
+
+
+def _blank_planned_population(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Add the optional planned-population columns when a file has none; blanks become None."""
+    out = gdf.copy()
+    for column in PLANNED_POPULATION_PROPERTIES:
+        if column not in out.columns:
+            out[column] = None
+        out[column] = [None if _blank(v) else v for v in out[column]]
+    return out
+
+
+def _planned_population_problems(gdf: gpd.GeoDataFrame, file: str) -> list[Problem]:
+    """A planned population, when given, is a positive whole number with a year and a source."""
+    problems: list[Problem] = []
+    for n, (pop, year, source) in enumerate(zip(
+            *(gdf[c] if c in gdf.columns else [None] * len(gdf)
+              for c in PLANNED_POPULATION_PROPERTIES), strict=True), start=1):
+        if _blank(pop):
+            continue
+        try:
+            number = float(pop)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not (number > 0 and number == int(number)):
+            problems.append(Problem(file, n, "planned_population", pop,
+                                    "a positive whole number of residents, or blank"))
+        try:
+            year_ok = not _blank(year) and 1950 <= int(float(year)) <= 2100
+        except (TypeError, ValueError):
+            year_ok = False
+        if not year_ok:
+            problems.append(Problem(file, n, "planned_population_year", year,
+                                    "the target year (e.g. 2035) is required with a population"))
+        if _blank(source):
+            problems.append(Problem(file, n, "planned_population_source", source,
+                                    "cite the source (title, publisher, date, URL) of the "
+                                    "planned population"))
     return problems

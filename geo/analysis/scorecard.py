@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from geo import catalog
 from geo.atlas import distinct_sites
-from geo.coverage import coverage_by_town
+from geo.coverage import coverage_report
 from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS, DataLayout
 
 if TYPE_CHECKING:
@@ -154,6 +154,7 @@ class ScorecardResult:
     sources: dict[str, object]
     excluded_placeholders: tuple[str, ...]
     geometries: gpd.GeoDataFrame
+    covered: gpd.GeoDataFrame
     kind: str = field(default="scorecard", init=False)
 
     def parameters(self) -> dict[str, object]:
@@ -180,8 +181,10 @@ class ScorecardResult:
         }
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
-        """``scorecard``: each town's polygon (WGS84) with its headline figures."""
-        return {"scorecard": self.geometries.to_crs(GEOGRAPHIC_CRS)}
+        """``scorecard`` (each town's polygon with its headline figures) and ``coverage`` (the
+        part of each town within reach), WGS84."""
+        return {"scorecard": self.geometries.to_crs(GEOGRAPHIC_CRS),
+                "coverage": self.covered.to_crs(GEOGRAPHIC_CRS)}
 
     def row(self, key: str) -> dict[str, object]:
         """The row of one town by key."""
@@ -318,8 +321,10 @@ def _cached(atlas: Atlas, flt: Filter, params: ScorecardParams) -> ScorecardResu
     towns_m = atlas.towns_m.loc[atlas.towns_m["key"].isin(keys)]
     undated = pd.Series(flt.undated_mask(facilities), index=facilities.index)
 
-    coverage = coverage_by_town(sites_m, towns_m, radius_m=params.radius_m)
-    covered = dict(zip(towns_m["key"], coverage["covered_share"], strict=True))
+    coverage = coverage_report(sites_m, towns_m, radius_m=params.radius_m)
+    covered = dict(zip(towns_m["key"], coverage.towns["covered_share"], strict=True))
+    covered_parts = gpd.GeoDataFrame({"key": towns_m["key"].to_numpy()},
+                                     geometry=coverage.covered.to_numpy(), crs=towns_m.crs)
     tree = cKDTree(np.column_stack([sites_m.geometry.x.to_numpy(), sites_m.geometry.y.to_numpy()])
                    ) if len(sites_m) else None
 
@@ -412,7 +417,7 @@ def _cached(atlas: Atlas, flt: Filter, params: ScorecardParams) -> ScorecardResu
                                          "median_nearest_m")} for r in rows]),
         geometry=geoms, crs=towns_m.crs)
     return ScorecardResult(flt, params, ranked, total, g60, growth,
-                           data_revision(atlas.data_dir), excluded, frame)
+                           data_revision(atlas.data_dir), excluded, frame, covered_parts)
 
 
 def _g60(atlas: Atlas, points_m: gpd.GeoDataFrame) -> dict[str, object]:
