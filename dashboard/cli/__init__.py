@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from dashboard.cli._common import report_errors
+from dashboard.cli.brief import add_brief_command
 from dashboard.cli.check import add_check_command
 from dashboard.cli.clusters import add_cluster_commands
 from dashboard.cli.coverage import add_coverage_commands
@@ -18,6 +19,7 @@ from dashboard.cli.history import add_history_command
 from dashboard.cli.info import add_info_command
 from dashboard.cli.points import add_points_command
 from dashboard.cli.review import add_review_command
+from dashboard.cli.scorecard import add_scorecard_command
 from dashboard.cli.serve import add_serve_command
 from dashboard.cli.store import add_store_command
 from dashboard.cli.users import add_users_command
@@ -46,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_cluster_commands(analyses)
     add_points_command(analyses)
 
+    add_scorecard_command(sub)
+    add_brief_command(sub)
     add_geocode_command(sub)
     add_serve_command(sub)
     add_store_command(sub)
