@@ -17,6 +17,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from geo import catalog
+from geo._errors import InputError
 from geo.atlas import distinct_sites
 from geo.coverage import coverage_report
 from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS, DataLayout
@@ -31,6 +32,7 @@ __all__ = [
     "STRATEGY_YEAR",
     "ScorecardParams",
     "ScorecardResult",
+    "clear_cache",
     "grid_points",
     "run_scorecard",
 ]
@@ -133,12 +135,12 @@ class ScorecardParams:
     def __post_init__(self) -> None:
         if self.radius_m is not None and not (math.isfinite(self.radius_m)
                                               and self.radius_m > 0):
-            raise ValueError(f"radius_m must be a positive number of metres, got "
+            raise InputError(f"radius_m must be a positive number of metres, got "
                              f"{self.radius_m!r}")
         if not (math.isfinite(self.grid_m) and self.grid_m >= 10):
-            raise ValueError(f"grid_m must be at least 10 metres, got {self.grid_m!r}")
+            raise InputError(f"grid_m must be at least 10 metres, got {self.grid_m!r}")
         if self.since is not None and not 1850 <= int(self.since) <= 2100:
-            raise ValueError(f"since must be a year between 1850 and 2100, got {self.since!r}")
+            raise InputError(f"since must be a year between 1850 and 2100, got {self.since!r}")
 
 
 @dataclass(frozen=True)
@@ -307,6 +309,11 @@ def run_scorecard(atlas: Atlas, flt: Filter, params: ScorecardParams | None = No
     """
     params = params or ScorecardParams()
     return _cached(atlas, flt, params)
+
+
+def clear_cache() -> None:
+    """Forget the cached scorecards (benchmarks time the computation, not the cache)."""
+    _cached.cache_clear()
 
 
 @functools.lru_cache(maxsize=16)

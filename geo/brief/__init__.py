@@ -20,6 +20,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo import catalog
+from geo._errors import InputError
 from geo._io import atomic_write
 from geo.analysis.scorecard import (
     HOW,
@@ -81,6 +82,11 @@ def _params_text(params: ScorecardParams, lang: str) -> str:
 def _town_name(key: str, lang: str) -> str:
     term = catalog.TOWNS[key]
     return term.zh if lang == "zh" else term.en
+
+
+def _short_name(key: str, lang: str) -> str:
+    term = catalog.TOWNS[key]
+    return term.zh if lang == "zh" else term.en.removesuffix(" New Town")
 
 
 def _figures(row: dict[str, Any], lang: str) -> list[tuple[str, str]]:
@@ -162,7 +168,7 @@ def build_brief(atlas: Atlas, flt: Filter, *, towns: str | list[str] = "all", la
         The PDF bytes, the HTML and the scorecard whose numbers the brief prints.
     """
     if lang not in ("zh", "en"):
-        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
+        raise InputError(f"lang must be 'zh' or 'en', got {lang!r}")
     everything = towns == "all" or towns == ["all"]
     keys = list(catalog.TOWNS) if everything else [
         catalog.TOWN_NAMES.resolve(t) for t in ([towns] if isinstance(towns, str) else towns)]
@@ -256,11 +262,9 @@ def _html(atlas: Atlas, flt: Filter, result: ScorecardResult, doc: dict[str, Any
     comparison = None
     growth_all = ""
     if everything:
-        head = [label(k, lang) for k in ("rank", "town", "inside", "associated", "placeholder",
-                                         "total", "distinct_sites", "density", "per_100k",
-                                         "covered_share", "median_nearest")]
+        head = label("comparison_head", lang).split("|")
         comparison = {"head": head, "rows": [[
-            fmt_count(r["rank"]), _town_name(r["key"], lang), fmt_count(r["inside"]),
+            fmt_count(r["rank"]), _short_name(r["key"], lang), fmt_count(r["inside"]),
             fmt_count(r["associated"]), fmt_count(r["placeholder"]), fmt_count(r["total"]),
             fmt_count(r["distinct_sites"]), fmt_ratio(r["density_inside_per_10km2"]),
             fmt_ratio(r["per_100k_planned"]), fmt_share(r["covered_share"]),

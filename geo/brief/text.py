@@ -82,6 +82,9 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
     "comparison": {"zh": "五个新城对比（按边界内设施数排名）",
                    "en": "The five towns side by side (ranked by facilities inside)"},
     "town": {"zh": "新城", "en": "Town"},
+    "comparison_head": {"zh": "排名|新城|边界内|边界外|占位点|合计|不重复地点|每10 km²|每10万规划人口|覆盖比例|最近距离中位数(m)",
+                        "en": "#|Town|Inside|Outside|Placeh.|Total|Sites|per 10 km²|per 100k planned|"
+                              "Covered|Median nearest (m)"},
     "none": {"zh": "—", "en": "—"},
 }
 

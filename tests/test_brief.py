@@ -1,0 +1,161 @@
+"""The PDF brief read back with poppler: numbers equal to the scorecard JSON, CJK intact, fonts embedded."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from dashboard.cli import main as newtown
+from geo.analysis.scorecard import ScorecardParams, run_scorecard
+from geo.brief import build_brief, write_brief
+from geo.brief.text import fmt_count, fmt_km2, fmt_m, fmt_ratio, fmt_share, label
+from geo.query import Filter
+
+WHEN = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def pdftotext(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def pdffonts(path: Path) -> list[list[str]]:
+    out = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True,
+                         text=True).stdout.splitlines()
+    return [line.split() for line in out[2:] if line.strip()]
+
+
+def pages(path: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(path)], check=True, capture_output=True,
+                          text=True).stdout
+    match = re.search(r"^Pages:\s+(\d+)", info, re.M)
+    assert match
+    return int(match.group(1))
+
+
+def value_after(text: str, name: str) -> str:
+    """The last cell of the first line that starts with ``name`` and has a value after it
+    (pdftotext -layout); a legend entry with the same words has none."""
+    for line in text.splitlines():
+        cell = line.strip()
+        if cell.startswith(name) and cell[len(name):].strip():
+            return cell.split()[-1]
+    raise AssertionError(f"{name!r} not in the PDF text")
+
+
+def expected_figures(row: dict[str, object], lang: str) -> dict[str, str]:
+    figures = {
+        label("inside", lang): fmt_count(row["inside"]),
+        label("associated", lang): fmt_count(row["associated"]),
+        label("placeholder", lang): fmt_count(row["placeholder"]),
+        label("total", lang): fmt_count(row["total"]),
+        label("distinct_sites", lang): fmt_count(row["distinct_sites"]),
+        label("density", lang): fmt_ratio(row["density_inside_per_10km2"]),
+        label("covered_share", lang): fmt_share(row["covered_share"]),
+        label("median_nearest", lang): fmt_m(row["median_nearest_m"]),
+        label("area_km2", lang): fmt_km2(row["area_km2"]),
+    }
+    if row["key"] == "songjiang":
+        figures[label("g60_share", lang)] = fmt_share(row["g60_share"])
+    return figures
+
+
+@pytest.fixture(scope="module")
+def songjiang_pdf(bundled_atlas, tmp_path_factory):
+    brief = build_brief(bundled_atlas, Filter(), towns="songjiang", lang="zh",
+                        params=ScorecardParams(since=2020), generated=WHEN)
+    path = write_brief(tmp_path_factory.mktemp("brief") / "songjiang.pdf", brief)
+    return path, brief
+
+
+def test_pdf_numbers_equal_the_json_and_chinese_is_intact(songjiang_pdf):
+    path, brief = songjiang_pdf
+    text = pdftotext(path)
+    assert "松江新城创新平台简报" in text
+    assert "新城边界（近似）" in text  # the map's boundary label is text, not curves
+    row = brief.scorecard.to_json()["towns"]
+    songjiang = next(r for r in row if r["key"] == "songjiang")
+    for name, value in expected_figures(songjiang, "zh").items():
+        assert value_after(text, name) == value, name
+    since = songjiang["since"]
+    assert re.search(rf"^\s*{since['then']}\s+{since['now']}\s+\+{since['change']}\s+"
+                     rf"{since['undated_not_in_then']}\s*$", text, re.M)
+    assert brief.scorecard.sources["revision"] in text
+    assert 2 <= pages(path) <= 4
+
+
+def test_pdf_fonts_are_all_embedded(songjiang_pdf):
+    path, _ = songjiang_pdf
+    fonts = pdffonts(path)
+    assert fonts, "no fonts listed"
+    assert all(row[-5] == "yes" for row in fonts), fonts  # the 'emb' column
+    assert any("Noto-Sans-CJK-SC" in row[0] for row in fonts)
+
+
+def test_empty_selection_gives_a_brief_that_says_so(bundled_atlas, tmp_path):
+    brief = build_brief(bundled_atlas, Filter(text="no-such-facility-anywhere"),
+                        towns="qingpu", lang="en", generated=WHEN)
+    path = write_brief(tmp_path / "empty.pdf", brief)
+    text = pdftotext(path)
+    assert "No facilities match the filter" in text
+    assert value_after(text, "Total") == "0"
+    assert brief.scorecard.total["total"] == 0
+
+
+def test_text_from_the_filter_is_escaped(bundled_atlas):
+    brief = build_brief(bundled_atlas, Filter(text="<b>x</b>"), towns="fengxian",
+                        generated=WHEN)
+    assert "&lt;b&gt;x&lt;/b&gt;" in brief.html
+    assert "<b>x</b>" not in brief.html
+
+
+def test_all_towns_brief_has_a_comparison_page(bundled_atlas, tmp_path):
+    brief = build_brief(bundled_atlas, Filter(), towns="all", lang="en", generated=WHEN)
+    path = write_brief(tmp_path / "all.pdf", brief)
+    text = pdftotext(path)
+    assert "The five towns side by side" in text
+    for row in brief.scorecard.to_json()["towns"]:
+        short = row["name_en"].removesuffix(" New Town")
+        line = next(x for x in text.splitlines()
+                    if re.match(rf"\s*{row['rank']}\s+{short}\s", x))
+        cells = line.split()
+        assert cells[-1] == fmt_m(row["median_nearest_m"])
+        assert cells[-2] == fmt_share(row["covered_share"])
+        assert fmt_count(row["inside"]) in cells
+    assert 10 <= pages(path) <= 21
+
+
+def test_cli_json_and_pdf_carry_the_same_numbers(tmp_path, capsys):
+    options = ["--as-of", "2023", "--since", "2019", "--radius-m", "2500"]
+    assert newtown(["scorecard", "--json", *options]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    out = tmp_path / "jd.pdf"
+    assert newtown(["brief", "--town", "嘉定新城", "--lang", "zh", "-o", str(out),
+                    *options]) == 0
+    text = pdftotext(out)
+    jiading = next(r for r in doc["towns"] if r["key"] == "jiading")
+    for name, value in expected_figures(jiading, "zh").items():
+        assert value_after(text, name) == value, name
+    assert value_after(text, label("undated_not_shown", "zh")) == fmt_count(
+        jiading["undated_not_shown"])
+    assert "asof=2023" in text
+
+
+def test_cli_brief_bad_input(tmp_path, capsys):
+    assert newtown(["brief", "--town", "nowhere", "-o", str(tmp_path / "x.pdf")]) == 2
+    assert "unknown town" in capsys.readouterr().err
+    assert newtown(["brief", "--town", "qingpu", "-o", str(tmp_path / "x.txt")]) == 2
+    assert ".pdf" in capsys.readouterr().err
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_one_computation_scorecard_cached(bundled_atlas):
+    params = ScorecardParams(radius_m=2000)
+    first = run_scorecard(bundled_atlas, Filter(), params)
+    brief = build_brief(bundled_atlas, Filter(), towns="nanhui", params=params, generated=WHEN)
+    assert brief.scorecard.to_json()["towns"] == first.to_json()["towns"]
