@@ -20,6 +20,7 @@ from dashboard.callbacks import (
     filters,
     frame,
     page,
+    scorecard,
     summary,
     upload,
     url,
@@ -122,6 +123,7 @@ def create_app(
     export.register(app, mapdata)
     clusters.register(app, mapdata)
     coverage.register(app, mapdata)
+    scorecard.register(app, mapdata)
     # Uploads are checked in the browser first; this caps what any request may carry.
     app.server.config["MAX_CONTENT_LENGTH"] = 2 * max_upload_bytes + 1_000_000
 

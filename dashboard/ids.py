@@ -111,3 +111,14 @@ TAB = "tab"  # pattern-matching: {"type": TAB, "tab": name}; its panel's id is f
 CARDS = "cards"
 DETAILS_POPUP = "details-popup"
 DETAILS_CLOSE = "details-close"
+
+# scorecard tab: the towns side by side, and the PDF brief
+SC_RADIUS = "sc-radius"
+SC_SINCE = "sc-since"
+SC_AS_OF = "sc-as-of"
+SC_RUN = "sc-run"
+SC_RESULTS = "sc-results"
+BRIEF_TOWN = "brief-town"
+BRIEF_BUTTON = "brief-button"
+BRIEF_DOWNLOAD = "brief-download"
+BRIEF_STATUS = "brief-status"

@@ -14,7 +14,7 @@ BASEMAPS = ("none", "osm", "carto", "tianditu", "amap")
 #: Basemaps whose tiles are in GCJ-02: overlays must be shifted to line up with the streets.
 GCJ02_BASEMAPS = frozenset({"amap"})
 #: The analysis panels, tabs of the right-hand drawer, in order.
-TABS = ("summary", "coverage", "clusters", "export", "upload")
+TABS = ("summary", "scorecard", "coverage", "clusters", "export", "upload")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dashboard.components.coverage import coverage_panel
 from dashboard.components.details import details_popup
 from dashboard.components.export import export_panel
 from dashboard.components.filters import filters_panel
+from dashboard.components.scorecard import scorecard_panel
 from dashboard.components.map import the_map
 from dashboard.components.summary import summary_panel
 from dashboard.components.upload import upload_panel
@@ -75,6 +76,7 @@ def page(
 
     panels = {
         "summary": summary_panel(lang),
+        "scorecard": scorecard_panel(lang),
         "coverage": coverage_panel(lang),
         "clusters": clusters_panel(lang),
         "export": export_panel(lang),

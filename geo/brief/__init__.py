@@ -172,6 +172,10 @@ def build_brief(atlas: Atlas, flt: Filter, *, towns: str | list[str] = "all", la
     everything = towns == "all" or towns == ["all"]
     keys = list(catalog.TOWNS) if everything else [
         catalog.TOWN_NAMES.resolve(t) for t in ([towns] if isinstance(towns, str) else towns)]
+    if flt.towns and any(k not in flt.towns for k in keys):
+        raise InputError(f"the filter keeps only {', '.join(flt.towns)}: a brief of "
+                         f"{', '.join(keys)} would be empty by construction; drop the town "
+                         "filter or brief one of those towns")
     params = params or ScorecardParams()
     # One computation: the scorecard of the filter (all five towns ranked unless the filter
     # names towns), exactly what `newtown scorecard --json` prints for the same options.

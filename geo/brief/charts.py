@@ -57,8 +57,12 @@ def _draw_polygon(ax: Any, geom: shapely.Geometry, **style: Any) -> None:
         ax.add_patch(PathPatch(path, **style))
 
 
-def _frame(ax: Any, town_m: shapely.Geometry, margin: float = 0.08) -> None:
+def _frame(ax: Any, town_m: shapely.Geometry, margin: float = 0.08,
+           points_m: gpd.GeoDataFrame | None = None) -> None:
     x0, y0, x1, y1 = town_m.bounds
+    if points_m is not None and len(points_m):
+        px0, py0, px1, py1 = points_m.total_bounds
+        x0, y0, x1, y1 = min(x0, px0), min(y0, py0), max(x1, px1), max(y1, py1)
     pad = max(x1 - x0, y1 - y0) * margin
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
@@ -95,7 +99,7 @@ def town_map_svg(town_m: shapely.Geometry, facilities_m: gpd.GeoDataFrame, *,
                       linestyle=(0, (5, 3)))
         x0, y0, x1, y1 = town_m.bounds
         ax.text(x0, y1, boundary_label, fontsize=8, color="#3b5b8a", va="bottom")
-        _frame(ax, town_m)
+        _frame(ax, town_m, points_m=facilities_m)
         xs, ys = facilities_m.geometry.x.to_numpy(), facilities_m.geometry.y.to_numpy()
         placeholder = (facilities_m["membership"] == "placeholder").to_numpy()
         colours = [_layer_colour(v) for v in facilities_m["layers"]]

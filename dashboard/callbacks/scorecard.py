@@ -1,0 +1,124 @@
+"""Scorecard tab: the towns side by side from geo.analysis.scorecard, and the PDF brief download.
+
+Both call the one scorecard computation (the same numbers as ``newtown scorecard --json`` and
+``newtown brief`` for the same filter and parameters); the callbacks only format it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from dash import Dash, Input, Output, State, dcc, html, no_update
+
+from dashboard import ids
+from dashboard.i18n import t
+from dashboard.mapdata import MapData
+from dashboard.state import FilterControls, filter_from_controls, filter_states
+from geo._errors import AtlasError
+from geo.analysis.scorecard import ScorecardParams, ScorecardResult, run_scorecard
+from geo.brief import build_brief
+from geo.brief.text import fmt_count, fmt_m, fmt_ratio, fmt_share, label
+from geo.query import Filter
+
+__all__ = ["brief_pdf", "params_from_inputs", "register", "scorecard_view"]
+
+_COLUMNS = ("rank", "town", "inside", "associated", "placeholder", "total", "distinct_sites",
+            "density", "per_100k", "covered_share", "median_nearest")
+
+
+def params_from_inputs(radius: float | None, since: float | None) -> ScorecardParams:
+    """ScorecardParams from the panel's inputs (blank radius = each category's default)."""
+    return ScorecardParams(radius_m=float(radius) if radius else None,
+                           since=int(since) if since else None)
+
+
+def with_as_of(flt: Filter, as_of: float | None) -> Filter:
+    """The filter with the panel's as-of year (blank: no as-of)."""
+    return replace(flt, as_of=int(as_of)) if as_of else flt
+
+
+def scorecard_view(result: ScorecardResult, lang: str) -> html.Div:
+    """The ranked comparison table and the notes (Dash escapes every text)."""
+    head = html.Tr([html.Th(label(c, lang)) for c in _COLUMNS])
+    rows = [html.Tr([
+        html.Td(fmt_count(r["rank"])), html.Td(str(r["name_zh"] if lang == "zh"
+                                                   else r["name_en"])),
+        html.Td(fmt_count(r["inside"])), html.Td(fmt_count(r["associated"])),
+        html.Td(fmt_count(r["placeholder"])), html.Td(fmt_count(r["total"])),
+        html.Td(fmt_count(r["distinct_sites"])),
+        html.Td(fmt_ratio(r["density_inside_per_10km2"])),
+        html.Td(fmt_ratio(r["per_100k_planned"])), html.Td(fmt_share(r["covered_share"])),
+        html.Td(fmt_m(r["median_nearest_m"]))], **{"data-town": str(r["key"])})
+        for r in result.towns]
+    g60 = result.g60
+    notes = [html.Div(t("sc_g60", lang, share=fmt_share(g60["share"]), hits=g60["in_band"],
+                        n=g60["platforms"]))]
+    undated = int(result.total["undated_not_shown"])  # type: ignore[call-overload]
+    if undated:
+        notes.append(html.Div(t("sc_undated", lang, n=undated)))
+    if result.excluded_placeholders:
+        notes.append(html.Div(t("sc_excluded", lang, n=len(result.excluded_placeholders))))
+    since = [r for r in result.towns if "since" in r]
+    if since:
+        year = since[0]["since"]["year"]  # type: ignore[index]
+        notes.append(html.Div(label("since", lang, year=year) + ": " + ", ".join(
+            f"{r['name_zh'] if lang == 'zh' else r['name_en']} "
+            f"{r['since']['change']:+d}" for r in since)))  # type: ignore[index]
+    return html.Div([html.Table([html.Thead(head), html.Tbody(rows)],
+                                className="nt-table", id="sc-table"),
+                     html.Div(notes, className="nt-notes")])
+
+
+def brief_pdf(mapdata: MapData, flt: Filter, town: str | None, params: ScorecardParams,
+              lang: str) -> tuple[str, bytes]:
+    """The brief's file name and PDF bytes for the current filter, town and parameters.
+
+    No town chosen: the filter's town when it names exactly one, else all five.
+    """
+    if not town:
+        town = flt.towns[0] if len(flt.towns) == 1 else "all"
+    brief = build_brief(mapdata.atlas, flt, towns=town, lang=lang, params=params)
+    year = f"-asof{flt.as_of}" if flt.as_of is not None else ""
+    return f"newtown-brief-{town}{year}.pdf", brief.pdf
+
+
+def register(app: Dash, mapdata: MapData) -> None:
+    @app.callback(
+        output=Output(ids.SC_RESULTS, "children"),
+        inputs={"_n": Input(ids.SC_RUN, "n_clicks")},
+        state={"controls": filter_states(), "radius": State(ids.SC_RADIUS, "value"),
+               "since": State(ids.SC_SINCE, "value"), "as_of": State(ids.SC_AS_OF, "value"),
+               "lang": State(ids.PAGE_LANG, "data")},
+        prevent_initial_call=True,
+    )
+    def show_scorecard(_n: int | None, controls: FilterControls, radius: float | None,
+                       since: float | None, as_of: float | None,
+                       lang: str | None) -> html.Div:
+        lang = lang or "zh"
+        try:
+            flt = with_as_of(filter_from_controls(controls), as_of)
+            result = run_scorecard(mapdata.atlas, flt, params_from_inputs(radius, since))
+        except AtlasError as exc:
+            return html.Div(str(exc), className="warn")
+        return scorecard_view(result, lang)
+
+    @app.callback(
+        output=[Output(ids.BRIEF_DOWNLOAD, "data"), Output(ids.BRIEF_STATUS, "children")],
+        inputs={"_n": Input(ids.BRIEF_BUTTON, "n_clicks")},
+        state={"controls": filter_states(), "town": State(ids.BRIEF_TOWN, "value"),
+               "radius": State(ids.SC_RADIUS, "value"), "since": State(ids.SC_SINCE, "value"),
+               "as_of": State(ids.SC_AS_OF, "value"), "lang": State(ids.PAGE_LANG, "data")},
+        prevent_initial_call=True,
+    )
+    def download_brief(_n: int | None, controls: FilterControls, town: str | None,
+                       radius: float | None, since: float | None, as_of: float | None,
+                       lang: str | None) -> tuple[Any, html.Div]:
+        lang = lang or "zh"
+        try:
+            flt = with_as_of(filter_from_controls(controls), as_of)
+            name, data = brief_pdf(mapdata, flt, town,
+                                   params_from_inputs(radius, since), lang)
+        except AtlasError as exc:
+            return no_update, html.Div(str(exc), className="warn")
+        return dcc.send_bytes(data, name), html.Div(t("brief_done", lang, name=name))

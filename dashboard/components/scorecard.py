@@ -1,0 +1,39 @@
+"""The Scorecard tab's controls and the Brief (PDF) button (results by dashboard.callbacks.scorecard)."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from dashboard import ids
+from dashboard.i18n import t
+from geo import catalog
+
+
+def scorecard_panel(lang: str) -> html.Div:
+    """The Scorecard tab: radius, since and as-of years, the table, and the brief download."""
+    towns = [{"label": t("brief_all", lang), "value": "all"}] + [
+        {"label": term.label(lang), "value": key} for key, term in catalog.TOWNS.items()]
+    return html.Div([
+        html.Div([
+            html.Label([t("sc_radius", lang),
+                        dcc.Input(id=ids.SC_RADIUS, type="number", min=50, max=30000, step=50,
+                                  className="nt-num")]),
+            html.Label([t("sc_since", lang),
+                        dcc.Input(id=ids.SC_SINCE, type="number", min=1950, max=2100, step=1,
+                                  value=2020, className="nt-num")]),
+            html.Label([t("sc_as_of", lang),
+                        dcc.Input(id=ids.SC_AS_OF, type="number", min=1950, max=2100, step=1,
+                                  className="nt-num")]),
+        ], className="nt-params"),
+        html.Button(t("run", lang), id=ids.SC_RUN, className="nt-btn nt-primary"),
+        dcc.Loading(html.Div(id=ids.SC_RESULTS), type="dot"),
+        html.Div([
+            html.Label([t("sc_town", lang),
+                        dcc.Dropdown(id=ids.BRIEF_TOWN, options=towns, value=None,
+                                     clearable=True, placeholder=t("brief_current", lang),
+                                     className="nt-inline-dd")]),
+            html.Button(t("brief_button", lang), id=ids.BRIEF_BUTTON, className="nt-btn"),
+        ], className="nt-params"),
+        dcc.Loading(html.Div(id=ids.BRIEF_STATUS), type="dot"),
+        dcc.Download(id=ids.BRIEF_DOWNLOAD),
+    ])
