@@ -32,12 +32,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synth import cached_data_dir  # noqa: E402
+from synth import cached_data_dir
 
-from geo.analysis.scorecard import ScorecardParams, clear_cache, run_scorecard  # noqa: E402
-from geo.atlas import load_atlas  # noqa: E402
-from geo.brief import build_brief, write_brief  # noqa: E402
-from geo.query import Filter  # noqa: E402
+from geo.analysis.scorecard import ScorecardParams, clear_cache, run_scorecard
+from geo.atlas import load_atlas
+from geo.brief import build_brief, write_brief
+from geo.query import Filter
 
 
 def timed(func: Callable[[], object], repeats: int) -> tuple[float, object]:

@@ -1,4 +1,4 @@
-"""The PDF brief read back with poppler: numbers equal to the scorecard JSON, CJK intact, fonts embedded."""
+"""The PDF brief read back with poppler: the JSON's numbers, CJK intact, fonts embedded."""
 
 from __future__ import annotations
 

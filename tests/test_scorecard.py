@@ -1,4 +1,4 @@
-"""The town scorecard: known answers on a small hand-made data set, consistency on the bundled data."""
+"""The town scorecard: known answers on a hand-made data set, consistency on the bundled data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import csv
 import json
 import math
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,7 +69,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     towns_path.write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
 
     sj_town, sj_district = _town_and_district("songjiang", "松江区")
-    jd_town, jd_district = _town_and_district("jiading", "嘉定区")
+    jd_town, _jd_district = _town_and_district("jiading", "嘉定区")
     inside = sj_town.representative_point()
     near = shapely.Point(inside.x + 300, inside.y + 300)
     assert sj_town.contains(near)

@@ -13,8 +13,8 @@ from dashboard.components.coverage import coverage_panel
 from dashboard.components.details import details_popup
 from dashboard.components.export import export_panel
 from dashboard.components.filters import filters_panel
-from dashboard.components.scorecard import scorecard_panel
 from dashboard.components.map import the_map
+from dashboard.components.scorecard import scorecard_panel
 from dashboard.components.summary import summary_panel
 from dashboard.components.upload import upload_panel
 from dashboard.i18n import t

@@ -1,4 +1,4 @@
-"""The Scorecard tab's controls and the Brief (PDF) button (results by dashboard.callbacks.scorecard)."""
+"""The Scorecard tab's controls and the Brief (PDF) button (results: callbacks.scorecard)."""
 
 from __future__ import annotations
 

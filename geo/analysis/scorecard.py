@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import geopandas as gpd
 import numpy as np
@@ -69,13 +69,15 @@ HOW: Final[Mapping[str, Mapping[str, str]]] = {
               "(parent_id) counts once, with its parent.",
     },
     "density": {
-        "zh": "边界内设施数 ÷ 新城面积 × 10；面积为近似边界在 EPSG:4549 下的面积。不含关联（边界外）"
+        "zh": "边界内设施数 ÷ 新城面积 × 10；面积为近似边界在 EPSG:4549 下的面积。"
+              "不含关联（边界外）"
               "设施和占位点。",
         "en": "Inside count ÷ town area × 10; area of the approximate boundary in EPSG:4549. "
               "Associated-outside facilities and placeholders excluded.",
     },
     "per_100k": {
-        "zh": "关联该新城的全部设施数 ÷ 规划人口 × 10 万；规划人口取自新城属性（年份与出处见来源），"
+        "zh": "关联该新城的全部设施数 ÷ 规划人口 × 10 万；"
+              "规划人口取自新城属性（年份与出处见来源），"
               "无出处的新城留空。",
         "en": "All facilities associated with the town ÷ planned population × 100,000; the "
               "planned population is a town attribute with its year and source, blank where "
@@ -214,8 +216,8 @@ def grid_points(area_m: shapely.Geometry, spacing_m: float) -> np.ndarray:
     x0, y0, x1, y1 = area_m.bounds
     xs = (np.arange(math.floor(x0 / spacing_m), math.ceil(x1 / spacing_m)) + 0.5) * spacing_m
     ys = (np.arange(math.floor(y0 / spacing_m), math.ceil(y1 / spacing_m)) + 0.5) * spacing_m
-    gx, gy = np.meshgrid(xs, ys)
-    gx, gy = gx.ravel(), gy.ravel()
+    mesh_x, mesh_y = np.meshgrid(xs, ys)
+    gx, gy = mesh_x.ravel(), mesh_y.ravel()
     prepared = shapely.from_wkb(shapely.to_wkb(area_m))
     shapely.prepare(prepared)
     inside = shapely.contains_xy(prepared, gx, gy)
@@ -233,7 +235,8 @@ def data_revision(data_dir: Path) -> dict[str, object]:
                 str(path), path.stat().st_mtime_ns, path.stat().st_size)
     combined = hashlib.sha256("".join(f"{k}:{v};" for k, v in sorted(files.items()))
                               .encode()).hexdigest()
-    return {"files": files, "revision": combined[:12]}
+    revision: dict[str, object] = {"files": files, "revision": combined[:12]}
+    return revision
 
 
 @functools.lru_cache(maxsize=32)
@@ -340,11 +343,13 @@ def _cached(atlas: Atlas, flt: Filter, params: ScorecardParams) -> ScorecardResu
     if params.since is not None:
         then = replace(flt, as_of=params.since)
         then_selected = then.select(facilities)
-        since_counts = then_selected["town"].value_counts().to_dict()
+        since_counts = {str(k): int(v) for k, v in
+                        then_selected["town"].value_counts().items()}
         then_undated = facilities.loc[then.undated_mask(facilities)]
-        since_undated = then_undated["town"].value_counts().to_dict()
+        since_undated = {str(k): int(v) for k, v in
+                         then_undated["town"].value_counts().items()}
 
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     geoms = []
     for key in keys:
         town = selected.loc[selected["town"] == key]
@@ -364,7 +369,7 @@ def _cached(atlas: Atlas, flt: Filter, params: ScorecardParams) -> ScorecardResu
         g60_share = None
         if key == G60_TOWN:
             g60_share = _g60(atlas, sites_m.loc[town_sites.index])["share"]
-        row: dict[str, object] = {
+        row: dict[str, Any] = {
             "key": key,
             "name_zh": catalog.TOWNS[key].zh,
             "name_en": catalog.TOWNS[key].en,
@@ -397,24 +402,25 @@ def _cached(atlas: Atlas, flt: Filter, params: ScorecardParams) -> ScorecardResu
         rows.append(row)
 
     order = sorted(range(len(rows)), key=lambda i: (
-        -int(rows[i]["inside"]),  # type: ignore[call-overload]
-        -float(rows[i]["density_inside_per_10km2"] or 0.0),  # type: ignore[arg-type]
+        -int(rows[i]["inside"]),
+        -float(rows[i]["density_inside_per_10km2"] or 0.0),
         i))
     for rank, i in enumerate(order, start=1):
         rows[i]["rank"] = rank
     ranked = tuple(rows[i] for i in order)
 
-    total_area = sum(float(r["area_km2"]) for r in rows)  # type: ignore[arg-type]
-    total_inside = sum(int(r["inside"]) for r in rows)  # type: ignore[call-overload]
+    total_area = float(sum(float(r["area_km2"]) for r in rows))
+    total_inside = sum(int(r["inside"]) for r in rows)
     total: dict[str, object] = {
-        k: sum(int(r[k]) for r in rows)  # type: ignore[call-overload]
+        k: sum(int(r[k]) for r in rows)
         for k in ("inside", "associated", "placeholder", "total", "distinct_sites",
                   "undated_not_shown")
     }
     total["area_km2"] = round(total_area, 3)
     total["density_inside_per_10km2"] = _ratio(total_inside, total_area, 10.0)
 
-    g60 = _g60(atlas, sites_m.loc[sites["town"] == G60_TOWN]) if G60_TOWN in keys else {
+    g60: dict[str, object] = _g60(atlas, sites_m.loc[sites["town"] == G60_TOWN]) \
+        if G60_TOWN in keys else {
         "town": G60_TOWN, "platforms": None, "in_band": None, "share": None}
     growth = _growth(facilities, flt, keys)
     frame = gpd.GeoDataFrame(

@@ -25,7 +25,7 @@ _RC = {"svg.fonttype": "none", "font.family": list(FONT_FAMILY), "axes.unicode_m
        "svg.hashsalt": "newtown-brief"}
 
 
-def _rc() -> dict[str, object]:
+def _rc() -> dict[str, Any]:
     """matplotlib settings: SVG text as text, in the CJK family (registered if needed)."""
     family = cjk_font()
     return {**_RC, "font.family": [family] if family else ["DejaVu Sans"]}
@@ -92,12 +92,12 @@ def town_map_svg(town_m: shapely.Geometry, facilities_m: gpd.GeoDataFrame, *,
     ``facilities_m``: EPSG:4549 points with ``layers`` and ``membership``; placeholders are
     drawn as hollow circles so they never read as sites.
     """
-    with rc_context(_rc()):
+    with rc_context(_rc()):  # type: ignore[arg-type]  # typed as literal keys only
         fig = Figure(figsize=(6.6, 4.6))
         ax = fig.add_axes((0.01, 0.01, 0.70, 0.98))
         _draw_polygon(ax, town_m, facecolor="#e9eef5", edgecolor="#3b5b8a", lw=1.2,
                       linestyle=(0, (5, 3)))
-        x0, y0, x1, y1 = town_m.bounds
+        x0, _y0, _x1, y1 = town_m.bounds
         ax.text(x0, y1, boundary_label, fontsize=8, color="#3b5b8a", va="bottom")
         _frame(ax, town_m, points_m=facilities_m)
         xs, ys = facilities_m.geometry.x.to_numpy(), facilities_m.geometry.y.to_numpy()
@@ -139,7 +139,7 @@ def town_map_svg(town_m: shapely.Geometry, facilities_m: gpd.GeoDataFrame, *,
 def coverage_map_svg(town_m: shapely.Geometry, covered_m: shapely.Geometry | None,
                      sites_m: gpd.GeoDataFrame) -> str:
     """The town, its part within reach (shaded) and the sites that reach it (EPSG:4549)."""
-    with rc_context(_rc()):
+    with rc_context(_rc()):  # type: ignore[arg-type]  # typed as literal keys only
         fig = Figure(figsize=(4.2, 3.4))
         ax = fig.add_axes((0.01, 0.01, 0.98, 0.98))
         _draw_polygon(ax, town_m, facecolor="#fbe9e7", edgecolor="#8a3b2b", lw=1.0,
@@ -156,7 +156,7 @@ def growth_chart_svg(years: Sequence[int], series: Mapping[str, Sequence[int]], 
                      strategy_year: int, strategy_label: str, lang: str,
                      highlight: str | None = None) -> str:
     """Cumulative facilities by year, one line per town, the strategy year marked."""
-    with rc_context(_rc()):
+    with rc_context(_rc()):  # type: ignore[arg-type]  # typed as literal keys only
         fig = Figure(figsize=(6.4, 2.8))
         ax = fig.add_axes((0.08, 0.14, 0.66, 0.8))
         if years:

@@ -38,7 +38,8 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
     "planned_population": {"zh": "规划人口", "en": "Planned population"},
     "covered_share": {"zh": "服务半径覆盖面积比例", "en": "Area within the radius"},
     "median_nearest": {"zh": "到最近设施距离中位数（m）", "en": "Median distance to nearest (m)"},
-    "g60_share": {"zh": "松江设施位于 G60 示意带内比例", "en": "Songjiang platforms in the G60 band"},
+    "g60_share": {"zh": "松江设施位于 G60 示意带内比例",
+                  "en": "Songjiang platforms in the G60 band"},
     "undated_not_shown": {"zh": "无年份未显示", "en": "Undated, not shown"},
     "by_level": {"zh": "按级别", "en": "By level"},
     "by_category": {"zh": "按类别", "en": "By category"},
@@ -51,7 +52,8 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
     "then": {"zh": "{year} 年", "en": "In {year}"},
     "now": {"zh": "现在", "en": "Now"},
     "change": {"zh": "变化", "en": "Change"},
-    "undated_then": {"zh": "无年份（不在 {year} 视图中）", "en": "Undated (not in the {year} view)"},
+    "undated_then": {"zh": "无年份（不在 {year} 视图中）",
+                     "en": "Undated (not in the {year} view)"},
     "coverage": {"zh": "覆盖分析", "en": "Coverage"},
     "coverage_note": {"zh": "深色为服务半径覆盖部分；占位点不参与。",
                       "en": "Shaded: the part within the service radius; placeholders left out."},
@@ -64,7 +66,8 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
     "hull_km2": {"zh": "凸包面积（km²）", "en": "Hull area (km²)"},
     "how": {"zh": "计算方法与排除项", "en": "How each figure is computed, and what it excludes"},
     "caveats": {"zh": "注意事项", "en": "Caveats"},
-    "caveat_boundary": {"zh": "五个新城的边界均为手工数字化的近似边界，面积与官方面积相差约 1.5% 以内。",
+    "caveat_boundary": {"zh": "五个新城的边界均为手工数字化的近似边界，"
+                              "面积与官方面积相差约 1.5% 以内。",
                         "en": "All five boundaries are hand-digitised approximations, within "
                               "about 1.5 % of the official areas."},
     "caveat_placeholders": {"zh": "占位点不进入任何空间指标（覆盖、距离、密度、集聚、G60）。",
@@ -82,8 +85,10 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
     "comparison": {"zh": "五个新城对比（按边界内设施数排名）",
                    "en": "The five towns side by side (ranked by facilities inside)"},
     "town": {"zh": "新城", "en": "Town"},
-    "comparison_head": {"zh": "排名|新城|边界内|边界外|占位点|合计|不重复地点|每10 km²|每10万规划人口|覆盖比例|最近距离中位数(m)",
-                        "en": "#|Town|Inside|Outside|Placeh.|Total|Sites|per 10 km²|per 100k planned|"
+    "comparison_head": {"zh": "排名|新城|边界内|边界外|占位点|合计|不重复地点|每10 km²|"
+                              "每10万规划人口|覆盖比例|最近距离中位数(m)",
+                        "en": "#|Town|Inside|Outside|Placeh.|Total|Sites|per 10 km²|"
+                              "per 100k planned|"
                               "Covered|Median nearest (m)"},
     "none": {"zh": "—", "en": "—"},
 }
