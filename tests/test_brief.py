@@ -86,6 +86,8 @@ def test_pdf_numbers_equal_the_json_and_chinese_is_intact(songjiang_pdf):
     assert re.search(rf"^\s*{since['then']}\s+{since['now']}\s+\+{since['change']}\s+"
                      rf"{since['undated_not_in_then']}\s*$", text, re.M)
     assert brief.scorecard.sources["revision"] in text
+    digest = brief.scorecard.sources["files"]["facilities.csv"]["sha256"]
+    assert digest[:16] in text  # the sources list names each file's SHA-256
     assert 2 <= pages(path) <= 4
 
 

@@ -15,6 +15,7 @@ from geo.analysis.coverage import CoverageParams, CoverageResult, NetworkParams,
 from geo.analysis.density import DensityParams, DensityResult, run_density
 from geo.analysis.hotspots import HotspotParams, HotspotResult, run_hotspots
 from geo.analysis.points import PointsParams, PointsResult, run_points
+from geo.analysis.scorecard import ScorecardParams, ScorecardResult, run_scorecard
 from geo.analysis.siting import SitingParams, SitingResult, run_siting
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "NetworkParams",
     "PointsParams",
     "PointsResult",
+    "ScorecardParams",
+    "ScorecardResult",
     "SitingParams",
     "SitingResult",
     "data_sources",
@@ -39,5 +42,6 @@ __all__ = [
     "run_density",
     "run_hotspots",
     "run_points",
+    "run_scorecard",
     "run_siting",
 ]

@@ -18,9 +18,11 @@ from scipy.spatial import cKDTree
 
 from geo import catalog
 from geo._errors import InputError
+from geo.analysis.common import AnalysisResult, data_sources, to_wgs84
 from geo.atlas import distinct_sites
 from geo.coverage import coverage_report
-from geo.settings import GEOGRAPHIC_CRS, METRIC_CRS, DataLayout
+from geo.placement import analysable
+from geo.settings import METRIC_CRS
 
 if TYPE_CHECKING:
     from geo.atlas import Atlas
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HOW",
-    "SCHEMA_VERSION",
     "STRATEGY_YEAR",
     "ScorecardParams",
     "ScorecardResult",
@@ -37,8 +38,6 @@ __all__ = [
     "run_scorecard",
 ]
 
-#: Version of the scorecard JSON (the envelope of the analysis layer plus the body below).
-SCHEMA_VERSION: Final = 1
 #: The year of the municipal new-town strategy (沪府规〔2021〕2号), marked on growth charts.
 STRATEGY_YEAR: Final = 2021
 #: The band the Songjiang platforms are measured against (``corridors.geojson`` key).
@@ -146,12 +145,16 @@ class ScorecardParams:
 
 
 @dataclass(frozen=True)
-class ScorecardResult:
-    """The scorecard of the selected towns: one row per town, the growth series and notes."""
+class ScorecardResult(AnalysisResult):
+    """The scorecard of the selected towns: one row per town, the growth series and notes.
+
+    ``to_json()`` is the analysis envelope (docs/ANALYSIS.md) plus ``towns`` (ranked),
+    ``total``, ``g60``, ``growth`` and ``how`` (how each figure is computed, zh and en).
+    """
 
     filter: Filter
     params: ScorecardParams
-    towns: tuple[dict[str, object], ...]
+    towns: tuple[dict[str, Any], ...]
     total: dict[str, object]
     g60: dict[str, object]
     growth: dict[str, object]
@@ -171,24 +174,10 @@ class ScorecardResult:
                 "g60": dict(self.g60), "growth": dict(self.growth),
                 "how": {k: dict(v) for k, v in HOW.items()}}
 
-    def to_json(self) -> dict[str, object]:
-        """The documented result: the analysis envelope, then :meth:`body`."""
-        return {
-            "analysis": self.kind,
-            "schema": SCHEMA_VERSION,
-            "filter": self.filter.to_params(),
-            "parameters": self.parameters(),
-            "measured_in": METRIC_CRS,
-            "excluded_placeholders": list(self.excluded_placeholders),
-            "sources": self.sources,
-            **self.body(),
-        }
-
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """``scorecard`` (each town's polygon with its headline figures) and ``coverage`` (the
         part of each town within reach), WGS84."""
-        return {"scorecard": self.geometries.to_crs(GEOGRAPHIC_CRS),
-                "coverage": self.covered.to_crs(GEOGRAPHIC_CRS)}
+        return {"scorecard": to_wgs84(self.geometries), "coverage": to_wgs84(self.covered)}
 
     def row(self, key: str) -> dict[str, object]:
         """The row of one town by key."""
@@ -225,31 +214,14 @@ def grid_points(area_m: shapely.Geometry, spacing_m: float) -> np.ndarray:
 
 
 def data_revision(data_dir: Path) -> dict[str, object]:
-    """SHA-256 of each data file the scorecard reads, and one short revision over them all."""
-    layout = DataLayout(Path(data_dir))
-    files: dict[str, str] = {}
-    for name in ("facilities", "towns", "corridors"):
-        path = Path(getattr(layout, name))
-        if path.is_file():
-            files[path.relative_to(layout.root).as_posix()] = _sha256(
-                str(path), path.stat().st_mtime_ns, path.stat().st_size)
-    combined = hashlib.sha256("".join(f"{k}:{v};" for k, v in sorted(files.items()))
+    """The data files the scorecard reads (modification time, size, SHA-256) and one short
+    revision over them all (the first 12 hex digits of a SHA-256 of their digests)."""
+    sources = data_sources(data_dir, ("facilities", "towns", "corridors"))
+    files = sources["files"]
+    assert isinstance(files, dict)
+    combined = hashlib.sha256("".join(f"{k}:{v['sha256']};" for k, v in sorted(files.items()))
                               .encode()).hexdigest()
-    revision: dict[str, object] = {"files": files, "revision": combined[:12]}
-    return revision
-
-
-@functools.lru_cache(maxsize=32)
-def _sha256(path: str, mtime_ns: int, size: int) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _placeholder_mask(facilities: pd.DataFrame) -> np.ndarray:
-    """The one rule of the analysis layer: placeholder placements are not sites."""
-    if "placement" not in facilities.columns:
-        return np.zeros(len(facilities), dtype=bool)
-    return np.asarray(facilities["placement"].isin(catalog.PLACEHOLDER_PLACEMENTS).to_numpy(),
-                      dtype=bool)
+    return {**sources, "revision": combined[:12]}
 
 
 def _years(facilities: pd.DataFrame) -> np.ndarray:
@@ -324,9 +296,7 @@ def _cached(atlas: Atlas, flt: Filter, params: ScorecardParams) -> ScorecardResu
     facilities = atlas.facilities
     keys = [k for k in catalog.TOWNS if not flt.towns or k in flt.towns]
     selected = flt.select(facilities)
-    placeholder = _placeholder_mask(selected)
-    excluded = tuple(str(i) for i in selected.index[placeholder])
-    sites = selected.loc[~placeholder]
+    sites, excluded = analysable(selected)
     sites_m = atlas.facilities_m.loc[sites.index]
     towns_m = atlas.towns_m.loc[atlas.towns_m["key"].isin(keys)]
     undated = pd.Series(flt.undated_mask(facilities), index=facilities.index)
@@ -358,7 +328,7 @@ def _cached(atlas: Atlas, flt: Filter, params: ScorecardParams) -> ScorecardResu
         geom = towns_m.loc[towns_m["key"] == key].geometry.iloc[0]
         geoms.append(geom)
         area_km2 = float(geom.area) / 1e6
-        town_sites = town.loc[~_placeholder_mask(town)]
+        town_sites, _ = analysable(town)
         pop, pop_year, pop_source = _planned(atlas.towns, key)
         grid = grid_points(geom, params.grid_m)
         median = None

@@ -217,7 +217,7 @@ def _html(atlas: Atlas, flt: Filter, result: ScorecardResult, doc: dict[str, Any
     if result.excluded_placeholders:
         caveats.append(label("excluded", lang, ids=", ".join(result.excluded_placeholders)))
     how = [(label(_HOW_NAMES[k], lang), v[lang]) for k, v in HOW.items()]
-    sources = [(name, digest) for name, digest in doc["sources"]["files"].items()]
+    sources = [(name, entry["sha256"]) for name, entry in doc["sources"]["files"].items()]
     covered = result.covered.set_index("key").geometry
     towns_m = atlas.towns_m.set_index("key").geometry
     pages = []
