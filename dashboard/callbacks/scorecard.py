@@ -38,6 +38,11 @@ def with_as_of(flt: Filter, as_of: float | None) -> Filter:
     return replace(flt, as_of=int(as_of)) if as_of else flt
 
 
+def _data_town(key: str) -> dict[str, Any]:
+    """``data-town`` on a table row (Dash takes ``data-*`` props its signatures cannot name)."""
+    return {"data-town": key}
+
+
 def scorecard_view(result: ScorecardResult, lang: str) -> html.Div:
     """The ranked comparison table and the notes (Dash escapes every text)."""
     head = html.Tr([html.Th(label(c, lang)) for c in _COLUMNS])
@@ -49,7 +54,7 @@ def scorecard_view(result: ScorecardResult, lang: str) -> html.Div:
         html.Td(fmt_count(r["distinct_sites"])),
         html.Td(fmt_ratio(r["density_inside_per_10km2"])),
         html.Td(fmt_ratio(r["per_100k_planned"])), html.Td(fmt_share(r["covered_share"])),
-        html.Td(fmt_m(r["median_nearest_m"]))], **{"data-town": str(r["key"])})
+        html.Td(fmt_m(r["median_nearest_m"]))], **_data_town(str(r["key"])))
         for r in result.towns]
     g60 = result.g60
     notes = [html.Div(t("sc_g60", lang, share=fmt_share(g60["share"]), hits=g60["in_band"],
@@ -61,10 +66,10 @@ def scorecard_view(result: ScorecardResult, lang: str) -> html.Div:
         notes.append(html.Div(t("sc_excluded", lang, n=len(result.excluded_placeholders))))
     since = [r for r in result.towns if "since" in r]
     if since:
-        year = since[0]["since"]["year"]  # type: ignore[index]
+        year = since[0]["since"]["year"]
         notes.append(html.Div(label("since", lang, year=year) + ": " + ", ".join(
             f"{r['name_zh'] if lang == 'zh' else r['name_en']} "
-            f"{r['since']['change']:+d}" for r in since)))  # type: ignore[index]
+            f"{r['since']['change']:+d}" for r in since)))
     return html.Div([html.Table([html.Thead(head), html.Tbody(rows)],
                                 className="nt-table", id="sc-table"),
                      html.Div(notes, className="nt-notes")])
@@ -121,4 +126,6 @@ def register(app: Dash, mapdata: MapData) -> None:
                                    params_from_inputs(radius, since), lang)
         except AtlasError as exc:
             return no_update, html.Div(str(exc), className="warn")
-        return dcc.send_bytes(data, name), html.Div(t("brief_done", lang, name=name))
+        # Dash ships dcc.send_bytes unannotated and outside dcc's __all__.
+        payload = dcc.send_bytes(data, name)  # type: ignore[attr-defined,no-untyped-call]
+        return payload, html.Div(t("brief_done", lang, name=name))
