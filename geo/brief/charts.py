@@ -112,6 +112,15 @@ def town_map_svg(town_m: shapely.Geometry, facilities_m: gpd.GeoDataFrame, *,
             ax.scatter(xs[placeholder], ys[placeholder], s=70, facecolors="none",
                        edgecolors=[c for c, p in zip(colours, placeholder, strict=True) if p],
                        linewidths=1.4, linestyle="--", zorder=4)
+        # Points on one spot (placeholders on a town centre, units of one campus) draw as one
+        # marker: say how many stand there.
+        spots: dict[tuple[float, float], int] = {}
+        for x, y in zip(np.round(xs, -1), np.round(ys, -1), strict=True):
+            spots[(float(x), float(y))] = spots.get((float(x), float(y)), 0) + 1
+        for (x, y), n in spots.items():
+            if n > 1:
+                ax.annotate(f"×{n}", (x, y), xytext=(6, 5), textcoords="offset points",
+                            fontsize=7, color="#222222", zorder=5)
         legend = fig.add_axes((0.72, 0.05, 0.27, 0.9))
         legend.set_axis_off()
         shown = []
