@@ -33,3 +33,34 @@ def browser():
                                      args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL + PostGIS cluster for the session (tests/pg.py), stopped after.
+
+    Skips when PostgreSQL/PostGIS cannot be started here, unless NEWTOWN_REQUIRE_PG=1
+    (scripts/test, so CI) where that fails the tests instead.
+    """
+    import os
+
+    from tests import pg
+
+    cluster = pg.ThrowawayCluster()
+    try:
+        cluster.start()
+    except pg.ClusterUnavailableError as exc:
+        cluster.stop()
+        if pg.required():
+            pytest.fail(f"PostgreSQL + PostGIS are required ({pg.REQUIRE_ENV}=1) but: {exc}")
+        pytest.skip(f"no PostgreSQL + PostGIS here ({exc}); set {pg.REQUIRE_ENV}=1 to fail")
+    before = os.environ.get("PGPASSFILE")
+    os.environ["PGPASSFILE"] = str(cluster.pgpass)  # libpq, psycopg and ogrinfo read it
+    try:
+        yield cluster
+    finally:
+        if before is None:
+            os.environ.pop("PGPASSFILE", None)
+        else:
+            os.environ["PGPASSFILE"] = before
+        cluster.stop()
