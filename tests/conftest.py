@@ -64,3 +64,11 @@ def pg_cluster():
         else:
             os.environ["PGPASSFILE"] = before
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_databases(pg_cluster):
+    """Makes databases of the app role on the session's cluster (see tests/pg.Databases)."""
+    from tests import pg
+
+    return pg.Databases(pg_cluster)

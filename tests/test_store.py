@@ -1,13 +1,17 @@
 """The editable store: transactions, versions, review, roles, revert, dump, backup, crash safety.
 
-Every test takes a store URL from the ``store_url`` fixture, parametrised over engines: only
-SQLite (a GeoPackage file) today; PostgreSQL joins the list when the store supports it.
+Every test takes a store URL from the ``store_url`` fixture, parametrised over engines: SQLite
+(a GeoPackage file) and PostgreSQL + PostGIS (a database of the throwaway test cluster,
+tests/pg.py, used through its least-privilege role; skipped where PostgreSQL cannot run,
+failed instead under scripts/test). PostgreSQL-only checks are in tests/test_store_postgis.py.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,9 +19,11 @@ import sys
 import time
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
+import sqlalchemy as sa
 from geopandas.testing import assert_geodataframe_equal
 
 from geo._errors import AccessDeniedError, ConflictError, DataError, StoreError
@@ -36,36 +42,90 @@ def template_store(tmp_path_factory):
     """The bundled data in a store with one account per role, made once per test session."""
     path = tmp_path_factory.mktemp("template") / "atlas.gpkg"
     with init_store(path, review=True) as s:
-        s.add_user("root", "admin", "root-password", actor=None)
-        s.add_user("ed", "editor", "ed-password", actor="root")
-        s.add_user("eve", "editor", "eve-password", actor="root")
-        s.add_user("rev", "reviewer", "rev-password", actor="root")
-        s.add_user("vic", "viewer", "vic-password", actor="root")
+        add_template_users(s)
     return path
 
 
-@pytest.fixture(params=["sqlite"])
+def add_template_users(s):
+    s.add_user("root", "admin", "root-password", actor=None)
+    s.add_user("ed", "editor", "ed-password", actor="root")
+    s.add_user("eve", "editor", "eve-password", actor="root")
+    s.add_user("rev", "reviewer", "rev-password", actor="root")
+    s.add_user("vic", "viewer", "vic-password", actor="root")
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_databases):
+    """The PostgreSQL twin of ``template_store``: a database other tests' databases copy."""
+    name = pg_databases.create()
+    with init_store(pg_databases.url(name), review=True) as s:
+        add_template_users(s)
+    return name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request):
-    """The database engines the store is tested on (PostgreSQL joins with issue 15)."""
+    """The database engines the store is tested on."""
     return request.param
 
 
 @pytest.fixture
-def store_url(engine, tmp_path):
-    """Where a fresh store goes for this engine."""
+def store_url(engine, tmp_path, request):
+    """Where a fresh store goes for this engine (a new file; an empty PostGIS database)."""
     if engine == "sqlite":
-        return str(tmp_path / "atlas.gpkg")
-    raise NotImplementedError(engine)
+        yield str(tmp_path / "atlas.gpkg")
+        return
+    databases = request.getfixturevalue("pg_databases")
+    name = databases.create()
+    yield databases.url(name)
+    databases.drop(name)
 
 
 @pytest.fixture
-def store(engine, store_url, template_store):
+def store(engine, store_url, request):
     """A store holding the bundled data and the template's accounts, for this engine."""
     if engine == "sqlite":
-        shutil.copy(template_store, store_url)  # the store is one self-contained file
+        # The store is one self-contained file.
+        shutil.copy(request.getfixturevalue("template_store"), store_url)
+    else:
+        request.getfixturevalue("pg_databases").create(
+            sa.engine.make_url(store_url).database,
+            template=request.getfixturevalue("pg_template"), replace=True)
     s = open_store(store_url)
     yield s
     s.close()
+
+
+def gdal_source(url):
+    """What GDAL (so QGIS) opens for a store URL: the file, or a ``PG:`` connection string."""
+    if "://" not in url:
+        return url
+    u = sa.engine.make_url(url)
+    return f"PG:host={u.host} port={u.port} dbname={u.database} user={u.username}"
+
+
+def gdal_layers(url):
+    """{layer: geometry type} as GDAL lists them (pyogrio's GDAL has no PostgreSQL driver:
+    the system's ``ogrinfo`` reads PostGIS, as QGIS does, password from PGPASSFILE)."""
+    if "://" not in url:
+        return dict(pyogrio.list_layers(url))
+    out = subprocess.run(["ogrinfo", "-ro", "-q", gdal_source(url)], capture_output=True,
+                         text=True, check=True).stdout
+    found = re.findall(r"^\d+: (\S+) \(([^)]+)\)", out, flags=re.M)
+    return dict(found)
+
+
+def gdal_read(url, layer):
+    """A layer read through GDAL into a GeoDataFrame (ogr2ogr to GeoJSON for PostGIS)."""
+    if "://" not in url:
+        return pyogrio.read_dataframe(url, layer=layer)
+    out = subprocess.run(["ogr2ogr", "-f", "GeoJSON", "/vsistdout/", gdal_source(url), layer],
+                         capture_output=True, check=True).stdout
+    return gpd.read_file(io.BytesIO(out))
+
+
+def sa_url(url):
+    return url if "://" in url else f"sqlite:///{url}"
 
 
 def applied_counts(store):
@@ -87,9 +147,9 @@ def test_init_keeps_every_row_as_text_and_is_a_geopackage(store, store_url):
     # GDAL links its own SQLite: two SQLite libraries must not hold one file open in one
     # process (closing one drops the other's POSIX locks), so the store is closed first.
     store.close()
-    layers = dict(pyogrio.list_layers(store_url))
+    layers = gdal_layers(store_url)
     assert layers["facilities"] == "Point" and layers["facilities_current"] == "Point"
-    gdf = pyogrio.read_dataframe(store_url, layer="facilities_current")
+    gdf = gdal_read(store_url, "facilities_current")
     assert len(gdf) == len(source) and gdf.crs.to_epsg() == 4326
     first = gdf.set_index("id").loc[source["id"].iloc[0]]
     assert first.geometry.x == pytest.approx(float(source["lon"].iloc[0]))
@@ -107,8 +167,13 @@ def test_open_refuses_missing_and_foreign_files(tmp_path):
     shutil.copy(DATA / "boundaries" / "towns.geojson", other)
     with pytest.raises(StoreError, match=r"cannot open as a store|not a New Town Atlas store"):
         open_store(other)
-    with pytest.raises(StoreError, match="PostgreSQL stores are not supported yet"):
-        open_store("postgresql://planner:secret@db.example/atlas")
+    # Nothing listens on port 1: one line naming the URL without its password.
+    with pytest.raises(StoreError, match="cannot use the database") as caught:
+        open_store("postgresql://planner:secret@127.0.0.1:1/atlas")
+    message = str(caught.value)
+    assert message.startswith("postgresql://planner@127.0.0.1:1/atlas: ")
+    assert "secret" not in message and "\n" not in message
+    assert "check that the server runs" in message
 
 
 def test_init_refuses_an_existing_path(store, store_url):
@@ -216,12 +281,14 @@ def test_add_checks_catalog_terms_and_a_taken_id(store):
 
 
 def test_a_failure_mid_transaction_leaves_the_store_as_before(store, monkeypatch):
-    from geo.store import gpkg
+    from geo.store import gpkg, postgis
 
     def broken(*args, **kwargs):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(gpkg, "touch", broken)  # runs after the row and the revision are written
+    # Each runs after the row and the revision are written (one per engine).
+    monkeypatch.setattr(gpkg, "touch", broken)
+    monkeypatch.setattr(postgis, "notify", broken)
     with pytest.raises(OSError, match="simulated"):
         store.propose("root", "set", "JD-002", {"name_en": "Lost"}, **WHY)
     monkeypatch.undo()
@@ -273,8 +340,8 @@ def test_roles_are_checked_by_the_store_itself(store):
     assert store.revision() == 0
 
 
-def test_review_off_applies_an_editors_change(tmp_path):
-    with init_store(tmp_path / "solo.gpkg", review=False) as solo:
+def test_review_off_applies_an_editors_change(store_url):
+    with init_store(store_url, review=False) as solo:
         solo.add_user("me", "admin", "my-password", actor=None)
         solo.add_user("ed", "editor", "ed-password", actor="me")
         change = solo.propose("ed", "set", "JD-002", {"name_en": "Direct"}, **WHY)
@@ -282,8 +349,6 @@ def test_review_off_applies_an_editors_change(tmp_path):
 
 
 def test_passwords_are_salted_hashes_and_authenticate(store, store_url):
-    import sqlite3
-
     user = store.authenticate("ed", "ed-password")
     assert user.role == "editor"
     with pytest.raises(AccessDeniedError, match="unknown user or wrong password"):
@@ -292,7 +357,10 @@ def test_passwords_are_salted_hashes_and_authenticate(store, store_url):
         store.authenticate("nobody", "ed-password")
     with pytest.raises(StoreError, match="too short"):
         store.add_user("short", "viewer", "abc", actor="root")
-    hashes = dict(sqlite3.connect(store_url).execute("SELECT name, password_hash FROM users"))
+    raw = sa.create_engine(sa_url(store_url))
+    with raw.connect() as conn:
+        hashes = dict(conn.exec_driver_sql("SELECT name, password_hash FROM users").all())
+    raw.dispose()
     assert all(h.startswith("scrypt$") and "password" not in h for h in hashes.values())
     assert hashes["ed"] != hashes["eve"]
     assert {u.name: u.role for u in store.users()}["rev"] == "reviewer"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from geo._errors import StoreError
 from geo.facilities import COLUMNS
+from geo.store import postgis
 
 #: Version of the table layout; :func:`upgrade` brings an older store to it.
 SCHEMA_VERSION = 1
@@ -20,14 +23,20 @@ def facility_columns() -> tuple[str, ...]:
     return tuple(COLUMNS)
 
 
-def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
-    """Every table of the store, with one TEXT column per facility column of the code."""
+def build_metadata(dialect: str = "sqlite") -> tuple[sa.MetaData, dict[str, sa.Table]]:
+    """Every table of the store, with one TEXT column per facility column of the code.
+
+    ``dialect`` is the engine's (``sqlite`` or ``postgresql``): the tables are the same but
+    for the geometry column's type (a GeoPackage blob, or a typed PostGIS
+    ``geometry(Point, 4326)`` with a GIST index) and, on PostgreSQL, the column comments.
+    """
     md = sa.MetaData()
+    geom_type: Any = postgis.geometry() if dialect == "postgresql" else sa.LargeBinary
     facilities = sa.Table(
         "facilities", md,
         # GeoPackage feature tables need an integer primary key; it is also the file order.
         sa.Column("fid", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("geom", sa.LargeBinary, nullable=False),
+        sa.Column("geom", geom_type, nullable=False),
         *(sa.Column(c, sa.Text, nullable=False, server_default="") for c in facility_columns()),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("retired", sa.Integer, nullable=False, server_default="0"),
@@ -86,6 +95,16 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("value", sa.Text, nullable=False),
     )
     tables = {t.name: t for t in (facilities, source_lines, changes, users, layers, meta)}
+    if dialect == "postgresql":  # SQLite keeps no comments
+        for table, comments in ((facilities, postgis.FACILITY_COMMENTS),
+                                (changes, postgis.CHANGE_COMMENTS)):
+            for column in table.columns:
+                column.comment = comments.get(column.name)
+        facilities.comment = "设施 (已批准的状态; 撤销的行保留) / facilities: approved state"
+        changes.comment = "修改历史 / history of every change (proposed, approved, rejected)"
+        users.comment = "账户 (密码仅存加盐哈希) / accounts (salted password hashes only)"
+        layers.comment = "边界文件原文 / the boundary files, byte for byte"
+        meta.comment = "库信息 (schema_version, revision) / store settings and revision"
     return md, tables
 
 

@@ -35,7 +35,7 @@ from geo.atlas import Atlas, annotate_facilities, check_placeholder_precision, l
 from geo.boundaries import read_boundaries
 from geo.facilities import validate_facilities
 from geo.settings import DataLayout, bundled_data_dir
-from geo.store import accounts, csvrows, gpkg
+from geo.store import accounts, csvrows, gpkg, postgis
 from geo.store.schema import (
     ACTIONS,
     SCHEMA_VERSION,
@@ -99,10 +99,9 @@ def _now() -> str:
 def _engine(url: str | os.PathLike[str]) -> tuple[sa.Engine, Path | None, str]:
     """(engine, file path for SQLite, URL safe to show)."""
     text = os.fspath(url)
-    if text.startswith(("postgresql:", "postgresql+", "postgres:")):
-        shown = sa.engine.make_url(text).render_as_string(hide_password=True)
-        raise StoreError(f"{shown}: PostgreSQL stores are not supported yet (issue 15); use a "
-                         "file path such as atlas.gpkg")
+    if postgis.is_postgres(text):
+        pg_engine, shown = postgis.make_engine(text)
+        return pg_engine, None, shown
     if "://" in text:
         parsed = sa.engine.make_url(text)
         if parsed.get_backend_name() != "sqlite" or not parsed.database:
@@ -141,7 +140,8 @@ class Store:
         self._engine = engine
         self.path = path
         self.url = shown
-        self._md, self._t = build_metadata()
+        self._md, self._t = build_metadata(engine.dialect.name)
+        self._pg = engine.dialect.name == "postgresql"
         self._columns = facility_columns()
         self._lock = threading.RLock()  # guards the caches below (not the database)
         self._table: pd.DataFrame | None = None  # approved, active rows (index fid)
@@ -698,7 +698,7 @@ class Store:
         values = {c: after[c] for c in self._columns}
         values.update(version=version, retired=int(bool(after["retired"])),
                       retired_reason=after["retired_reason"], revision=revision,
-                      geom=gpkg.point_blob(float(after["lon"]), float(after["lat"])))
+                      geom=self._point(float(after["lon"]), float(after["lat"])))
         if current is None:
             conn.execute(sa.insert(t).values(**values))
         else:
@@ -706,8 +706,15 @@ class Store:
             lines = self._t["facility_source_lines"]
             conn.execute(sa.delete(lines).where(lines.c.fid == current["fid"]))
         self._set_meta(conn, "revision", str(revision))
-        gpkg.touch(conn, ["facilities"])
+        if self._pg:
+            postgis.notify(conn, revision)
+        else:
+            gpkg.touch(conn, ["facilities"])
         return revision
+
+    def _point(self, lon: float, lat: float) -> Any:
+        """The geometry column's value for a WGS84 point, in this engine's form."""
+        return postgis.point(lon, lat) if self._pg else gpkg.point_blob(lon, lat)
 
     def _change(self, conn: sa.Connection, change_id: int) -> Change:
         t = self._t["changes"]
@@ -851,11 +858,26 @@ class Store:
         return target
 
     def backup(self, file: str | os.PathLike[str]) -> Path:
-        """A consistent copy of the whole store (SQLite's online backup), safe while serving."""
+        """A consistent copy of the whole store as a GeoPackage store file, safe while serving.
+
+        SQLite: the online backup. PostgreSQL: every table read in one snapshot and written
+        to a new GeoPackage store (``open_store`` opens it; the server's own backups are
+        ``pg_dump``'s job, see docs/POSTGIS.md).
+        """
         target = Path(file).resolve()
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
+        if self._pg:
+            Path(tmp).unlink()
+            try:
+                self._copy_to_geopackage(Path(tmp))
+                Path(tmp).replace(target)
+            except BaseException:
+                for leftover in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
+                    Path(leftover).unlink(missing_ok=True)
+                raise
+            return target
         try:
             raw = self._engine.raw_connection()
             try:
@@ -874,6 +896,37 @@ class Store:
             Path(tmp).unlink(missing_ok=True)
             raise
         return target
+
+
+    def _copy_to_geopackage(self, path: Path) -> None:
+        """Write every table of this (PostgreSQL) store, read in one snapshot, to a new file."""
+        t = self._t["facilities"]
+        plain = [c for c in t.columns if c.name != "geom"]
+        with self._read() as conn:  # REPEATABLE READ: one snapshot for every table
+            facilities = [dict(r) for r in conn.execute(
+                sa.select(*plain, sa.func.ST_X(t.c.geom).label("x"),
+                          sa.func.ST_Y(t.c.geom).label("y")).order_by(t.c.fid)).mappings()]
+            others = {name: [dict(r) for r in conn.execute(sa.select(table)).mappings()]
+                      for name, table in self._t.items() if name != "facilities"}
+        engine, _, _ = _engine(path)
+        md, tables = build_metadata("sqlite")
+        lon = np.array([r["x"] for r in facilities], dtype=float)
+        lat = np.array([r["y"] for r in facilities], dtype=float)
+        try:
+            with engine.connect().execution_options(immediate=True) as conn, conn.begin():
+                gpkg.create_core(conn)
+                md.create_all(conn)
+                for r in facilities:
+                    r["geom"] = gpkg.point_blob(r.pop("x"), r.pop("y"))
+                if facilities:
+                    conn.execute(sa.insert(tables["facilities"]), facilities)
+                for name, rows in others.items():
+                    if rows:
+                        conn.execute(sa.insert(tables[name]), rows)
+                _finish_geopackage(conn, self._columns, lon, lat)
+        finally:
+            engine.dispose()
+        _set_wal(path)
 
 
 def _frame(rows: Sequence[Sequence[Any]], columns: tuple[str, ...]) -> pd.DataFrame:
@@ -977,21 +1030,28 @@ def open_store(url: str | os.PathLike[str]) -> Store:
     store = Store(engine, path, shown)
     try:
         with store._read() as conn:
+            if store._pg:
+                postgis.require_postgis(conn, shown)
             tables = set(sa.inspect(conn).get_table_names())
             if not {"meta", "facilities", "changes"} <= tables:
                 raise StoreError(f"{shown}: not a New Town Atlas store (no meta/facilities/"
-                                 "changes tables)")
+                                 f"changes tables); create one with `newtown store init {shown}`")
             found = int(store._meta(conn)["schema_version"])
         present = {c["name"] for c in sa.inspect(engine).get_columns("facilities")}
         if found != SCHEMA_VERSION or not set(store._columns) <= present:
             with store._write() as conn:
-                upgrade(conn, found)
+                try:
+                    upgrade(conn, found)
+                except StoreError as exc:
+                    raise StoreError(f"{shown}: {exc}") from None
                 store._set_meta(conn, "schema_version", str(SCHEMA_VERSION))
     except sqlite3.DatabaseError as exc:
         store.close()
         raise StoreError(f"{shown}: cannot open as a store ({exc})") from exc
-    except sa.exc.DatabaseError as exc:
+    except sa.exc.DBAPIError as exc:
         store.close()
+        if store._pg:
+            raise postgis.describe(shown, exc) from None
         raise StoreError(f"{shown}: cannot open as a store ({exc.orig})") from exc
     except BaseException:
         store.close()
@@ -1022,8 +1082,7 @@ def init_store(url: str | os.PathLike[str], from_dir: str | os.PathLike[str] | N
     """
     engine, path, shown = _engine(url)
     engine.dispose()
-    assert path is not None
-    if path.exists():
+    if path is not None and path.exists():
         raise StoreError(f"{shown} exists already; choose a new path or remove it")
     source = Path(from_dir) if from_dir is not None else bundled_data_dir()
     atlas = load_atlas(source)  # every rule of `newtown check`; raises one DataError
@@ -1039,12 +1098,25 @@ def init_store(url: str | os.PathLike[str], from_dir: str | os.PathLike[str] | N
         raise StoreError(f"{layout.facilities}: {len(csv_text.records)} records but the loader "
                          f"read {len(atlas.facilities)} rows")
     retired = _read_retired(source / RETIRED_FILE, columns)
+    if path is None:  # PostgreSQL: one transaction makes everything or nothing
+        try:
+            _create(engine, shown, source, csv_text, atlas, retired, review=review)
+        except sa.exc.DBAPIError as exc:
+            raise postgis.describe(shown, exc) from None
+        finally:
+            engine.dispose()
+        return open_store(url)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     Path(tmp).unlink()
     try:
-        _create(Path(tmp), source, csv_text, atlas, retired, review=review)
+        file_engine, _, _ = _engine(Path(tmp))
+        try:
+            _create(file_engine, str(tmp), source, csv_text, atlas, retired, review=review)
+        finally:
+            file_engine.dispose()
+        _set_wal(Path(tmp))
         Path(tmp).replace(path)
     except BaseException:
         for leftover in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
@@ -1073,74 +1145,110 @@ def _read_retired(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     return rows
 
 
-def _create(path: Path, source: Path, csv_text: csvrows.CsvText, atlas: Atlas,
-            retired: list[dict[str, str]], *, review: bool) -> None:
-    engine, _, _ = _engine(path)
-    md, tables = build_metadata()
+def _create(engine: sa.Engine, shown: str, source: Path, csv_text: csvrows.CsvText,
+            atlas: Atlas, retired: list[dict[str, str]], *, review: bool) -> None:
+    """Make the store's tables and load the folder, in one transaction (either engine)."""
+    pg = engine.dialect.name == "postgresql"
+    md, tables = build_metadata(engine.dialect.name)
     columns = facility_columns()
     now = _now()
-    try:
-        with engine.connect().execution_options(immediate=True) as conn, conn.begin():
+    point = postgis.point if pg else gpkg.point_blob
+    with engine.connect().execution_options(immediate=True) as conn, conn.begin():
+        if pg:
+            postgis.require_postgis(conn, shown)
+            if sa.inspect(conn).has_table("meta"):
+                raise StoreError(f"{shown}: a store exists already in this database; open it, "
+                                 "or use another database")
+        else:
             gpkg.create_core(conn)
-            md.create_all(conn)
-            fac = atlas.facilities
-            lon, lat = fac["lon"].to_numpy(dtype=float), fac["lat"].to_numpy(dtype=float)
-            blobs = gpkg.point_blobs(lon, lat)
-            rows = []
-            for (cells, _), blob in zip(csv_text.records, blobs, strict=True):
-                cell = dict(zip(csv_text.header, cells, strict=True))
-                row: dict[str, Any] = {c: cell.get(c, "") for c in columns}
-                row.update(geom=blob, version=1, retired=0, retired_reason="", revision=0)
-                rows.append(row)
-            conn.execute(sa.insert(tables["facilities"]), rows)
-            # fids are 1..n in file order: the table was empty.
-            conn.execute(sa.insert(tables["facility_source_lines"]),
-                         [{"fid": i, "line": line}
-                          for i, (_, line) in enumerate(csv_text.records, start=1)])
-            taken = set(fac.index)
-            for r in retired:
-                if r["id"].strip() in taken:
-                    raise StoreError(f"{RETIRED_FILE}: id {r['id']} is also in "
-                                     f"{FACILITIES_FILE}")
-                try:
-                    blob = gpkg.point_blob(float(r["lon"]), float(r["lat"]))
-                except ValueError:
-                    raise StoreError(f"{RETIRED_FILE}: id {r['id']}: lon/lat are not "
-                                     "numbers") from None
-                conn.execute(sa.insert(tables["facilities"]).values(
-                    **{c: r[c] for c in columns}, geom=blob, version=1, retired=1,
-                    retired_reason=r["retired_reason"], revision=0))
-            layer_rows = []
-            for file in sorted(source.rglob("*")):
-                rel = file.relative_to(source)
-                if (not file.is_file() or rel.as_posix() in {FACILITIES_FILE, RETIRED_FILE}
-                        or any(p.startswith(".") or p == "__pycache__" for p in rel.parts)):
-                    continue
-                layer_rows.append({"path": rel.as_posix(), "content": file.read_bytes()})
-            conn.execute(sa.insert(tables["layers"]), layer_rows)
-            meta = {
-                "schema_version": str(SCHEMA_VERSION), "revision": "0",
-                "review_required": "1" if review else "0", "created": now,
-                "imported_from": str(source.resolve()),
-                "csv_header": json.dumps(csv_text.header, ensure_ascii=False),
-                "csv_header_line": csv_text.header_line, "csv_encoding": csv_text.encoding,
-                "csv_newline": csv_text.newline,
-            }
-            conn.execute(sa.insert(tables["meta"]),
-                         [{"key": k, "value": v} for k, v in meta.items()])
-            gpkg.register_features(conn, "facilities", "geom",
-                                   "Facilities: approved state (retired rows have "
-                                   "retired = 1)", lon, lat)
-            conn.exec_driver_sql(
-                "CREATE VIEW facilities_current AS SELECT fid, geom, "
-                + ", ".join(f'"{c}"' for c in columns)
-                + ", version FROM facilities WHERE retired = 0")
-            gpkg.register_features(conn, "facilities_current", "geom",
-                                   "Facilities in service (not retired)", lon, lat)
-            gpkg.register_attributes(conn, "changes", "History of every change")
-    finally:
-        engine.dispose()
-    # WAL: readers never wait for the writer, and a backup runs beside a writer.
+        md.create_all(conn)
+        fac = atlas.facilities
+        lon, lat = fac["lon"].to_numpy(dtype=float), fac["lat"].to_numpy(dtype=float)
+        geoms = postgis.points(lon, lat) if pg else gpkg.point_blobs(lon, lat)
+        rows = []
+        for fid, ((cells, _), geom) in enumerate(zip(csv_text.records, geoms, strict=True),
+                                                 start=1):
+            cell = dict(zip(csv_text.header, cells, strict=True))
+            row: dict[str, Any] = {"fid": fid, "geom": geom}
+            row.update({c: cell.get(c, "") for c in columns})
+            row.update(version=1, retired=0, retired_reason="", revision=0)
+            rows.append(row)
+        lines = [{"fid": i, "line": line} for i, (_, line) in enumerate(csv_text.records, start=1)]
+        if pg:  # COPY: the bulk path of PostgreSQL
+            if rows:
+                names = list(rows[0])
+                postgis.copy_rows(conn, "facilities", names, ([r[n] for n in names] for r in rows))
+            postgis.copy_rows(conn, "facility_source_lines", ["fid", "line"],
+                              ((r["fid"], r["line"]) for r in lines))
+            postgis.reset_sequence(conn, "facilities", "fid")
+        else:
+            if rows:
+                conn.execute(sa.insert(tables["facilities"]), rows)
+            if lines:
+                conn.execute(sa.insert(tables["facility_source_lines"]), lines)
+        taken = set(fac.index)
+        for r in retired:
+            if r["id"].strip() in taken:
+                raise StoreError(f"{RETIRED_FILE}: id {r['id']} is also in "
+                                 f"{FACILITIES_FILE}")
+            try:
+                geom = point(float(r["lon"]), float(r["lat"]))
+            except ValueError:
+                raise StoreError(f"{RETIRED_FILE}: id {r['id']}: lon/lat are not "
+                                 "numbers") from None
+            conn.execute(sa.insert(tables["facilities"]).values(
+                **{c: r[c] for c in columns}, geom=geom, version=1, retired=1,
+                retired_reason=r["retired_reason"], revision=0))
+        layer_rows = []
+        for file in sorted(source.rglob("*")):
+            rel = file.relative_to(source)
+            if (not file.is_file() or rel.as_posix() in {FACILITIES_FILE, RETIRED_FILE}
+                    or any(p.startswith(".") or p == "__pycache__" for p in rel.parts)):
+                continue
+            layer_rows.append({"path": rel.as_posix(), "content": file.read_bytes()})
+        conn.execute(sa.insert(tables["layers"]), layer_rows)
+        meta = {
+            "schema_version": str(SCHEMA_VERSION), "revision": "0",
+            "review_required": "1" if review else "0", "created": now,
+            "imported_from": str(source.resolve()),
+            "csv_header": json.dumps(csv_text.header, ensure_ascii=False),
+            "csv_header_line": csv_text.header_line, "csv_encoding": csv_text.encoding,
+            "csv_newline": csv_text.newline,
+        }
+        conn.execute(sa.insert(tables["meta"]),
+                     [{"key": k, "value": v} for k, v in meta.items()])
+        if pg:
+            postgis.create_gis_tables(conn, source)
+            _current_view(conn, columns)
+            postgis.comment_view(conn, "facilities_current",
+                                 "在用设施 (已批准, 未撤销) / facilities in service: approved, "
+                                 "not retired")
+        else:
+            _finish_geopackage(conn, columns, lon, lat)
+
+
+def _current_view(conn: sa.Connection, columns: tuple[str, ...]) -> None:
+    quote = conn.dialect.identifier_preparer.quote
+    conn.exec_driver_sql(
+        "CREATE VIEW facilities_current AS SELECT fid, geom, "
+        + ", ".join(quote(c) for c in columns)
+        + ", version FROM facilities WHERE retired = 0")
+
+
+def _finish_geopackage(conn: sa.Connection, columns: tuple[str, ...], lon: np.ndarray,
+                       lat: np.ndarray) -> None:
+    """The view of facilities in service and the GeoPackage layer registrations."""
+    gpkg.register_features(conn, "facilities", "geom",
+                           "Facilities: approved state (retired rows have retired = 1)",
+                           lon, lat)
+    _current_view(conn, columns)
+    gpkg.register_features(conn, "facilities_current", "geom",
+                           "Facilities in service (not retired)", lon, lat)
+    gpkg.register_attributes(conn, "changes", "History of every change")
+
+
+def _set_wal(path: Path) -> None:
+    """WAL: readers never wait for the writer, and a backup runs beside a writer."""
     raw = sqlite3.connect(path)
     try:
         raw.execute("PRAGMA journal_mode = WAL")
