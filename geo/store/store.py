@@ -897,7 +897,6 @@ class Store:
             raise
         return target
 
-
     def _copy_to_geopackage(self, path: Path) -> None:
         """Write every table of this (PostgreSQL) store, read in one snapshot, to a new file."""
         t = self._t["facilities"]
