@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import re
 import select
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -235,3 +237,53 @@ def test_a_second_process_sees_an_approved_change_and_hears_it(pg_store_url):
         watcher.wait(timeout=30)
         if watcher.stdout is not None:
             watcher.stdout.close()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _healthz(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        return response.headers["X-Newtown-Revision"], response.read().decode()
+
+
+@pytest.mark.slow
+def test_two_dashboard_processes_on_one_database_show_a_change_made_by_the_cli(fresh_url):
+    with init_store(fresh_url) as s:
+        s.add_user("root", "admin", "root-password", actor=None)
+        count = len(s.snapshot()[1])
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ports = [_free_port(), _free_port()]
+    servers = [subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--store",
+                                 fresh_url, "--port", str(port), "--workers", "2"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for port in ports]
+    try:
+        deadline = time.monotonic() + 180
+        for port, server in zip(ports, servers, strict=True):
+            while True:
+                try:
+                    assert _healthz(port) == ("0", f"ok {count} facilities\n")
+                    break
+                except OSError:
+                    assert server.poll() is None and time.monotonic() < deadline
+                    time.sleep(0.2)
+        cli = subprocess.run([sys.executable, "-m", "dashboard.cli", "facility", "retire",
+                              "JD-004", "--reason", "closed", "--source", "notice",
+                              "--user", "root", "--store", fresh_url],
+                             env=env, capture_output=True, text=True)
+        assert cli.returncode == 0, cli.stderr
+        changed = time.monotonic()
+        for port in ports:
+            while _healthz(port) != ("1", f"ok {count - 1} facilities\n"):
+                assert time.monotonic() < changed + 60, f"port {port} never showed revision 1"
+                time.sleep(0.05)
+            print(f"port {port}: revision 1 served {time.monotonic() - changed:.2f} s after "
+                  "the CLI returned")
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
