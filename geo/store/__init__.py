@@ -1,4 +1,4 @@
-"""The editable store of facilities: history, review, accounts (a GeoPackage file for now).
+"""The editable store of facilities: history, review, accounts (GeoPackage file or PostGIS).
 
 ``open_store`` / ``init_store`` give a :class:`Store`; see docs/STORE.md.
 """

@@ -1010,7 +1010,7 @@ def _to_change(row: Mapping[Any, Any]) -> Change:
 
 # --------------------------------------------------------------------- open and init
 def open_store(url: str | os.PathLike[str]) -> Store:
-    """Open an existing store (a file path, or ``sqlite:///PATH``).
+    """Open an existing store (a file path, ``sqlite:///PATH`` or ``postgresql://...``).
 
     Parameters
     ----------
@@ -1068,7 +1068,9 @@ def init_store(url: str | os.PathLike[str], from_dir: str | os.PathLike[str] | N
     Parameters
     ----------
     url : str or path
-        The new store's file (``.gpkg`` recommended); must not exist yet.
+        The new store's file (``.gpkg`` recommended; must not exist yet), or a PostgreSQL
+        URL of a database with PostGIS that holds no store (``postgresql://USER@HOST/DB``;
+        the password from PGPASSWORD or ~/.pgpass).
     from_dir : str or path, optional
         A folder laid out like ``data/``.
     review : bool
