@@ -22,6 +22,7 @@ from dashboard.callbacks import (
     page,
     scorecard,
     summary,
+    timeline,
     upload,
     url,
 )
@@ -124,6 +125,7 @@ def create_app(
     clusters.register(app, mapdata)
     coverage.register(app, mapdata)
     scorecard.register(app, mapdata)
+    timeline.register(app)
     # Uploads are checked in the browser first; this caps what any request may carry.
     app.server.config["MAX_CONTENT_LENGTH"] = 2 * max_upload_bytes + 1_000_000
 

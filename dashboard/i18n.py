@@ -66,6 +66,18 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "f_coord_source": ("坐标来源", "Coordinate source"),
     "f_source": ("资料来源", "Source"),
     "f_in_town": ("是否位于新城边界内", "Inside its town's boundary"),
+    "f_placement": ("点位类型", "Placement"),
+    "f_membership": ("与新城的关系", "Relation to the town"),
+    "f_parent": ("隶属于", "Part of"),
+    "f_year_source": ("年份来源", "Source of the year"),
+    "as_of_all": ("全部", "all"),
+    "as_of_play": ("▶ 播放", "▶ Play"),
+    "as_of_stop": ("■ 停止", "■ Stop"),
+    "layer_placeholders": ("占位点（仅知新城/区）", "Placeholders (town/district only)"),
+    "placeholder_tip": ("{n} 个设施只知所在{area}，点位不是具体地点（代表整个{area}，"
+                        "约 ±{m} 米）：", "{n} facilities known only at the level of {area}; "
+                        "the point is not a site (it stands for the whole {area}, "
+                        "about ±{m} m):"),
     "yes": ("是", "yes"),
     "no": ("否（位于边界外）", "no (outside the boundary)"),
     "precision_m": ("约 ±{m} 米", "about ±{m} m"),

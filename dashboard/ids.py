@@ -12,6 +12,8 @@ LEVEL = "filter-level"
 STATUS = "filter-status"
 MEMBERSHIP = "filter-membership"
 AS_OF = "filter-as-of"
+AS_OF_PLAY = "filter-as-of-play"
+AS_OF_TICK = "filter-as-of-tick"
 SEARCH = "filter-search"
 RESET = "filter-reset"
 CLEAR_AREA = "clear-area"  # button: remove the drawn-area filter
@@ -27,6 +29,8 @@ TILES = "tiles"
 DATUM_NOTE = "datum-note"
 LAYERS = "layers-control"
 FACILITIES = "layer-facilities"
+#: Placeholders (town/district-level rows): one hollow marker per shared point, never clustered.
+PLACEHOLDERS = "layer-placeholders"
 AGGREGATE = "layer-aggregate"  # grid counts when too many facilities are selected
 MAP_NOTE = "map-note"
 TOWNS = "layer-towns"

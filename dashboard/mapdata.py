@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from dashboard.i18n import t
 from geo import catalog
 from geo.atlas import Atlas
 from geo.crs import Datum, convert, convert_gdf, to_metric
@@ -154,6 +155,49 @@ class MapData:
         return {"type": "FeatureCollection", "features": features}
 
     @cached_property
+    def placeholder_mask(self) -> np.ndarray:
+        """True for rows whose point is a placeholder (a town or district, not a site)."""
+        return np.isin(self.atlas.facilities["placement"].to_numpy(),
+                       catalog.PLACEHOLDER_PLACEMENTS)
+
+    def placeholder_features(self, selected: pd.DataFrame, *, datum: Datum,
+                             lang: str) -> dict[str, Any]:
+        """One hollow marker per shared placeholder point, listing what it stands for.
+
+        Placeholders of one town sit on one point; clustering them would draw a dense cluster
+        of "sites" where nothing is known. So each point is one feature carrying the count,
+        the area it stands for and the (escaped) names.
+        """
+        features: list[dict[str, Any]] = []
+        if len(selected):
+            groups = selected.groupby([selected.geometry.x.round(6), selected.geometry.y.round(6),
+                                       selected["placement"]], sort=True)
+            for (x, y, placement), rows in groups:
+                if placement == "town_placeholder":
+                    area = catalog.TOWNS[rows["town"].iloc[0]].label(lang)
+                else:
+                    area = str(rows["district"].iloc[0])
+                    area = catalog.district_by_zh(area).label(lang) if area else area
+                names = rows["name_zh" if lang != "en" else "name_en"].where(
+                    rows["name_en" if lang == "en" else "name_zh"] != "", rows["name_zh"])
+                shown = [html.escape(str(n)) for n in names.head(12)]
+                more = len(names) - len(shown)
+                tip = (html.escape(t_placeholder(lang, len(rows), area,
+                                                 float(rows["coord_precision_m"].max())))
+                       + "<br>" + "<br>".join(shown) + (f"<br>… +{more}" if more else ""))
+                lon, lat = float(str(x)), float(str(y))
+                if datum != "wgs84":
+                    cx, cy = convert(lon, lat, from_datum="wgs84", to_datum=datum)
+                    lon, lat = float(cx), float(cy)
+                features.append({
+                    "type": "Feature",
+                    "geometry": {"type": "Point",
+                                 "coordinates": [round(lon, DECIMALS), round(lat, DECIMALS)]},
+                    "properties": {"count": len(rows), "placement": placement,
+                                   "ids": list(map(str, rows.index)), "tooltip": tip}})
+        return {"type": "FeatureCollection", "features": features}
+
+    @cached_property
     def metric_xy(self) -> tuple[np.ndarray, np.ndarray]:
         """Facility x, y in EPSG:4549 metres, in the order of ``atlas.facilities``."""
         geoms = self.atlas.facilities_m.geometry
@@ -258,3 +302,8 @@ def to_wgs84_polygon(geojson: dict[str, Any] | None, datum: Datum) -> shapely.Ge
         return None
     union = shapely.union_all(polygons)
     return union if union.geom_type in {"Polygon", "MultiPolygon"} else None
+
+
+def t_placeholder(lang: str, n: int, area: str, reach_m: float) -> str:
+    """The plain-text head of a placeholder marker's tooltip."""
+    return t("placeholder_tip", lang, n=n, area=area, m=f"{reach_m:,.0f}")

@@ -39,7 +39,7 @@ class FilterControls(TypedDict, total=False):
     levels: list[str] | None
     statuses: list[str] | None
     memberships: list[str] | None
-    as_of: int | str | None  # a year; empty for none
+    as_of: int | None  # a year; the slider's last position (AS_OF_ALL) means no as-of
     text: str | None
     drawn_area: str | None  # the spatial filter as the URL writes it (WGS84)
 
@@ -61,9 +61,21 @@ def filter_from_controls(controls: FilterControls) -> Filter:
         towns=controls.get("towns") or [], industries=controls.get("industries") or [],
         categories=controls.get("categories") or [], levels=controls.get("levels") or [],
         statuses=controls.get("statuses") or [], text=controls.get("text") or "",
-        memberships=controls.get("memberships") or [], as_of=controls.get("as_of"),
         within=decode_area(drawn) if drawn else None,
+        memberships=controls.get("memberships") or [], as_of=as_of_value(controls.get("as_of")),
     )
+
+
+#: The as-of slider's range; its last position, one past the current year, means "all".
+AS_OF_FIRST = 2000
+AS_OF_ALL = 2027
+
+
+def as_of_value(position: int | None) -> int | None:
+    """The Filter's as_of for a slider position (None at the "all" end)."""
+    if position is None or int(position) >= AS_OF_ALL:
+        return None
+    return int(position)
 
 
 def datum_for(basemap: str | None) -> Datum:

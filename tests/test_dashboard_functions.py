@@ -10,11 +10,12 @@ import shapely
 
 from dashboard.callbacks.filters import selection_view
 from dashboard.callbacks.map import basemap_view
+from dashboard.callbacks.timeline import play_step
 from dashboard.callbacks.url import url_for_controls
 from dashboard.components.details import details_panel
 from dashboard.components.map import tile_layers
 from dashboard.mapdata import MapData, to_wgs84_polygon
-from dashboard.state import filter_from_controls
+from dashboard.state import AS_OF_ALL, AS_OF_FIRST, filter_from_controls
 from dashboard.urlstate import PageState, parse_state, state_to_search
 from geo.crs import wgs84_to_gcj02
 from geo.query import Filter
@@ -52,9 +53,43 @@ def test_selection_view_counts_match_filter(mapdata, bundled_atlas):
     view = selection_view(mapdata, flt, datum="wgs84", lang="zh")
     expected = flt.select(bundled_atlas.facilities)
     assert 0 < len(expected) < len(bundled_atlas.facilities)
-    assert len(view.geojson["features"]) == len(expected)
+    sites = expected[expected["membership"] != "placeholder"]
+    assert len(view.geojson["features"]) == len(sites)
     assert view.count == f"已选 {len(expected)} / {len(bundled_atlas.facilities)} 个设施"
-    assert {f["id"] for f in view.geojson["features"]} == set(expected.index)
+    assert {f["id"] for f in view.geojson["features"]} == set(sites.index)
+    # placeholders are drawn apart, one marker per shared point, every row accounted for
+    placeholder_ids = {i for f in view.placeholders["features"] for i in f["properties"]["ids"]}
+    assert placeholder_ids == set(expected.index) - set(sites.index)
+    assert sum(f["properties"]["count"] for f in view.placeholders["features"]) == \
+        len(expected) - len(sites)
+
+
+def test_as_of_view_says_how_many_undated_are_left_out(mapdata, bundled_atlas):
+    fac = bundled_atlas.facilities
+    flt = filter_from_controls({"as_of": 2015})
+    assert flt.as_of == 2015
+    assert filter_from_controls({"as_of": AS_OF_ALL}).as_of is None
+    view = selection_view(mapdata, flt, datum="wgs84", lang="en")
+    undated = int(fac["year"].isna().sum())
+    assert view.count == (f"{len(flt.select(fac))} of {len(fac)} facilities selected"
+                          f"; {undated} undated not shown")
+
+
+def test_play_steps_years_and_stops_at_the_last():
+    assert play_step(None) == (AS_OF_FIRST, True)
+    assert play_step(AS_OF_ALL) == (AS_OF_FIRST, True)
+    assert play_step(2010) == (2011, True)
+    assert play_step(AS_OF_ALL - 2) == (AS_OF_ALL - 1, False)
+
+
+def test_placeholder_tooltips_escape_names(bundled_atlas):
+    fac = bundled_atlas.facilities
+    rows = fac[fac["membership"] == "placeholder"].head(2).copy()
+    rows["name_zh"] = ["<img src=x onerror=alert(1)>", "a & b"]
+    features = MapData(bundled_atlas).placeholder_features(rows, datum="wgs84", lang="zh")
+    tips = " ".join(f["properties"]["tooltip"] for f in features["features"])
+    assert "<img" not in tips and "&lt;img src=x onerror=alert(1)&gt;" in tips
+    assert "a &amp; b" in tips
 
 
 def test_gcj02_display_shifts_points_and_boundaries(mapdata, bundled_atlas):
@@ -113,7 +148,7 @@ def test_details_panel_shows_provenance_and_keeps_markup_as_text(mapdata, bundle
     assert row["name_zh"] in text
     assert row["coord_source"] in text
     assert "Coordinate precision" in text
-    assert "Inside its town's boundary" in text
+    assert "Relation to the town" in text
 
 
 def test_tooltips_escape_html_from_data(bundled_atlas):
@@ -230,15 +265,18 @@ def test_too_many_points_are_aggregated_or_cut_to_the_view(mapdata, bundled_atla
     view = selection_view(mapdata, Filter(), datum="wgs84", lang="en", zoom=9)
     assert view.geojson["features"] == []
     cells = view.aggregate["features"]
-    assert sum(c["properties"]["count"] for c in cells) == len(fac)
+    # placeholders are never aggregated as sites: they keep their own markers
+    sites = int((fac["membership"] != "placeholder").sum())
+    assert sum(c["properties"]["count"] for c in cells) == sites
     assert view.aggregate["properties"]["cell_m"] == 5000
     assert "5,000 m cell" in view.map_note
     # every facility lies in the cell that counts it
     polygons = [shapely.geometry.shape(c["geometry"]) for c in cells]
-    for point in fac.geometry:
+    for point in fac.loc[fac["membership"] != "placeholder"].geometry:
         assert sum(p.covers(point) for p in polygons) >= 1
     # zoomed in on one area: only the facilities in view, as points
-    fengxian = fac[fac["town"] == "fengxian"]  # 19 rows, under the limit of 20
+    # placeholders have their own markers: the view's points are the sites and areas
+    fengxian = fac[(fac["town"] == "fengxian") & (fac["membership"] != "placeholder")]
     x0, y0, x1, y1 = fengxian.total_bounds
     view = selection_view(mapdata, Filter(), datum="wgs84", lang="en",
                           bounds=[[y0, x0], [y1, x1]], zoom=12)

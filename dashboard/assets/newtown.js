@@ -14,6 +14,18 @@
         pane: "markerPane"  // above every polygon, so a town never hides a facility's click
       }));
     },
+    // A placeholder stands for a whole town or district: a hollow, dashed marker with the
+    // number of facilities it carries, never a filled "site". The tooltip is escaped HTML
+    // built on the server.
+    placeholderToLayer: function (feature, latlng) {
+      var p = feature.properties;
+      var icon = L.divIcon({
+        html: "<div><span>" + Number(p.count) + "</span></div>",
+        className: "placeholder-marker placeholder-" + String(p.placement).replace(/[^a-z_]/g, ""),
+        iconSize: L.point(30, 30)
+      });
+      return L.marker(latlng, {icon: icon, keyboard: false});  // tooltip: p.tooltip (bound by dash-leaflet)
+    },
     clusterToLayer: function (feature, latlng) {
       var n = feature.properties.point_count;
       var size = n < 10 ? 30 : n < 50 ? 36 : 44;

@@ -20,6 +20,7 @@ from dashboard.components.summary import summary_figure, summary_table
 from dashboard.i18n import t
 from dashboard.mapdata import POINT_LIMIT, MapData, to_wgs84_polygon
 from dashboard.state import (
+    AS_OF_ALL,
     FilterControls,
     datum_for,
     filter_from_controls,
@@ -34,6 +35,7 @@ from geo.query import Filter, decode_area, encode_area
 @dataclass(frozen=True)
 class SelectionView:
     geojson: dict[str, Any]
+    placeholders: dict[str, Any]  # one hollow marker per shared placeholder point
     aggregate: dict[str, Any] | None  # grid counts instead of points when there are too many
     map_note: str
     uploaded: dict[str, Any] | None
@@ -64,8 +66,10 @@ def selection_view(
     """
     facilities = mapdata.atlas.facilities
     mask = flt.mask(facilities)
-    positions = np.flatnonzero(mask)
-    selected = facilities.iloc[positions]
+    selected = facilities.iloc[np.flatnonzero(mask)]
+    # Placeholders are drawn as their own markers, never as clustered points.
+    placeholder_rows = np.flatnonzero(mask & mapdata.placeholder_mask)
+    positions = np.flatnonzero(mask & ~mapdata.placeholder_mask)
     points, aggregate, note = positions, None, ""
     if len(positions) > POINT_LIMIT:
         if bounds is not None:
@@ -87,6 +91,8 @@ def selection_view(
         count += t("uploaded_count", lang, n=len(chosen))
     return SelectionView(
         geojson=mapdata.facility_features(facilities.iloc[points], datum=datum, lang=lang),
+        placeholders=mapdata.placeholder_features(facilities.iloc[placeholder_rows],
+                                                  datum=datum, lang=lang),
         aggregate=aggregate,
         map_note=note,
         uploaded=uploaded_geojson,
@@ -193,6 +199,7 @@ def drawn_area_geojson(area: str | None, datum: Datum) -> dict[str, Any] | None:
 def register(app: Dash, mapdata: MapData) -> None:
     @app.callback(
         output={"facilities": Output(ids.FACILITIES, "data"),
+                "placeholders": Output(ids.PLACEHOLDERS, "data"),
                 "aggregate": Output(ids.AGGREGATE, "data"),
                 "map_note": Output(ids.MAP_NOTE, "children"),
                 "uploaded": Output(ids.UPLOADED_FACILITIES, "data"),
@@ -219,7 +226,8 @@ def register(app: Dash, mapdata: MapData) -> None:
             view = selection_view(mapdata, flt, datum=datum, lang=lang or "zh",
                                   uploaded=uploaded_facilities(uploaded), bounds=bounds,
                                   zoom=zoom)
-        return {"facilities": view.geojson, "aggregate": view.aggregate,
+        return {"facilities": view.geojson, "placeholders": view.placeholders,
+                "aggregate": view.aggregate,
                 "map_note": view.map_note, "uploaded": view.uploaded,
                 "boundaries": uploaded_boundaries(uploaded, datum), "count": view.count,
                 "drawn_note": view.drawn_note, "table": view.table,
@@ -260,7 +268,7 @@ def register(app: Dash, mapdata: MapData) -> None:
         prevent_initial_call=True,
     )
     def reset(_n: int | None) -> tuple[Any, ...]:
-        return [], [], [], [], [], [], None, "", None
+        return [], [], [], [], [], [], AS_OF_ALL, "", None
 
     @app.callback(
         Output(ids.DRAWN_AREA, "data", allow_duplicate=True),

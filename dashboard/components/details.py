@@ -41,6 +41,12 @@ def details_panel(mapdata: MapData, facility_id: str, lang: str) -> html.Div:
 
     industries = "、".join(term(catalog.INDUSTRIES, k) for k in row["industries"].split(";") if k)
     year = "" if row["year"] is None or str(row["year"]) in {"<NA>", "nan"} else str(row["year"])
+    if year and row.get("year_event"):
+        year += f"（{term(catalog.YEAR_EVENTS, row['year_event'])}）" if lang == "zh" else \
+            f" ({term(catalog.YEAR_EVENTS, row['year_event'])})"
+    parent = str(row.get("parent_id") or "")
+    if parent and parent in fac.index:
+        parent = f"{parent} {fac.loc[parent, 'name_zh']}"
     fields = [
         ("f_name_zh", row["name_zh"]),
         ("f_name_en", row["name_en"]),
@@ -51,12 +57,15 @@ def details_panel(mapdata: MapData, facility_id: str, lang: str) -> html.Div:
         ("f_level", term(catalog.LEVELS, row["level"])),
         ("f_status", term(catalog.STATUSES, row["status"])),
         ("f_year", year),
+        ("f_year_source", row.get("year_source") or ""),
         ("f_address", row["address"]),
         ("f_coord", f"{row.geometry.x:.6f}, {row.geometry.y:.6f}"),
         ("f_precision", t("precision_m", lang, m=f"{row['coord_precision_m']:,.0f}")),
         ("f_coord_source", row["coord_source"]),
         ("f_source", row["source"]),
-        ("f_in_town", t("yes", lang) if row["in_town"] else t("no", lang)),
+        ("f_placement", term(catalog.PLACEMENTS, row["placement"])),
+        ("f_membership", term(catalog.MEMBERSHIPS, row["membership"])),
+        ("f_parent", parent),
     ]
     return html.Div([
         html.Div(row["id"], className="nt-note"),

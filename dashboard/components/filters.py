@@ -10,9 +10,9 @@ from dashboard import ids
 from dashboard.components import aria
 from dashboard.components.map import basemap_options, legend
 from dashboard.i18n import t
+from dashboard.state import AS_OF_ALL, AS_OF_FIRST
 from dashboard.urlstate import PageState
 from geo import catalog
-from geo.query import AS_OF_RANGE
 
 
 def term_options(terms: Mapping[str, catalog.Term], lang: str, *, swatch: bool = False,
@@ -41,6 +41,23 @@ def _dropdown(component_id: str, label_key: str, options: list[dict[str, object]
         **aria(labelledby=label_id))
 
 
+def as_of_control(as_of: int | None, lang: str) -> html.Div:
+    """A year slider (its last position: all years) with a play button that steps it."""
+    marks = {str(y): str(y) for y in range(AS_OF_FIRST, AS_OF_ALL, 5)}
+    marks["2021"] = "2021"  # the new-town strategy year
+    marks[str(AS_OF_ALL)] = t("as_of_all", lang)
+    label_id = f"{ids.AS_OF}-label"
+    return html.Div([
+        html.Label(t("as_of", lang), className="nt-label", id=label_id),
+        dcc.Slider(id=ids.AS_OF, min=AS_OF_FIRST, max=AS_OF_ALL, step=1, marks=marks,
+                   value=as_of if as_of is not None else AS_OF_ALL, included=True,
+                   tooltip={"placement": "bottom"}, updatemode="mouseup"),
+        html.Button(t("as_of_play", lang), id=ids.AS_OF_PLAY, className="nt-btn",
+                    **aria(label=t("as_of_play", lang))),
+        dcc.Interval(id=ids.AS_OF_TICK, interval=900, disabled=True),
+    ], className="nt-field", role="group", **aria(labelledby=label_id))
+
+
 def filters_panel(state: PageState, *, tianditu_key: str | None) -> html.Div:
     """Everything in the filter drawer, with values from the URL state."""
     lang, flt = state.lang, state.filter
@@ -59,9 +76,7 @@ def filters_panel(state: PageState, *, tianditu_key: str | None) -> html.Div:
                   lang),
         _dropdown(ids.MEMBERSHIP, "membership", term_options(catalog.MEMBERSHIPS, lang),
                   flt.memberships, lang),
-        html.Label(t("as_of", lang), htmlFor=ids.AS_OF, className="nt-label"),
-        dcc.Input(id=ids.AS_OF, type="number", value=flt.as_of, min=AS_OF_RANGE[0],
-                  max=AS_OF_RANGE[1], step=1, debounce=0.6, className="nt-input"),
+        as_of_control(flt.as_of, lang),
         html.Label(t("search", lang), htmlFor=ids.SEARCH, className="nt-label"),
         dcc.Input(id=ids.SEARCH, type="search", value=flt.text, debounce=0.4,
                   className="nt-input"),

@@ -157,6 +157,10 @@ def the_map(mapdata: MapData, state: PageState, *, tianditu_key: str | None) -> 
                                       onEachFeature={"variable": "newtown.aggLabel"}),
                            name=t("layer_aggregate", lang), checked=True),
                 dl.Overlay(dl.GeoJSON(
+                    id=ids.PLACEHOLDERS, data=None,
+                    pointToLayer={"variable": "newtown.placeholderToLayer"},
+                ), name=t("layer_placeholders", lang), checked=True),
+                dl.Overlay(dl.GeoJSON(
                     id=ids.FACILITIES, data=None, cluster=True, zoomToBoundsOnClick=True,
                     superClusterOptions={"radius": 40, "maxZoom": 12},
                     pointToLayer={"variable": "newtown.pointToLayer"},

@@ -48,7 +48,7 @@ def wait_count(page, n: int, total: int):
 
 
 MARKERS_JS = """() => document.querySelectorAll('path.facility-marker').length
-  + [...document.querySelectorAll('.facility-cluster span')]
+  + [...document.querySelectorAll('.facility-cluster span, .placeholder-marker span')]
       .reduce((sum, e) => sum + Number(e.textContent || 0), 0)"""
 
 
@@ -194,7 +194,7 @@ def test_amap_basemap_shifts_overlays_to_gcj02(page, server_url, bundled_atlas):
 
 def test_click_facility_opens_details(page, server_url, bundled_atlas):
     fac = bundled_atlas.facilities
-    fid = fac.index[0]
+    fid = fac.index[fac["placement"] == "site"][0]  # placeholders are drawn apart
     lon, lat = fac.geometry.x[fid], fac.geometry.y[fid]
     open_page(page, server_url + f"?q={fid}&view={lat:.5f},{lon:.5f},15")
     marker = page.locator(f"path.facility-{fid}")
@@ -207,6 +207,7 @@ def test_click_facility_opens_details(page, server_url, bundled_atlas):
     details = page.locator("#details").inner_text()
     assert fac.at[fid, "name_zh"] in details
     assert "坐标精度" in details and "资料来源" in details
+    assert "点位类型" in details and "与新城的关系" in details  # placement, membership
 
 
 def test_draw_rectangle_filters_by_area(page, server_url, bundled_atlas):
