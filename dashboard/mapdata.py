@@ -170,31 +170,38 @@ class MapData:
         """
         features: list[dict[str, Any]] = []
         if len(selected):
-            groups = selected.groupby([selected.geometry.x.round(6), selected.geometry.y.round(6),
-                                       selected["placement"]], sort=True)
-            for (x, y, placement), rows in groups:
-                if placement == "town_placeholder":
-                    area = catalog.TOWNS[rows["town"].iloc[0]].label(lang)
-                else:
-                    area = str(rows["district"].iloc[0])
-                    area = catalog.district_by_zh(area).label(lang) if area else area
-                names = rows["name_zh" if lang != "en" else "name_en"].where(
-                    rows["name_en" if lang == "en" else "name_zh"] != "", rows["name_zh"])
-                shown = [html.escape(str(n)) for n in names.head(12)]
-                more = len(names) - len(shown)
-                tip = (html.escape(t_placeholder(lang, len(rows), area,
-                                                 float(rows["coord_precision_m"].max())))
-                       + "<br>" + "<br>".join(shown) + (f"<br>… +{more}" if more else ""))
+            # District placeholders sit on their town's point: one marker per point, with a
+            # line per kind of area it stands for.
+            groups = selected.groupby([selected.geometry.x.round(6),
+                                       selected.geometry.y.round(6)], sort=True)
+            for (x, y), at_point in groups:
+                parts: list[str] = []
+                for placement, rows in at_point.groupby("placement", sort=True):
+                    if placement == "town_placeholder":
+                        area = catalog.TOWNS[rows["town"].iloc[0]].label(lang)
+                    else:
+                        area = str(rows["district"].iloc[0])
+                        area = catalog.district_by_zh(area).label(lang) if area else area
+                    names = rows["name_en"].where(rows["name_en"] != "", rows["name_zh"]) \
+                        if lang == "en" else rows["name_zh"]
+                    shown = [html.escape(str(n)) for n in names.head(12)]
+                    more = len(names) - len(shown)
+                    parts.append(html.escape(t_placeholder(
+                        lang, len(rows), area, float(rows["coord_precision_m"].max())))
+                        + "<br>" + "<br>".join(shown) + (f"<br>… +{more}" if more else ""))
                 lon, lat = float(str(x)), float(str(y))
                 if datum != "wgs84":
                     cx, cy = convert(lon, lat, from_datum="wgs84", to_datum=datum)
                     lon, lat = float(cx), float(cy)
+                kinds = sorted(set(at_point["placement"]))
                 features.append({
                     "type": "Feature",
                     "geometry": {"type": "Point",
                                  "coordinates": [round(lon, DECIMALS), round(lat, DECIMALS)]},
-                    "properties": {"count": len(rows), "placement": placement,
-                                   "ids": list(map(str, rows.index)), "tooltip": tip}})
+                    "properties": {"count": len(at_point),
+                                   "placement": kinds[0] if len(kinds) == 1 else "mixed",
+                                   "ids": list(map(str, at_point.index)),
+                                   "tooltip": "<br><br>".join(parts)}})
         return {"type": "FeatureCollection", "features": features}
 
     @cached_property

@@ -57,7 +57,9 @@ def _hostile_rows() -> tuple[list[str], list[dict[str, str]]]:
         header = list(reader.fieldnames or [])
         rows, towns = [], set()
         for row in reader:
-            if row["town"] not in towns and len(rows) < len(HOSTILE_NAMES):
+            # sites and areas: they are the markers a user hovers and clicks
+            if row["town"] not in towns and len(rows) < len(HOSTILE_NAMES) \
+                    and row["placement"] in ("site", "area"):
                 towns.add(row["town"])
                 rows.append(row)
     for row, name in zip(rows, HOSTILE_NAMES, strict=True):
