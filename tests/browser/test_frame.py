@@ -158,6 +158,9 @@ FOCUS = """() => { const e = document.activeElement; const s = getComputedStyle(
 
 def test_keyboard_focus_is_visible_on_every_control(page, server_url):
     open_page(page, server_url + "?tab=summary")
+    # the code-split controls (dropdowns, the year slider) are in the page before tabbing
+    page.wait_for_selector("#filter-as-of [role=slider]", timeout=TIMEOUT)
+    page.wait_for_selector("#filter-town", timeout=TIMEOUT)
     seen = []
     for _ in range(16):
         page.keyboard.press("Tab")
@@ -166,7 +169,7 @@ def test_keyboard_focus_is_visible_on_every_control(page, server_url):
             assert focus["style"] != "none" and focus["width"] >= 2, focus
             assert focus["name"], focus  # every control has a name to announce
         seen.append(focus["id"])
-    assert "toggle-filters" in seen and "filter-town" in seen and "filter-search" in seen
+    assert "toggle-filters" in seen and "filter-town" in seen and "filter-search" in seen, seen
     # The tabs are reachable from the keyboard and are announced as tabs.
     tab = page.locator("[role=tab][aria-controls=panel-coverage]")
     tab.focus()
