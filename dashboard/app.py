@@ -49,8 +49,8 @@ def _show_error(err: Exception) -> None:
 
 
 #: Code-split chunks that every first view needs (dropdowns, upload, GeoJSON layers, the draw
-#: control, the as-of slider). Dash fetches them only after the first render, one after another; a preload
-#: hint lets the browser fetch them alongside the main bundles instead.
+#: control, the as-of slider). Dash fetches them only after the first render, one after
+#: another; a preload hint lets the browser fetch them alongside the main bundles instead.
 PRELOAD_CHUNKS = (
     "dash/dcc/async-dropdown.js",
     "dash/dcc/async-upload.js",
