@@ -40,11 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import sqlalchemy as sa
-from synth import cached_data_dir
+import sqlalchemy as sa  # noqa: E402  (after the sys.path set-up)
+from synth import cached_data_dir  # noqa: E402
 
-from geo.query import Filter
-from geo.store import init_store, open_store, postgis
+from geo.query import Filter  # noqa: E402
+from geo.store import init_store, open_store, postgis  # noqa: E402
 
 TYPICAL = {"towns": ["jiading"], "industries": ["auto"]}
 EDITS = 5
