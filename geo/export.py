@@ -80,7 +80,9 @@ import pyogrio
 import shapely
 
 import geo
+from geo import catalog
 from geo._errors import InputError
+from geo.atlas import membership_counts
 from geo.crs import DATUMS, Datum, convert_gdf
 from geo.settings import GEOGRAPHIC_CRS
 
@@ -824,6 +826,25 @@ def _render_map(
 # -- sidecar ---------------------------------------------------------------------------------
 
 
+#: What the membership counts of a sidecar count, said in the sidecar itself.
+MEMBERSHIP_NOTE: Final = (
+    "inside = the point lies within its town's (approximate) boundary; associated = a source "
+    "links it to the town but the point lies outside; placeholder = only the town or district "
+    "is known, the point is not a site")
+
+
+def _membership_document(frame: pd.DataFrame) -> dict[str, object]:
+    """Inside / associated / placeholder per town and in all, for a facility layer."""
+    counts = membership_counts(frame)
+    kinds = list(catalog.MEMBERSHIPS)
+    return {
+        "note": MEMBERSHIP_NOTE,
+        "total": {k: int(counts[k].sum()) for k in kinds},
+        "towns": {str(town): {k: int(counts[k].loc[town]) for k in kinds}
+                  for town in counts.index if int(counts["total"].loc[town])},
+    }
+
+
 def _sidecar_document(
     frames: Mapping[str, gpd.GeoDataFrame],
     *,
@@ -869,6 +890,10 @@ def _sidecar_document(
         "sources": {"per_layer": layer_sources, "data": sources},
         "messages": messages,
     }
+    for name, frame in frames.items():
+        if {"membership", "town"} <= set(frame.columns):
+            layer_doc = doc["layers"][name]  # type: ignore[index]
+            layer_doc["membership"] = _membership_document(frame)
     if field_names:
         doc["shapefile_field_names"] = {
             "note": "DBF field names hold at most 10 bytes; these columns were renamed "

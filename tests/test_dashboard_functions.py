@@ -424,3 +424,17 @@ def test_choosing_towns_fits_them(mapdata):
     assert fit_towns(mapdata, [], "none")["bounds"] == mapdata.towns_view_bounds
     shifted = fit_towns(mapdata, ["nanhui"], "amap")["bounds"]
     assert shifted != one  # GCJ-02 under AMap
+
+
+def test_summary_table_splits_each_town_total_by_membership(mapdata, bundled_atlas):
+    view = selection_view(mapdata, Filter(), datum="wgs84", lang="en")
+    fac = bundled_atlas.facilities
+    body = view.table.children[1].children
+    rows = {getattr(r, "className", None): r for r in body}
+    towns = ["jiading", "qingpu", "songjiang", "fengxian", "nanhui"]
+    for kind in ("inside", "associated", "placeholder"):
+        row = rows[f"membership-row membership-{kind}"]
+        values = [cell.children for cell in row.children[1:]]
+        # the same figures as an independent count of the frame
+        assert values == [int(((fac["town"] == t) & (fac["membership"] == kind)).sum())
+                          for t in towns], kind

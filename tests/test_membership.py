@@ -171,3 +171,25 @@ def test_membership_and_as_of_round_trip_the_url():
         Filter.create(as_of="twenty")
     with pytest.raises(UnknownNameError, match="membership"):
         Filter.create(memberships=["inner"])
+
+
+def test_info_and_the_export_sidecar_report_the_same_membership(tmp_path, capsys):
+    import json
+
+    from dashboard.cli import main
+    from geo.atlas import load_atlas
+    from geo.export import export
+
+    atlas = load_atlas()
+    flt = Filter.create(towns=["qingpu", "songjiang"])
+    selected = flt.select(atlas.facilities)
+    result = export({"facilities": selected}, tmp_path / "sel.gpkg", fmt="gpkg",
+                    metadata={"filter": flt})
+    sidecar = json.loads(result.sidecar.read_text(encoding="utf-8"))
+    exported = sidecar["layers"]["facilities"]["membership"]
+    assert main(["info", "--json", "--town", "qingpu,songjiang"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert exported["total"] == info["membership"]
+    for town in ("qingpu", "songjiang"):
+        assert exported["towns"][town] == info["towns"][town]["membership"]
+    assert sum(exported["total"].values()) == len(selected)

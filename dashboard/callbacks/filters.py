@@ -27,7 +27,7 @@ from dashboard.state import (
     filter_inputs,
     filter_states,
 )
-from geo.atlas import counts_by_town_and_layer
+from geo.atlas import counts_by_town_and_layer, membership_counts
 from geo.crs import Datum, convert
 from geo.query import Filter, decode_area, encode_area
 
@@ -98,7 +98,8 @@ def selection_view(
         uploaded=uploaded_geojson,
         count=count,
         drawn_note=t("drawn_active", lang) if flt.within is not None else "",
-        table=summary_table(counts, lang) if counts is not None else None,
+        table=(summary_table(counts, lang, membership_counts(selected))
+               if counts is not None else None),
         figure=summary_figure(counts, lang) if counts is not None else None,
     )
 

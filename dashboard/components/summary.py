@@ -37,10 +37,13 @@ def _cells(counts: pd.DataFrame) -> Callable[[str, str], int]:
     return lambda town, column: table[column][town]
 
 
-def summary_table(counts: pd.DataFrame, lang: str) -> html.Table:
+def summary_table(counts: pd.DataFrame, lang: str,
+                  members: pd.DataFrame | None = None) -> html.Table:
     """Industry layers (rows, names on one line) x towns (short columns), cells shaded by count.
 
-    Town headers carry a zoom button.
+    Town headers carry a zoom button. ``members`` (``geo.atlas.membership_counts`` of the
+    same selection) adds the total split into inside / associated / placeholder, so the
+    table says what its town totals count.
     """
     towns = [str(k) for k in counts.index]
     cell = _cells(counts)
@@ -65,6 +68,11 @@ def summary_table(counts: pd.DataFrame, lang: str) -> html.Table:
     rows.append(html.Tr([html.Th(t("total", lang), scope="row"),
                          *[html.Td(html.B(cell(k, "total"))) for k in towns]],
                         className="total-row"))
+    if members is not None:
+        for kind, term in catalog.MEMBERSHIPS.items():
+            rows.append(html.Tr([html.Th(f"└ {term.label(lang)}", scope="row"),
+                                 *[html.Td(int(members[kind].loc[k])) for k in towns]],
+                                className=f"membership-row membership-{kind}"))
     return html.Table([html.Thead(head), html.Tbody(rows)], className="summary-table heat")
 
 
