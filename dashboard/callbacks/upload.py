@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import shapely
 from dash import Dash, Input, Output, State, html, no_update
 
@@ -22,7 +21,7 @@ from dashboard.i18n import t
 from dashboard.mapdata import MapData
 from dashboard.state import as_datum
 from geo._errors import DataError
-from geo.atlas import membership_of
+from geo.atlas import annotate_facilities
 from geo.crs import Datum
 from geo.ingest import MAX_UPLOAD_BYTES, read_upload
 
@@ -73,7 +72,9 @@ def parse_upload(
         ], id="upload-errors")
     data = upload.data
     if upload.kind == "facilities":
-        data = with_membership(data, atlas.towns)
+        # the computed columns the bundled facilities carry (in_town, membership, ...), so
+        # the membership filter applies to the user's rows too
+        data = annotate_facilities(data, atlas.towns)
     if "year" in data.columns:
         data = data.assign(year=data["year"].astype("string").fillna(""))
     geojson = json.loads(data.to_json(drop_id=True))
@@ -81,21 +82,6 @@ def parse_upload(
     status = html.Div([html.Div(t("upload_ok", lang, name=upload.name, n=len(data))), *notes],
                       id="upload-ok")
     return {"name": upload.name, "kind": upload.kind, "geojson": geojson}, status
-
-
-def with_membership(facilities: gpd.GeoDataFrame, towns: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Uploaded facilities with ``in_town`` (the point lies in the boundary of the town the row
-    names) and ``membership`` (geo.atlas.membership_of), as the bundled facilities carry, so
-    the membership filter applies to them too."""
-    in_town = np.zeros(len(facilities), dtype=bool)
-    x, y = facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy()
-    town = facilities["town"].to_numpy()
-    for key, geom in zip(towns["key"], towns.geometry, strict=True):
-        mask = town == key
-        if mask.any():
-            in_town[mask] = shapely.contains_xy(geom, x[mask], y[mask])
-    annotated = facilities.assign(in_town=in_town)
-    return annotated.assign(membership=membership_of(annotated))
 
 
 def uploaded_facilities(store: dict[str, Any] | None) -> gpd.GeoDataFrame | None:

@@ -121,25 +121,8 @@ def _clusters(args: argparse.Namespace) -> int:
                            min_cluster_size=args.min_cluster_size, hull=args.hull,
                            ratio=args.ratio, include_placeholders=args.include_placeholders)
     result = run_clusters(atlas, flt, params)
-    doc = result.to_json()
-    notes = list(result.notes)
-    if args.output is not None:
-        clusters = result.layers()["clusters"]
-        written = export({"clusters": clusters}, args.output, fmt="geojson",
-                         metadata=result.metadata())
-        notes.append(f"wrote {written.output} ({len(clusters)} cluster polygons, WGS84) and "
-                     f"{written.sidecar.name}")
-        doc["output"] = str(written.output)
-    if args.json:
-        doc["notes"] = notes
-        print_json(doc)
-        return 0
-    print(format_clusters(result, lang=args.lang))
-    if line := placeholder_line(doc, lang=args.lang):
-        notes.insert(0, line)
-    for note in notes:
-        print(f"note: {note}")
-    return 0
+    return _report(args, result, "clusters", "cluster polygons",
+                   format_clusters(result, lang=args.lang))
 
 
 def _names(keys: str, vocabulary: Any, lang: str) -> list[str]:
@@ -208,20 +191,25 @@ def _hotspots(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
     atlas = load_atlas(args.data)
     result = run_hotspots(atlas, flt, params)
+    return _report(args, result, "hotspots", "cells", format_hotspots(result, lang=args.lang))
+
+
+def _report(args: argparse.Namespace, result: Any, layer: str, what: str, table: str) -> int:
+    """Write ``-o`` (the result's ``layer`` as GeoJSON), then print JSON or the table and notes."""
     doc = result.to_json()
     notes = list(result.notes)
     if args.output is not None:
-        cells = result.layers()["hotspots"]
-        written = export({"hotspots": cells}, args.output, fmt="geojson",
+        frame = result.layers()[layer]
+        written = export({layer: frame}, args.output, fmt="geojson",
                          metadata=result.metadata())
-        notes.append(f"wrote {written.output} ({len(cells)} cells, WGS84) and "
+        notes.append(f"wrote {written.output} ({len(frame)} {what}, WGS84) and "
                      f"{written.sidecar.name}")
         doc["output"] = str(written.output)
     if args.json:
         doc["notes"] = notes
         print_json(doc)
         return 0
-    print(format_hotspots(result, lang=args.lang))
+    print(table)
     if line := placeholder_line(doc, lang=args.lang):
         notes.insert(0, line)
     for note in notes:
