@@ -107,9 +107,12 @@ def test_page_loads_and_nothing_runs(page, hostile_url, hostile_atlas):
     # The summary table is drawn from the same data: one facility in each of four towns.
     open_tab(page, "summary")
     page.wait_for_selector("#summary-table table", timeout=TIMEOUT)
-    totals = page.locator("#summary-table tbody tr").last.locator("th, td").all_inner_texts()
+    totals = page.locator("#summary-table tbody tr.total-row").locator("th, td").all_inner_texts()
     assert totals == ["合计", *map(str, hostile_atlas.counts()["total"])]
     assert sorted(totals[1:]) == ["0", "1", "1", "1", "1"]
+    # under the total, its split: the four rows are sites or areas, so nothing is a placeholder
+    placeholders = page.locator("#summary-table tr.membership-placeholder td").all_inner_texts()
+    assert placeholders == ["0"] * 5
     assert_clean(page)
 
 
