@@ -174,6 +174,16 @@ def _check_towns_in_districts(
     return problems
 
 
+def area_reach_m(point_m: shapely.Point, area_m: shapely.Geometry) -> float:
+    """How far ``area_m`` reaches from ``point_m``: the distance to its farthest outline vertex.
+
+    Both in EPSG:4549 metres. A point standing for an area (a placeholder) is honest only to
+    within this distance; the facility and the parks layers both use it.
+    """
+    vertices = shapely.get_coordinates(shapely.boundary(area_m))
+    return float(np.hypot(vertices[:, 0] - point_m.x, vertices[:, 1] - point_m.y).max())
+
+
 def placeholder_reach_m(
     facilities: gpd.GeoDataFrame, towns: gpd.GeoDataFrame, districts: gpd.GeoDataFrame
 ) -> pd.Series:
@@ -214,9 +224,7 @@ def placeholder_reach_m(
         area = areas.get((kind, town if kind == "town_placeholder" else district))
         if area is None:
             continue
-        vertices = shapely.get_coordinates(area.exterior if area.geom_type == "Polygon"
-                                           else shapely.boundary(area))
-        reach[fid] = float(np.hypot(vertices[:, 0] - point.x, vertices[:, 1] - point.y).max())
+        reach[fid] = area_reach_m(point, area)
     return reach
 
 
@@ -265,11 +273,16 @@ def membership_counts(facilities: pd.DataFrame) -> pd.DataFrame:
     """
     towns = list(catalog.TOWNS)
     kinds = list(catalog.MEMBERSHIPS)
-    table = pd.crosstab(pd.Categorical(facilities["town"], categories=towns),
-                        pd.Categorical(facilities["membership"], categories=kinds),
-                        dropna=False)
-    table = table.reindex(index=towns, columns=kinds, fill_value=0).astype(int)
-    table.index.name, table.columns.name = "town", None
+    # one bincount over (town, membership) codes, as counts_by_town_and_layer does (a filter
+    # change pays this): at 1e6 rows ~0.38 s, against ~0.65 s for pd.crosstab, most of it
+    # the category encoding
+    town_codes = pd.Categorical(facilities["town"], categories=towns).codes.astype(np.int64)
+    kind_codes = pd.Categorical(facilities["membership"],
+                                categories=kinds).codes.astype(np.int64)
+    known = (town_codes >= 0) & (kind_codes >= 0)
+    pairs = np.bincount(town_codes[known] * len(kinds) + kind_codes[known],
+                        minlength=len(towns) * len(kinds)).reshape(len(towns), len(kinds))
+    table = pd.DataFrame(pairs, index=pd.Index(towns, name="town"), columns=kinds, dtype=int)
     table["total"] = table.sum(axis=1)
     return table
 

@@ -464,11 +464,10 @@ def build(root: Path) -> list[tuple[dict[str, Any], BaseGeometry]]:
     districts = {p["name_zh"]: g for p, g in read_features(boundaries / "districts.geojson")}
     towns = {p["key"]: g for p, g in read_features(boundaries / "towns.geojson")}
 
+    from geo.atlas import area_reach_m  # the facility placeholders' rule
+
     def farthest_m(point: shapely.Point, area: BaseGeometry) -> int:
-        pm = to_metric(point)
-        coords = shapely.get_coordinates(to_metric(area))
-        far = max(pm.distance(shapely.Point(xy)) for xy in coords)
-        return int(math.ceil(far / 100.0) * 100)
+        return int(math.ceil(area_reach_m(to_metric(point), to_metric(area)) / 100.0) * 100)
 
     seen: set[str] = set()
     out = []
