@@ -6,7 +6,7 @@ import html
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -189,7 +189,7 @@ class MapData:
                     parts.append(html.escape(t_placeholder(
                         lang, len(rows), area, float(rows["coord_precision_m"].max())))
                         + "<br>" + "<br>".join(shown) + (f"<br>… +{more}" if more else ""))
-                lon, lat = float(str(x)), float(str(y))
+                lon, lat = float(cast(float, x)), float(cast(float, y))  # groupby keys
                 if datum != "wgs84":
                     cx, cy = convert(lon, lat, from_datum="wgs84", to_datum=datum)
                     lon, lat = float(cx), float(cy)
