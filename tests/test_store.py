@@ -512,3 +512,40 @@ def test_kill_9_during_a_batch_of_edits_loses_nothing_committed(store, store_url
                            capture_output=True, text=True, env={**os.environ,
                                                                 "PYTHONPATH": str(ROOT)})
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_reading_commands_take_the_store_and_see_its_approved_state(store, store_url, tmp_path,
+                                                                    capsys):
+    """info, check, export and the analyses read ``--store URL`` like a data folder: an approved
+    change shows, a pending proposal does not, and every figure equals the store's dump."""
+    from dashboard.cli import main
+
+    store.propose("root", "move", "JD-002", {"lon": 121.17, "lat": 31.30}, **WHY)  # to Anting
+    store.propose("ed", "set", "JD-003", {"name_en": "Pending only"}, **WHY)  # a proposal
+    dump = store.dump(tmp_path / "dump")
+
+    def run(*argv: str) -> str:
+        assert main(list(argv)) == 0
+        return capsys.readouterr().out
+
+    from_store = json.loads(run("info", "--store", store_url, "--json"))
+    from_dump = json.loads(run("info", "--data", str(dump), "--json"))
+    assert from_store == from_dump
+    bundled = json.loads(run("info", "--json"))
+    assert from_store != bundled  # the approved move changed what info reports
+    out = run("check", "--store", store_url)
+    assert f"revision {store.revision()}" in out and "all valid" in out
+    out_file = tmp_path / "jiading.geojson"
+    run("export", "--store", store_url, "--format", "geojson", "--town", "jiading",
+        "-o", str(out_file))
+    exported = json.loads(out_file.read_text(encoding="utf-8"))
+    names = {f["properties"]["id"]: f["properties"]["name_en"] for f in exported["features"]}
+    assert "JD-003" in names and names["JD-003"] != "Pending only"
+    moved = next(f for f in exported["features"] if f["properties"]["id"] == "JD-002")
+    assert moved["geometry"]["coordinates"] == pytest.approx([121.17, 31.30])
+    cov_store = json.loads(run("coverage", "--store", store_url, "--json"))
+    cov_dump = json.loads(run("coverage", "--data", str(dump), "--json"))
+    assert cov_store["towns"] == cov_dump["towns"]
+    with pytest.raises(SystemExit):
+        main(["info", "--store", store_url, "--data", str(dump)])
+    assert "not allowed with" in capsys.readouterr().err

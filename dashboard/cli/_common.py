@@ -50,10 +50,20 @@ class UsageError(InputError):
 # -- options ---------------------------------------------------------------------------------
 
 
-def add_data_option(parser: argparse.ArgumentParser) -> None:
-    """``--data DIR``: the data folder every command reads."""
-    parser.add_argument("--data", type=Path, default=None, metavar="DIR",
-                        help="a folder laid out like data/ (default: the bundled data)")
+def add_data_option(parser: argparse.ArgumentParser, *, with_store: bool = True) -> None:
+    """``--data DIR`` or ``--store PATH|URL``: where a reading command gets its data.
+
+    ``--store`` reads the approved state of an editable store (a GeoPackage file or a
+    ``postgresql://`` URL) instead of a data folder; see :func:`load`.
+    """
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--data", type=Path, default=None, metavar="DIR",
+                       help="a folder laid out like data/ (default: the bundled data)")
+    if with_store:
+        group.add_argument("--store", default=None, metavar="PATH|URL",
+                           help="read an editable store's approved state instead: a store "
+                                "file (atlas.gpkg) or postgresql://USER@HOST:PORT/DB "
+                                "(password from PGPASSWORD or ~/.pgpass)")
 
 
 def add_store_options(parser: argparse.ArgumentParser, *, user_help: str = "the acting account",
@@ -64,8 +74,10 @@ def add_store_options(parser: argparse.ArgumentParser, *, user_help: str = "the 
     who can run it can write the store file anyway); the store still checks that account's
     role, so an editor's change becomes a proposal as in the dashboard.
     """
-    parser.add_argument("--store", required=True, metavar="PATH",
-                        help="the store file (made by `newtown store init`)")
+    parser.add_argument("--store", required=True, metavar="PATH|URL",
+                        help="the store (made by `newtown store init`): a file such as "
+                             "atlas.gpkg or postgresql://USER@HOST:PORT/DB (password from "
+                             "PGPASSWORD or ~/.pgpass)")
     if with_user:
         parser.add_argument("--user", required=user_required, default=None, metavar="NAME",
                             help=user_help)
@@ -150,8 +162,23 @@ def radius_from_args(args: argparse.Namespace) -> float | None:
 
 
 def load(args: argparse.Namespace) -> Atlas:
-    """The Atlas of ``--data`` (the bundled data by default)."""
-    return load_atlas(args.data)
+    """The Atlas of ``--store`` (its approved state) or ``--data`` (default: the bundled data).
+
+    A store stays open until the command's process exits: the Atlas reads its boundary
+    files from the store's temporary folder.
+    """
+    store_url = getattr(args, "store", None)
+    if store_url is None:
+        return load_atlas(args.data)
+    import atexit
+
+    from geo.store import open_store
+
+    store = open_store(store_url)
+    atexit.register(store.close)
+    revision, atlas = store.versioned_atlas()
+    args.data_label = f"store {store.url}, revision {revision}"
+    return atlas
 
 
 # -- output ----------------------------------------------------------------------------------

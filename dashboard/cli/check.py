@@ -29,7 +29,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     atlas = load(args)
     fac = atlas.facilities
-    print(f"data: {atlas.data_dir}")
+    print(f"data: {getattr(args, 'data_label', atlas.data_dir)}")
     print(f"ok: {len(atlas.districts)} districts, {len(atlas.towns)} towns, "
           f"{len(atlas.corridors)} corridor(s), {len(atlas.zones)} zone(s), "
           f"{len(fac)} facilities: all valid")

@@ -13,6 +13,7 @@ from dashboard.cli._common import (
     add_filter_arguments,
     add_placeholder_option,
     filter_from_args,
+    load,
     pad,
     placeholder_line,
     print_json,
@@ -29,7 +30,6 @@ from geo.analysis.clusters import (
     run_clusters,
 )
 from geo.analysis.hotspots import HotspotParams, HotspotResult, run_hotspots
-from geo.atlas import load_atlas
 from geo.clustering import (
     HOTSPOT_CLASSES,
     parse_cell,
@@ -116,7 +116,7 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
 
 def _clusters(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
-    atlas = load_atlas(args.data)
+    atlas = load(args)
     params = ClusterParams(method=args.method, eps_m=args.eps_m, min_samples=args.min_samples,
                            min_cluster_size=args.min_cluster_size, hull=args.hull,
                            ratio=args.ratio, include_placeholders=args.include_placeholders)
@@ -189,7 +189,7 @@ def _hotspots(args: argparse.Namespace) -> int:
                            include_placeholders=args.include_placeholders)
     parse_cell(params.cell)  # a bad spec fails before the data is loaded
     flt = filter_from_args(args)
-    atlas = load_atlas(args.data)
+    atlas = load(args)
     result = run_hotspots(atlas, flt, params)
     return _report(args, result, "hotspots", "cells", format_hotspots(result, lang=args.lang))
 

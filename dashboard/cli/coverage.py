@@ -17,6 +17,7 @@ from dashboard.cli._common import (
     add_radius_options,
     aligned_rows,
     filter_from_args,
+    load,
     placeholder_line,
     print_json,
     radius_from_args,
@@ -30,7 +31,6 @@ from geo.analysis import (
     run_coverage,
     run_siting,
 )
-from geo.atlas import load_atlas
 from geo.coverage import read_population
 from geo.export import export
 from geo.settings import DEFAULT_RADIUS_M
@@ -126,7 +126,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
 def _coverage(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
-    atlas = load_atlas(args.data)
+    atlas = load(args)
     radius_m = radius_from_args(args)
     network = None
     if args.network is not None:
@@ -288,7 +288,7 @@ def _new_radius(args: argparse.Namespace, radius_m: float | None) -> tuple[float
 
 def _site(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
-    atlas = load_atlas(args.data)
+    atlas = load(args)
     radius_m = radius_from_args(args)
     new_radius, new_source = _new_radius(args, radius_m)
     params = SitingParams(k=args.k, new_radius_m=new_radius, radius_m=radius_m,

@@ -13,12 +13,13 @@ from dashboard.cli._common import (
     add_filter_arguments,
     add_placeholder_option,
     filter_from_args,
+    load,
     report_errors,
 )
 from geo.analysis import ClusterParams, CoverageParams, SitingParams, data_sources
 from geo.analysis.layers import ANALYSIS_LAYERS as ANALYSIS_LAYER_KINDS
 from geo.analysis.layers import AnalysisParams, analysis_metadata, run_for_layers
-from geo.atlas import Atlas, load_atlas
+from geo.atlas import Atlas
 from geo.crs import DATUMS
 from geo.export import ALL_FORMATS, MAP_FORMATS, export
 
@@ -150,7 +151,7 @@ def _export(args: argparse.Namespace) -> int:
     else:
         names = MAP_DEFAULT_LAYERS if args.fmt in MAP_FORMATS else DEFAULT_LAYERS
     flt = filter_from_args(args)
-    atlas = load_atlas(args.data)
+    atlas = load(args)
     layers = select_layers(atlas, names, flt)
     computed, results = run_for_layers(atlas, flt, names, analysis_params(args))
     layers.update(computed)

@@ -15,12 +15,12 @@ from dashboard.cli._common import (
     add_radius_options,
     aligned_rows,
     filter_from_args,
+    load,
     print_json,
     radius_from_args,
     report_errors,
 )
 from geo.analysis.points import PointsParams, PointsResult, run_points
-from geo.atlas import load_atlas
 from geo.crs import DATUMS
 from geo.parallel import DEFAULT_CELL_M, OUTSIDE, dask_client, write_points
 from geo.settings import DEFAULT_RADIUS_M
@@ -105,7 +105,7 @@ def _points(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot tell the format of {args.output.name}: use "
                              + ", ".join(_OUTPUT_FORMATS))
     flt = filter_from_args(args)
-    atlas = load_atlas(args.data)
+    atlas = load(args)
     radius_m = radius_from_args(args)
     params = PointsParams(args.input, cell_m=args.cell_m, coverage=args.coverage,
                           radius_m=radius_m, life_circle=getattr(args, "life_circle", None),

@@ -13,7 +13,7 @@ __all__ = ["add_serve_command", "cmd_serve"]
 def add_serve_command(sub: Any) -> argparse.ArgumentParser:
     """Register ``serve`` on the subparsers object of the ``newtown`` parser."""
     p: argparse.ArgumentParser = sub.add_parser("serve", help="run the dashboard")
-    add_data_option(p)
+    add_data_option(p, with_store=False)
     p.add_argument("--store", default=None, metavar="PATH",
                    help="serve an editable store's approved state (read-only); approved "
                         "changes show within a second, without a restart")
