@@ -10,7 +10,7 @@ import geopandas as gpd
 import shapely
 
 from geo import catalog
-from geo._errors import DataError, Problem, UnknownNameError
+from geo._errors import DataError, InputError, Problem, UnknownNameError
 from geo._io import read_vector
 from geo.settings import GEOGRAPHIC_CRS, SHANGHAI_BBOX
 
@@ -132,6 +132,7 @@ def validate_boundaries(
         problems.extend(_park_problems(gdf, file))
     if kind == "towns":
         problems.extend(_planned_population_problems(gdf, file))
+        problems.extend(_edge_problems(gdf, file))
     if kind == "districts":
         for n, value in enumerate(gdf["name_zh"], start=1):
             if catalog.DISTRICT_NAMES.lookup(str(value)) is None:
@@ -166,6 +167,72 @@ def _park_problems(gdf: gpd.GeoDataFrame, file: str) -> list[Problem]:
     ids = gdf["id"].astype(str)
     for n in (ids.duplicated(keep=False).to_numpy().nonzero()[0] + 1):
         problems.append(Problem(file, int(n), "id", ids.iloc[n - 1], "duplicate id"))
+    return problems
+
+
+#: Keys of one record of a town's ``edges`` property (which source each edge part follows).
+EDGE_KEYS = ("edge", "follows", "source", "confidence")
+#: How firmly an edge part is placed: see scripts/build_towns.py.
+EDGE_CONFIDENCE = ("medium", "low", "not_drawn")
+#: The sides every town records when it records edges at all.
+EDGE_SIDES = ("east", "south", "west", "north")
+
+
+def parse_edges(value: object) -> list[dict[str, object]]:
+    """A town's ``edges`` property (JSON text, or an already parsed list) as a list of dicts.
+
+    Raises InputError naming what is wrong; a blank value gives an empty list.
+    """
+    if value is None or (isinstance(value, float) and value != value) or value == "":
+        return []
+    try:
+        records = json.loads(value) if isinstance(value, str) else value
+    except ValueError as exc:
+        raise InputError(f"edges is not JSON text: {exc}") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise InputError("edges must be a JSON list of objects")
+    for n, record in enumerate(records, start=1):
+        missing = [k for k in EDGE_KEYS if not str(record.get(k) or "").strip()]
+        if missing:
+            raise InputError(f"edge record {n} lacks {', '.join(missing)}")
+        if record["confidence"] not in EDGE_CONFIDENCE:
+            raise InputError(f"edge record {n}: confidence {record['confidence']!r} is not one "
+                             f"of {', '.join(EDGE_CONFIDENCE)}")
+    sides = {r["edge"] for r in records if r["confidence"] != "not_drawn"}
+    absent = [s for s in EDGE_SIDES if s not in sides]
+    if absent:
+        raise InputError(f"edges record no drawn {', '.join(absent)} edge")
+    return records
+
+
+def town_edges(towns: gpd.GeoDataFrame) -> dict[str, list[dict[str, object]]]:
+    """Per town key, the records of which source each boundary edge part follows.
+
+    Parameters
+    ----------
+    towns : GeoDataFrame
+        A validated towns layer (``key``; ``edges`` optional).
+
+    Returns
+    -------
+    dict
+        Town key to its list of edge records (empty when the file records none).
+    """
+    if "edges" not in towns.columns:
+        return {str(k): [] for k in towns["key"]}
+    return {str(k): parse_edges(v) for k, v in zip(towns["key"], towns["edges"], strict=True)}
+
+
+def _edge_problems(gdf: gpd.GeoDataFrame, file: str) -> list[Problem]:
+    """A town's ``edges``, when present, lists every side with its source and confidence."""
+    if "edges" not in gdf.columns:
+        return []
+    problems: list[Problem] = []
+    for n, value in enumerate(gdf["edges"], start=1):
+        try:
+            parse_edges(value)
+        except InputError as exc:
+            problems.append(Problem(file, n, "edges", None, str(exc)))
     return problems
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from dashboard.cli._common import add_data_option, load, report_errors
 from geo import catalog
 from geo.atlas import membership_counts
+from geo.boundaries import town_edges
 
 __all__ = ["add_check_command", "cmd_check"]
 
@@ -34,12 +35,21 @@ def _check(args: argparse.Namespace) -> int:
           f"{len(atlas.corridors)} corridor(s), {len(atlas.zones)} zone(s), "
           f"{len(fac)} facilities: all valid")
     print("towns (area measured in EPSG:4549 vs official):")
+    edges = town_edges(atlas.towns)
     for key, name, official, area, quality in zip(
         atlas.towns["key"], atlas.towns["name_zh"], atlas.towns["official_area_km2"],
         atlas.towns_m.geometry.area / 1e6, atlas.towns["boundary_quality"], strict=True,
     ):
         print(f"  {key:<10} {name}  {area:7.1f} km² (official {float(official):.1f}, "
               f"{(area / float(official) - 1):+.1%}), boundary {quality}")
+        parts = edges.get(str(key), [])
+        drawn = [p for p in parts if p["confidence"] != "not_drawn"]
+        mix = ", ".join(f"{sum(p['confidence'] == c for p in drawn)} {c}"
+                        for c in ("medium", "low"))
+        print(f"             edges: {len(drawn)} drawn part(s) with a source ({mix})"
+              + (f", {len(parts) - len(drawn)} published clause(s) not drawn"
+                 if len(parts) > len(drawn) else "")
+              if parts else "             edges: no per-edge provenance recorded")
     mix = fac["placement"].value_counts()
     print("placement: " + ", ".join(f"{mix.get(k, 0)} {k}" for k in catalog.PLACEMENTS))
     counts = membership_counts(fac)

@@ -19,6 +19,7 @@ from dashboard.cli._common import (
 )
 from geo import catalog
 from geo.atlas import counts_by_town_and_layer, distinct_sites, membership_counts
+from geo.boundaries import town_edges
 
 __all__ = [
     "MEMBERSHIP_NOTE",
@@ -55,6 +56,7 @@ def _info(args: argparse.Namespace) -> int:
     undated = int(flt.undated_mask(atlas.facilities).sum())
     lang = args.lang
     if args.json:
+        edges = town_edges(atlas.towns)
         print_json({
             "filter": flt.to_params(),
             "total": len(selected),
@@ -70,6 +72,8 @@ def _info(args: argparse.Namespace) -> int:
                     "membership": {k: int(members[k].loc[town]) for k in catalog.MEMBERSHIPS},
                     "layers": {layer: int(table[layer].loc[town])
                                for layer in catalog.INDUSTRY_LAYERS if table[layer].loc[town]},
+                    # which source each part of the (approximate) boundary follows
+                    "boundary_edges": edges.get(town, []),
                 }
                 for town in table.index
             },
