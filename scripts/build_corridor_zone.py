@@ -65,15 +65,38 @@ G60_VERTICES = (
     (120.9750, 30.8900),  # just inside 浙江 (嘉善): clipped off at the Shanghai outline
 )
 
-# 滴水湖: centre and radius (the lake is a ~2.66 km circle), WGS84 / metres.
-DISHUI_CENTRE = (121.9270, 30.9010)
+# 滴水湖, a circular lake, WGS84 / metres. Radius from the published area: 5.56 km² ->
+# r = sqrt(5.56e6 / pi) = 1330 m (diameter 2.66 km). No published coordinate of the lake's
+# centre was found, so the centre is estimated from two land points with encyclopaedia
+# (WGS84) coordinates that the published descriptions put beside the water: the China
+# Maritime Museum (30.89833 N, 121.91583 E), "located west of the lake", and 滴水湖站
+# (30.90943 N, 121.92564 E), Line 16's terminus "adjacent to" the lake on its north-west.
+# The centre sits east-south-east of both so that each lies ~200 m beyond the shore
+# (museum 1554 m, station 1507 m from the centre); the earlier centre (121.9270, 30.9010)
+# put both in the water. Estimated error of the centre: ~300 m.
+DISHUI_CENTRE = (121.9320, 30.8970)
+DISHUI_AREA_KM2 = 5.56
 DISHUI_RADIUS_M = 1330.0
+#: The two land points the lake must not cover (lat/lon from their encyclopaedia entries).
+DISHUI_LAND_POINTS = {"中国航海博物馆": (121.91583, 30.89833), "滴水湖站": (121.92564, 30.90943)}
+DISHUI_SOURCE = (
+    "Area 5.56 km² (diameter ≈2.6 km): 《Symbols of Shanghai: Dishui Lake》, CGTN (Deng "
+    "Junfang), 2020-11-13, https://news.cgtn.com/news/2020-11-13/"
+    "Symbols-of-Shanghai-Dishui-Lake-VkQU1j5cJ2/index.html (“covers an area of 5.56 million "
+    "square meters”); 《滴水湖在上海的哪个区》, langbaike.com, 2024-11-05, "
+    "https://langbaike.com/changshi/wBbKOo6KJp.html (“呈正圆形，直径约2600米，总面积约556万平方米”). "
+    "Position: English Wikipedia 'Dishui Lake' (mirror, wikihandbk.com, undated, "
+    "http://wikihandbk.com/ruwiki/index.php?oldid=14325723&title=%D0%90%D0%BD%D0%B3%D0%BB%D0%B8"
+    "%D0%B9%D1%81%D0%BA%D0%B0%D1%8F_%D0%92%D0%B8%D0%BA%D0%B8%D0%BF%D0%B5%D0%B4%D0%B8%D1%8F%3A"
+    "Dishui_Lake): “The Shanghai China Maritime Museum is located west of the lake”, "
+    "“adjacent to Line 16's terminal station, Dishui Lake station”; the centre is estimated "
+    "from those two land points (see build_corridor_zone.py), not published.")
 
 # Schematic 未来产业先导区 (before the lake is cut out), WGS84 lon/lat.
 ZONE_VERTICES = (
     (121.8940, 30.8900),  # SW: west ring (沪城环路) south of 顶尖科学家社区
     (121.9220, 30.8920),  # into the lake at its south-west shore (科创总部湾 starts)
-    (121.9290, 30.9110),  # into the lake at its north shore (科创总部湾, first ring)
+    (121.9300, 30.9080),  # into the lake at its north shore (科创总部湾, first ring)
     (121.9300, 30.9230),  # north: 申港大道 side
     (121.9080, 30.9300),  # NW: 临港科技城 / 海洋创新园 (科技城社区)
     (121.8900, 30.9220),  # W: west edge of 科技城社区
@@ -145,6 +168,13 @@ def main() -> int:
 
     # --- Nanhui future-industry pilot zone --------------------------------------------
     lake_m = to_metric(shapely.Point(DISHUI_CENTRE)).buffer(DISHUI_RADIUS_M, quad_segs=32)
+    lake_km2 = float(lake_m.area) / 1e6
+    if abs(lake_km2 / DISHUI_AREA_KM2 - 1) > 0.02:
+        raise AssertionError(f"滴水湖 disc {lake_km2:.2f} km² is not the published "
+                             f"{DISHUI_AREA_KM2} km²")
+    for name, lonlat in DISHUI_LAND_POINTS.items():
+        if lake_m.contains(to_metric(shapely.Point(lonlat))):
+            raise AssertionError(f"滴水湖 disc covers {name}, which stands on land")
     zone_m = to_metric(shapely.Polygon(ZONE_VERTICES)).difference(lake_m)
     zone = finish_polygonal(to_lonlat(zone_m))
     if zone.geom_type != "Polygon":
@@ -160,6 +190,10 @@ def main() -> int:
         "fields": "future_health;future_intelligence;future_energy;future_space",
         "area_km2": round(zone_area, 1), "boundary_quality": "schematic",
         "precision_m": 1500, "datum_origin": "WGS84 (hand-digitised)", "source": ZONE_SOURCE,
+        # the lake cut out of the zone, so that readers can redraw and check it
+        "lake_name_zh": "滴水湖", "lake_centre_lon": DISHUI_CENTRE[0],
+        "lake_centre_lat": DISHUI_CENTRE[1], "lake_radius_m": DISHUI_RADIUS_M,
+        "lake_area_km2": DISHUI_AREA_KM2, "lake_source": DISHUI_SOURCE,
     }
 
     sizes = (
