@@ -143,6 +143,9 @@ def load_atlas(
     assert facilities is not None
     placeholder_problems = check_placeholder_precision(facilities, towns, districts,
                                                        file=str(layout.facilities))
+    if parks is not None:
+        placeholder_problems += check_parks(parks, facilities, towns, districts,
+                                            file=str(layout.parks))
     if placeholder_problems:
         raise DataError(placeholder_problems, file=str(layout.root))
     facilities = _annotate_facilities(facilities, towns)
@@ -244,6 +247,95 @@ def check_placeholder_precision(
                 "(scripts/placeholder_precision.py fills it)")
         for fid in reach.index[short]
     ]
+
+
+def park_reach_m(
+    parks: gpd.GeoDataFrame, towns: gpd.GeoDataFrame, districts: gpd.GeoDataFrame
+) -> pd.Series:
+    """How far each placeholder park's area reaches from its point, in metres (EPSG:4549).
+
+    The same rule as the facility placeholders (``area_reach_m``): a town placeholder stands
+    for its whole town, a district placeholder for its ``district``. Other parks get NaN.
+
+    Parameters
+    ----------
+    parks : GeoDataFrame
+        A validated parks layer (``placement``, ``town``, ``district``), WGS84.
+    towns, districts : GeoDataFrame
+        Town polygons (``key``) and district polygons (``name_zh``), WGS84.
+
+    Returns
+    -------
+    Series
+        Metres, on the parks' index.
+    """
+    reach = pd.Series(np.nan, index=parks.index, dtype=float)
+    placement = parks["placement"].astype(str).to_numpy()
+    chosen = np.isin(placement, catalog.PLACEHOLDER_PLACEMENTS)
+    if not chosen.any():
+        return reach
+    towns_m = to_metric(towns)
+    districts_m = to_metric(districts)
+    town_area = dict(zip(towns_m["key"], towns_m.geometry, strict=True))
+    district_area = dict(zip(districts_m["name_zh"], districts_m.geometry, strict=True))
+    points = to_metric(parks.loc[chosen])
+    districts_of = (points["district"] if "district" in points.columns
+                    else pd.Series("", index=points.index))
+    for idx, kind, town, district, point in zip(
+        points.index, points["placement"], points["town"], districts_of, points.geometry,
+        strict=True,
+    ):
+        if point is None or point.geom_type != "Point":
+            continue
+        area = (town_area.get(catalog.TOWN_NAMES.lookup(str(town)) or str(town))
+                if kind == "town_placeholder" else district_area.get(str(district)))
+        if area is not None:
+            reach[idx] = area_reach_m(point, area)
+    return reach
+
+
+def check_parks(
+    parks: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, towns: gpd.GeoDataFrame,
+    districts: gpd.GeoDataFrame, *, file: str,
+) -> list[Problem]:
+    """Problems of the parks layer against the other layers.
+
+    A placeholder park's ``precision_m`` must be at least its area's reach (the facility
+    rule); a park that names a ``facility_id`` must name an existing facility and agree with
+    it on point, placement and precision (one place, one answer).
+    """
+    problems: list[Problem] = []
+    reach = park_reach_m(parks, towns, districts)
+    stated = pd.to_numeric(parks["precision_m"], errors="coerce")
+    for n, idx in enumerate(parks.index, start=1):
+        if not np.isnan(reach[idx]) and not stated[idx] >= np.floor(reach[idx]):
+            problems.append(Problem(
+                file, n, "precision_m", parks.at[idx, "precision_m"],
+                f"a {parks.at[idx, 'placement']} park stands for its whole area, which reaches "
+                f"{reach[idx]:,.0f} m from the point; give at least {np.ceil(reach[idx]):.0f}"))
+    if "facility_id" not in parks.columns:
+        return problems
+    for n, (idx, linked) in enumerate(parks["facility_id"].items(), start=1):
+        if linked is None or (isinstance(linked, float) and np.isnan(linked)) or not str(linked):
+            continue
+        if linked not in facilities.index:
+            problems.append(Problem(file, n, "facility_id", linked, "no facility has this id"))
+            continue
+        row = facilities.loc[linked]
+        geom = parks.geometry[idx]
+        differs = []
+        if row["placement"] != parks.at[idx, "placement"]:
+            differs.append(f"placement {parks.at[idx, 'placement']} vs {row['placement']}")
+        if float(row["coord_precision_m"]) != float(stated[idx]):
+            differs.append(f"precision {stated[idx]:g} vs {float(row['coord_precision_m']):g} m")
+        if geom is None or geom.geom_type != "Point" or \
+                geom.distance(row.geometry) > 1e-6:
+            differs.append("point")
+        if differs:
+            problems.append(Problem(file, n, "facility_id", linked,
+                                    f"the park and facility {linked} are one place but differ: "
+                                    + "; ".join(differs)))
+    return problems
 
 
 def membership_of(facilities: pd.DataFrame) -> np.ndarray:

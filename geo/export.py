@@ -129,6 +129,7 @@ SHAPEFILE_FIELD_NAMES: Final[Mapping[str, str]] = MappingProxyType(
         "lead_industries": "lead_ind",
         "geometry_quality": "geom_qual",
         "replaces_facility": "replaces",
+        "facility_id": "fac_id",
         "year_source": "year_src",
         "year_event": "year_event",
         "placement": "placement",

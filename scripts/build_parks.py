@@ -230,7 +230,7 @@ FEATURES: list[dict] = [
         # the same area-level placement as facility JD-007: west of 城北路 (联影 HQ at 城北路
         # 2258号, JD-008, 121.238/31.412 marks the east side), south of 汇源路. Radius = core
         # block (~1.5 km across) + placement error; the 徐行 and 安亭 blocks are not drawn.
-        "id": "PK-JD-02", "kind": "featured_park", "town": "jiading", "district": "嘉定区",
+        "id": "PK-JD-02", "facility_id": "JD-007", "kind": "featured_park", "town": "jiading", "district": "嘉定区",
         "name_zh": "上海智能传感器产业园", "name_en": "Shanghai Intelligent Sensor Industrial Park",
         "lead_industries": "ic",
         "area_km2": 2.67, "area_source": SHEITC_2022 + "（第3项，核心区+徐行区域+安亭区域合计）",
@@ -251,7 +251,7 @@ FEATURES: list[dict] = [
         # north of 曹安公路 by the 同济大学嘉定校区 (facility JD-010, 121.213/31.2858, campus
         # placed from its address 曹安公路4800号), same point as facility JD-014. Radius =
         # 2.15 km² area (~0.8 km) + unknown position of 盐铁塘 relative to the anchor.
-        "id": "PK-JD-03", "kind": "featured_park", "town": "jiading", "district": "嘉定区",
+        "id": "PK-JD-03", "facility_id": "JD-014", "kind": "featured_park", "town": "jiading", "district": "嘉定区",
         "name_zh": "嘉定氢能港", "name_en": "Jiading Hydrogen Port",
         "lead_industries": "auto_fuel_cell",
         "area_km2": 2.15, "area_source": JIEMIAN_H2 + "（规划范围2.15平方公里）",
@@ -343,7 +343,7 @@ FEATURES: list[dict] = [
         # 临港松江科技城 (漕河泾开发区松江园区): same area-level point as facility SJ-012,
         # 新桥镇 along 莘砖公路 by G60; the 国资委 text puts its core park in 九亭镇, just north.
         # Radius = a park of a few km² (area not published in the pages found) + placement.
-        "id": "PK-SJ-03", "kind": "featured_park", "town": "songjiang", "district": "松江区",
+        "id": "PK-SJ-03", "facility_id": "SJ-012", "kind": "featured_park", "town": "songjiang", "district": "松江区",
         "name_zh": "临港松江科技城", "name_en": "Lingang Songjiang Science and Technology City",
         "lead_industries": "digital",
         "area_km2": None, "area_source": "",
@@ -363,7 +363,7 @@ FEATURES: list[dict] = [
         # (大叶公路 N, 浦南运河 S, 沪金高速 W, 金汇港 E); radius = half-diagonal of an
         # 18.49 km² area (~3 km) + placement error. Not drawn as a polygon: the two published
         # 四至 disagree (see note) and the roads were not anchored on reference coordinates.
-        "id": "PK-FX-01", "kind": "featured_park", "town": "fengxian", "district": "奉贤区",
+        "id": "PK-FX-01", "facility_id": "FX-003", "kind": "featured_park", "town": "fengxian", "district": "奉贤区",
         "name_zh": "东方美谷", "name_en": "Oriental Beauty Valley",
         "lead_industries": "fashion;biomed",
         "area_km2": 18.49, "area_source": WUU_DFMG + "；" + JFRB_DFMG,
@@ -400,40 +400,40 @@ FEATURES: list[dict] = [
     # --- 南汇 ---------------------------------------------------------------------------
     {
         # 东方芯港 区块一 (北至两港大道, 南至沧海路, 西至云水路, 东至妙香路…) in 临港 前沿产业区,
-        # west of 滴水湖: same point as facility NH-013, 1.2 km east of 积塔半导体 (云水路600号,
-        # NH-014). Radius for 区块一 only; 区块二-四 are elsewhere in 临港 and not drawn.
-        "id": "PK-NH-01", "kind": "featured_park", "town": "nanhui", "district": "浦东新区",
+        # west of 滴水湖: same point and radius as facility NH-013, 1.2 km east of 积塔半导体
+        # (云水路600号, NH-014). The radius covers all four blocks (not drawn).
+        "id": "PK-NH-01", "facility_id": "NH-013", "kind": "featured_park", "town": "nanhui", "district": "浦东新区",
         "name_zh": "临港新片区东方芯港", "name_en": "Lingang Oriental Chip Port",
         "lead_industries": "ic",
         "area_km2": 5.45, "area_source": SHEITC_2022 + "（第2项，区块一至区块四合计）",
         "geometry_quality": "approximate_point", "placement": "area",
-        "point": (121.850, 30.900), "precision_m": 3000,
+        "point": (121.850, 30.900), "precision_m": 8000,
         "datum_origin": "WGS84 (hand-placed)",
         "designated_year": 2020, "designated_year_source": JSL_2020,
         "source": (SHEITC_2022 + "：第2项 临港新片区东方芯港 5.45 km²，区块一“东至妙香路-规划路-"
                    "云淡路-江山路-妙香路-规划路-玉宇路-芦五公路-妙香路，南至沧海路，西至云水路，北至"
                    "两港大道”，另有区块二至四；" + JSL_2020 + "；" + GZW_DFXG),
-        "note": ("Point = 区块一 only; precision_m covers 区块一, not 区块二 (新元南路), "
-                 "区块三 (海港大道/海洋路) or 区块四 (东大公路)."),
+        "note": ("The point lies in 区块一; precision_m (8000 m, as facility NH-013) covers all "
+                 "four blocks: 区块二 (新元南路), 区块三 (海港大道/海洋路) and 区块四 (东大公路) "
+                 "lie several km from it."),
     },
     {
-        # 海洋创新园: no address found. Placed west of 滴水湖 between the two candidate areas -
-        # the 科技城社区 north-west of the lake (where build_corridor_zone.py sketches it) and
-        # the 海洋/海基 roads near 海港大道 south-west of the lake (东方芯港 区块三 四至);
-        # radius covers both.
-        "id": "PK-NH-02", "kind": "featured_park", "town": "nanhui", "district": "浦东新区",
+        # 海洋创新园: no address found (the 临港新片区 page and 中国自然资源报 2021 name its
+        # 海科广场 but no road). A town placeholder on the 南汇新城 point, as facility NH-023.
+        "id": "PK-NH-02", "facility_id": "NH-023", "kind": "featured_park", "town": "nanhui", "district": "浦东新区",
         "name_zh": "海洋创新园", "name_en": "Lingang Marine Innovation Park",
         "lead_industries": "marine",
         "area_km2": None,
         "area_source": "",
-        "geometry_quality": "approximate_point", "placement": "area",
-        "point": (121.900, 30.905), "precision_m": 4000,
-        "datum_origin": "WGS84 (hand-placed)",
+        "geometry_quality": "schematic", "placement": "town_placeholder",
+        "point": TOWN_POINT["nanhui"], "precision_m": None,
+        "datum_origin": "WGS84 (town placeholder point)",
         "designated_year": 2021, "designated_year_source": LINGANG_MARINE,
         "source": LINGANG_MARINE + "：“于2021年4月7日成功入选上海市第二批新增的14个特色园区……以‘海"
                                    "洋+智能制造’为特色……园区现有土地341亩”；" + MNR_MARINE,
         "note": ("Land 341 亩 (≈0.23 km²) now, ~1000 亩 more planned; no published area of the "
-                 "designated park, so area_km2 is blank. Site not established."),
+                 "designated park, so area_km2 is blank. Site not established: a town placeholder, "
+                 "like facility NH-023 (it was a hand-placed point west of 滴水湖 before)."),
     },
     {
         # 大飞机园: "临港新片区浦东机场南侧区域", 24.7 km². Point south of the runways of 浦东国际
@@ -465,6 +465,10 @@ def build(root: Path) -> list[tuple[dict[str, Any], BaseGeometry]]:
     towns = {p["key"]: g for p, g in read_features(boundaries / "towns.geojson")}
 
     from geo.atlas import area_reach_m  # the facility placeholders' rule
+
+    import csv  # the facility rows the linked parks must agree with
+    with (root / "data" / "facilities.csv").open(encoding="utf-8", newline="") as handle:
+        facility_rows = {row["id"]: row for row in csv.DictReader(handle)}
 
     def farthest_m(point: shapely.Point, area: BaseGeometry) -> int:
         return int(math.ceil(area_reach_m(to_metric(point), to_metric(area)) / 100.0) * 100)
@@ -524,6 +528,21 @@ def build(root: Path) -> list[tuple[dict[str, Any], BaseGeometry]]:
             else:
                 raise AssertionError(f"{fid}: precision_m missing")
 
+        linked = spec.get("facility_id")
+        if linked:  # the same place as a facility row: same point, placement and precision
+            row = facility_rows.get(linked)
+            if row is None:
+                raise AssertionError(f"{fid}: facility_id {linked} is not in facilities.csv")
+            same = (row["placement"] == spec["placement"]
+                    and abs(float(row["lon"]) - geom.x) < 1e-6
+                    and abs(float(row["lat"]) - geom.y) < 1e-6
+                    and int(float(row["coord_precision_m"])) == precision)
+            if not same:
+                raise AssertionError(f"{fid}: point/placement/precision differ from {linked} "
+                                     f"({row['lon']},{row['lat']} {row['placement']} "
+                                     f"{row['coord_precision_m']} m vs {geom.x},{geom.y} "
+                                     f"{spec['placement']} {precision} m)")
+
         hits = [k for k, g in towns.items() if g.intersects(geom)]
         print(f"{fid:<9} {spec['kind']:<14} {geom.geom_type:<12} {precision:>11}  "
               f"{','.join(hits) or '-'}")
@@ -539,6 +558,7 @@ def build(root: Path) -> list[tuple[dict[str, Any], BaseGeometry]]:
             "designated_year_source": spec["designated_year_source"],
             "source": spec["source"],
             "replaces_facility": spec.get("replaces_facility"),
+            "facility_id": spec.get("facility_id"),
             "note": spec.get("note", ""),
         }
         out.append((props, geom))

@@ -50,6 +50,16 @@ def _check(args: argparse.Namespace) -> int:
               + (f", {len(parts) - len(drawn)} published clause(s) not drawn"
                  if len(parts) > len(drawn) else "")
               if parts else "             edges: no per-edge provenance recorded")
+    parks = atlas.parks
+    if len(parks):
+        kinds = parks["placement"].astype(str)
+        linked = (parks["facility_id"].notna() & (parks["facility_id"].astype(str) != "")).sum() \
+            if "facility_id" in parks.columns else 0
+        print(f"parks: {len(parks)} features: {int((kinds == 'area').sum())} area, "
+              f"{int(kinds.isin(catalog.PLACEHOLDER_PLACEMENTS).sum())} placeholder "
+              "(precision at least the reach of their town or district), "
+              f"{int(linked)} the same place as a facility row (point, placement and "
+              "precision agree)")
     mix = fac["placement"].value_counts()
     print("placement: " + ", ".join(f"{mix.get(k, 0)} {k}" for k in catalog.PLACEMENTS))
     counts = membership_counts(fac)
