@@ -144,8 +144,8 @@ def load_atlas(
     placeholder_problems = check_placeholder_precision(facilities, towns, districts,
                                                        file=str(layout.facilities))
     if parks is not None:
-        placeholder_problems += check_parks(parks, facilities, towns, districts,
-                                            file=str(layout.parks))
+        placeholder_problems += check_park_precision(parks, towns, districts,
+                                                     file=str(layout.parks))
     if placeholder_problems:
         raise DataError(placeholder_problems, file=str(layout.root))
     facilities = _annotate_facilities(facilities, towns)
@@ -294,15 +294,12 @@ def park_reach_m(
     return reach
 
 
-def check_parks(
-    parks: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, towns: gpd.GeoDataFrame,
-    districts: gpd.GeoDataFrame, *, file: str,
+def check_park_precision(
+    parks: gpd.GeoDataFrame, towns: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, *, file: str,
 ) -> list[Problem]:
-    """Problems of the parks layer against the other layers.
+    """Problems for placeholder parks whose ``precision_m`` is less than their area's reach.
 
-    A placeholder park's ``precision_m`` must be at least its area's reach (the facility
-    rule); a park that names a ``facility_id`` must name an existing facility and agree with
-    it on point, placement and precision (one place, one answer).
+    The facility rule (``check_placeholder_precision``), applied to the parks layer.
     """
     problems: list[Problem] = []
     reach = park_reach_m(parks, towns, districts)
@@ -313,29 +310,52 @@ def check_parks(
                 file, n, "precision_m", parks.at[idx, "precision_m"],
                 f"a {parks.at[idx, 'placement']} park stands for its whole area, which reaches "
                 f"{reach[idx]:,.0f} m from the point; give at least {np.ceil(reach[idx]):.0f}"))
+    return problems
+
+
+def park_facility_mismatches(parks: gpd.GeoDataFrame, facilities: pd.DataFrame) -> list[str]:
+    """Parks whose ``facility_id`` names a missing row, or a row placed differently.
+
+    A park and the facility row of the same place should agree on point, placement and
+    precision. This is reported (``newtown check``), not refused: an edited facility in the
+    store must not make the boundary files unloadable.
+
+    Parameters
+    ----------
+    parks : GeoDataFrame
+        The parks layer (``id``, ``facility_id`` optional, ``placement``, ``precision_m``).
+    facilities : DataFrame
+        Validated facilities indexed by id.
+
+    Returns
+    -------
+    list of str
+        One line per disagreeing park; empty when all agree.
+    """
     if "facility_id" not in parks.columns:
-        return problems
-    for n, (idx, linked) in enumerate(parks["facility_id"].items(), start=1):
+        return []
+    lines = []
+    for pid, linked, placement, precision, geom in zip(
+        parks["id"], parks["facility_id"], parks["placement"], parks["precision_m"],
+        parks.geometry, strict=True,
+    ):
         if linked is None or (isinstance(linked, float) and np.isnan(linked)) or not str(linked):
             continue
         if linked not in facilities.index:
-            problems.append(Problem(file, n, "facility_id", linked, "no facility has this id"))
+            lines.append(f"{pid}: facility {linked} does not exist")
             continue
         row = facilities.loc[linked]
-        geom = parks.geometry[idx]
         differs = []
-        if row["placement"] != parks.at[idx, "placement"]:
-            differs.append(f"placement {parks.at[idx, 'placement']} vs {row['placement']}")
-        if float(row["coord_precision_m"]) != float(stated[idx]):
-            differs.append(f"precision {stated[idx]:g} vs {float(row['coord_precision_m']):g} m")
-        if geom is None or geom.geom_type != "Point" or \
-                geom.distance(row.geometry) > 1e-6:
+        if row["placement"] != placement:
+            differs.append(f"placement {placement} vs {row['placement']}")
+        if float(row["coord_precision_m"]) != float(precision):
+            differs.append(f"precision {float(precision):g} vs "
+                           f"{float(row['coord_precision_m']):g} m")
+        if geom is None or geom.geom_type != "Point" or geom.distance(row.geometry) > 1e-6:
             differs.append("point")
         if differs:
-            problems.append(Problem(file, n, "facility_id", linked,
-                                    f"the park and facility {linked} are one place but differ: "
-                                    + "; ".join(differs)))
-    return problems
+            lines.append(f"{pid}: differs from facility {linked}: " + "; ".join(differs))
+    return lines
 
 
 def membership_of(facilities: pd.DataFrame) -> np.ndarray:

@@ -78,13 +78,15 @@ DISHUI_CENTRE = (121.9320, 30.8970)
 DISHUI_AREA_KM2 = 5.56
 DISHUI_RADIUS_M = 1330.0
 #: The two land points the lake must not cover (lat/lon from their encyclopaedia entries).
-DISHUI_LAND_POINTS = {"中国航海博物馆": (121.91583, 30.89833), "滴水湖站": (121.92564, 30.90943)}
+DISHUI_LAND_POINTS = {"中国航海博物馆": (121.91583, 30.89833),
+                      "滴水湖站": (121.92564, 30.90943)}
 DISHUI_SOURCE = (
     "Area 5.56 km² (diameter ≈2.6 km): 《Symbols of Shanghai: Dishui Lake》, CGTN (Deng "
     "Junfang), 2020-11-13, https://news.cgtn.com/news/2020-11-13/"
     "Symbols-of-Shanghai-Dishui-Lake-VkQU1j5cJ2/index.html (“covers an area of 5.56 million "
     "square meters”); 《滴水湖在上海的哪个区》, langbaike.com, 2024-11-05, "
-    "https://langbaike.com/changshi/wBbKOo6KJp.html (“呈正圆形，直径约2600米，总面积约556万平方米”). "
+    "https://langbaike.com/changshi/wBbKOo6KJp.html (“呈正圆形，直径约2600米，总面积约556万平方米”"
+    "). "
     "Position: English Wikipedia 'Dishui Lake' (mirror, wikihandbk.com, undated, "
     "http://wikihandbk.com/ruwiki/index.php?oldid=14325723&title=%D0%90%D0%BD%D0%B3%D0%BB%D0%B8"
     "%D0%B9%D1%81%D0%BA%D0%B0%D1%8F_%D0%92%D0%B8%D0%BA%D0%B8%D0%BF%D0%B5%D0%B4%D0%B8%D1%8F%3A"

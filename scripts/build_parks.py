@@ -230,7 +230,8 @@ FEATURES: list[dict] = [
         # the same area-level placement as facility JD-007: west of 城北路 (联影 HQ at 城北路
         # 2258号, JD-008, 121.238/31.412 marks the east side), south of 汇源路. Radius = core
         # block (~1.5 km across) + placement error; the 徐行 and 安亭 blocks are not drawn.
-        "id": "PK-JD-02", "facility_id": "JD-007", "kind": "featured_park", "town": "jiading", "district": "嘉定区",
+        "id": "PK-JD-02", "facility_id": "JD-007",
+        "kind": "featured_park", "town": "jiading", "district": "嘉定区",
         "name_zh": "上海智能传感器产业园", "name_en": "Shanghai Intelligent Sensor Industrial Park",
         "lead_industries": "ic",
         "area_km2": 2.67, "area_source": SHEITC_2022 + "（第3项，核心区+徐行区域+安亭区域合计）",
@@ -251,7 +252,8 @@ FEATURES: list[dict] = [
         # north of 曹安公路 by the 同济大学嘉定校区 (facility JD-010, 121.213/31.2858, campus
         # placed from its address 曹安公路4800号), same point as facility JD-014. Radius =
         # 2.15 km² area (~0.8 km) + unknown position of 盐铁塘 relative to the anchor.
-        "id": "PK-JD-03", "facility_id": "JD-014", "kind": "featured_park", "town": "jiading", "district": "嘉定区",
+        "id": "PK-JD-03", "facility_id": "JD-014",
+        "kind": "featured_park", "town": "jiading", "district": "嘉定区",
         "name_zh": "嘉定氢能港", "name_en": "Jiading Hydrogen Port",
         "lead_industries": "auto_fuel_cell",
         "area_km2": 2.15, "area_source": JIEMIAN_H2 + "（规划范围2.15平方公里）",
@@ -343,7 +345,8 @@ FEATURES: list[dict] = [
         # 临港松江科技城 (漕河泾开发区松江园区): same area-level point as facility SJ-012,
         # 新桥镇 along 莘砖公路 by G60; the 国资委 text puts its core park in 九亭镇, just north.
         # Radius = a park of a few km² (area not published in the pages found) + placement.
-        "id": "PK-SJ-03", "facility_id": "SJ-012", "kind": "featured_park", "town": "songjiang", "district": "松江区",
+        "id": "PK-SJ-03", "facility_id": "SJ-012",
+        "kind": "featured_park", "town": "songjiang", "district": "松江区",
         "name_zh": "临港松江科技城", "name_en": "Lingang Songjiang Science and Technology City",
         "lead_industries": "digital",
         "area_km2": None, "area_source": "",
@@ -363,7 +366,8 @@ FEATURES: list[dict] = [
         # (大叶公路 N, 浦南运河 S, 沪金高速 W, 金汇港 E); radius = half-diagonal of an
         # 18.49 km² area (~3 km) + placement error. Not drawn as a polygon: the two published
         # 四至 disagree (see note) and the roads were not anchored on reference coordinates.
-        "id": "PK-FX-01", "facility_id": "FX-003", "kind": "featured_park", "town": "fengxian", "district": "奉贤区",
+        "id": "PK-FX-01", "facility_id": "FX-003",
+        "kind": "featured_park", "town": "fengxian", "district": "奉贤区",
         "name_zh": "东方美谷", "name_en": "Oriental Beauty Valley",
         "lead_industries": "fashion;biomed",
         "area_km2": 18.49, "area_source": WUU_DFMG + "；" + JFRB_DFMG,
@@ -402,7 +406,8 @@ FEATURES: list[dict] = [
         # 东方芯港 区块一 (北至两港大道, 南至沧海路, 西至云水路, 东至妙香路…) in 临港 前沿产业区,
         # west of 滴水湖: same point and radius as facility NH-013, 1.2 km east of 积塔半导体
         # (云水路600号, NH-014). The radius covers all four blocks (not drawn).
-        "id": "PK-NH-01", "facility_id": "NH-013", "kind": "featured_park", "town": "nanhui", "district": "浦东新区",
+        "id": "PK-NH-01", "facility_id": "NH-013",
+        "kind": "featured_park", "town": "nanhui", "district": "浦东新区",
         "name_zh": "临港新片区东方芯港", "name_en": "Lingang Oriental Chip Port",
         "lead_industries": "ic",
         "area_km2": 5.45, "area_source": SHEITC_2022 + "（第2项，区块一至区块四合计）",
@@ -420,7 +425,8 @@ FEATURES: list[dict] = [
     {
         # 海洋创新园: no address found (the 临港新片区 page and 中国自然资源报 2021 name its
         # 海科广场 but no road). A town placeholder on the 南汇新城 point, as facility NH-023.
-        "id": "PK-NH-02", "facility_id": "NH-023", "kind": "featured_park", "town": "nanhui", "district": "浦东新区",
+        "id": "PK-NH-02", "facility_id": "NH-023",
+        "kind": "featured_park", "town": "nanhui", "district": "浦东新区",
         "name_zh": "海洋创新园", "name_en": "Lingang Marine Innovation Park",
         "lead_industries": "marine",
         "area_km2": None,
@@ -464,9 +470,10 @@ def build(root: Path) -> list[tuple[dict[str, Any], BaseGeometry]]:
     districts = {p["name_zh"]: g for p, g in read_features(boundaries / "districts.geojson")}
     towns = {p["key"]: g for p, g in read_features(boundaries / "towns.geojson")}
 
+    import csv  # the facility rows the linked parks must agree with
+
     from geo.atlas import area_reach_m  # the facility placeholders' rule
 
-    import csv  # the facility rows the linked parks must agree with
     with (root / "data" / "facilities.csv").open(encoding="utf-8", newline="") as handle:
         facility_rows = {row["id"]: row for row in csv.DictReader(handle)}
 

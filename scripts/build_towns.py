@@ -298,20 +298,25 @@ EDGE_CONFIDENCE = ("medium", "low", "not_drawn")
 BAIKE_COPY = ("百度百科“五大新城”词条（转载；部分路名被改写）,《上海五大新城在哪里?》, "
               "366861.com 转载页, 未注日期, "
               "https://shangbiao.366861.com/shangbiaozhuanrang/9vgwuo32dl.html")
-FX_EARLIER = ("奉贤新城规划范围（“北至大叶公路，南至G1501上海绕城高速，东至浦星公路，西至南沙港和沪杭"
+FX_EARLIER = ("奉贤新城规划范围（“北至大叶公路，南至G1501上海绕城高速，东至浦星公路，西至南沙港和"
+              "沪杭"
               "公路，总面积71.39平方公里”）, shouchaobaoquan.com, 未注日期, "
               "https://mip.shouchaobaoquan.com/item/sMjAwOTU3NjE5OWI2MzI4YTA3MjFiNDhmh.html")
 JD_EXPANSION = ("嘉定新城“北拓西联”扩区（“向北，拓展至嘉定工业区北区，规划面积由122.4平方公里扩大至"
                 "159.5平方公里；向西，联动安亭枢纽……形成2.2平方公里的交通枢纽功能联动区”）, "
                 "嘉定新城“十四五”规划文本转载, xstaj.com, 未注日期, https://xstaj.com/gnbjhkjgj.html"
                 "；China Daily (Jiading), 2021-09-16, http://www.chinadaily.com.cn/m/shanghai/"
-                "jiading/2021-09/16/content_37546843.htm")
-SHEITC_2022 = ("《上海市特色产业园区公告目录（2022年版）》（智能传感器产业园徐行区域“西至浏翔公路”）, "
+                "jiading/2021-09/16/content_37546843.htm"
+                "")
+SHEITC_2022 = ("《上海市特色产业园区公告目录（2022年版）》（智能传感器产业园徐行区域“西至浏翔公路”"
+               "）, "
                "上海市经济和信息化委员会, 2022-10-24, https://app.sheitc.sh.gov.cn/gg/693682.htm")
 SJ_HUSONG = ("求真百科“沪松公路”词条（“辰花公路/卖新公路”路口）, factpedia.org, 未注日期, "
              "https://www.factpedia.org/index.php?title=%E6%BB%AC%E6%9D%BE%E5%85%AC%E8%B7%AF"
+             ""
              "&variant=zh-hans")
-SJ_OLD_NEWTOWN = ("《松江新城属于哪个区,松江新城的介绍?》（松江新城区“南至沪杭高速公路，西至新油墩港，北至"
+SJ_OLD_NEWTOWN = ("《松江新城属于哪个区,松江新城的介绍?》（松江新城区“南至沪杭高速公路，西至新油墩"
+                  "港，北至"
                   "陈华公路，东至通浦塘，面积43.1平方公里”）, kmw.com, 未注日期, "
                   "https://www.kmw.com/news/4574709.html")
 NH_TOWNSHIP = ("百度百科“南汇新城镇”词条（“东至长江，南至杭州湾……北至大治河”）, baike.baidu.hk, "
@@ -357,10 +362,12 @@ EDGES = (
              "Whether the 2.2 km² 安亭 link area lies within the 159.5 km² is not stated."),
     # 青浦新城: ring from the SW corner
     EdgePart("qingpu", "south", (0, 7), "沪青平公路—中泽路—沪青平公路(新建)",
-             "沪青平公路 (含新建段); 中泽路 only as a vertex", BAIKE_COPY, "medium",
+             "沪青平公路 (含新建段); 中泽路 only as a vertex", BAIKE_COPY, "medium"
+             "",
              "Names printed correctly; the 中泽路 stretch is approximated. " + NO_BETTER),
     EdgePart("qingpu", "east", (7, 11), "油墩港—张静江—老铜钵塘", "老通波塘—油墩港", BAIKE_COPY,
-             "low", "The middle name 张静江 (an unidentified 江/泾) is dropped; 老铜钵塘 is read as "
+             "low", "The middle name 张静江 (an unidentified 江/泾) is dropped; 老铜钵塘 is read a"
+             "s "
              "老通波塘. " + NO_BETTER),
     EdgePart("qingpu", "north", (11, 15), "沪常高速", "沪常高速 (S26)", BAIKE_COPY, "medium",
              NO_BETTER),
@@ -382,7 +389,8 @@ EDGES = (
     EdgePart("songjiang", "north", (14, 20), "华晨路—麦新公路—钟鸣路",
              "辰花公路—卖新公路—钟鸣路(?) line, approximate",
              BAIKE_COPY + "；" + SJ_HUSONG + "；" + SJ_OLD_NEWTOWN, "low",
-             "Two of the three names can be read: 麦新公路 = 卖新公路 (a 辰花公路/卖新公路 crossing "
+             "Two of the three names can be read: 麦新公路 = 卖新公路 (a 辰花公路/卖新公路 crossin"
+             "g "
              "on 沪松公路 is published) and 华晨路 ≈ 辰花公路 (the older 松江新城区 was bounded "
              "'北至陈华公路', a homophone); 钟鸣路 is not identified. These readings support the "
              "line the vertices follow: approximate, not invented. " + NO_BETTER),
@@ -421,7 +429,8 @@ EDGES = (
              BAIKE_COPY + "；" + NH_TOWNSHIP, "low",
              "No text gives the seaward line; the township runs '东至长江' (the estuary)."),
     EdgePart("nanhui", "north", (22, 28), "大支河以南", "大治河", BAIKE_COPY + "；" + NH_TOWNSHIP,
-             "medium", "大支河 is read as 大治河, which the township entry confirms ('北至大治河'). "
+             "medium", "大支河 is read as 大治河, which the township entry confirms ('北至大治河')"
+             ". "
              + NO_BETTER),
 )
 

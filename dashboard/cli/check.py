@@ -7,7 +7,7 @@ from typing import Any
 
 from dashboard.cli._common import add_data_option, load, report_errors
 from geo import catalog
-from geo.atlas import membership_counts
+from geo.atlas import membership_counts, park_facility_mismatches
 from geo.boundaries import town_edges
 
 __all__ = ["add_check_command", "cmd_check"]
@@ -58,8 +58,9 @@ def _check(args: argparse.Namespace) -> int:
         print(f"parks: {len(parks)} features: {int((kinds == 'area').sum())} area, "
               f"{int(kinds.isin(catalog.PLACEHOLDER_PLACEMENTS).sum())} placeholder "
               "(precision at least the reach of their town or district), "
-              f"{int(linked)} the same place as a facility row (point, placement and "
-              "precision agree)")
+              f"{int(linked)} the same place as a facility row")
+        for line in park_facility_mismatches(parks, fac):
+            print(f"  note: {line}")
     mix = fac["placement"].value_counts()
     print("placement: " + ", ".join(f"{mix.get(k, 0)} {k}" for k in catalog.PLACEMENTS))
     counts = membership_counts(fac)
