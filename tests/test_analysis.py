@@ -183,7 +183,7 @@ def test_cli_lists_and_includes_placeholders_on_request(bundled_atlas, monkeypat
 
     marked = set(bundled_atlas.facilities.index[:3])
     atlas = _with_placeholders(bundled_atlas, marked)
-    monkeypatch.setattr(cli_clusters, "load_atlas", lambda _data: atlas)
+    monkeypatch.setattr(cli_clusters, "load", lambda _args: atlas)
     doc = _cli_json(capsys, ["clusters", "--eps-m", "3000", "--json"])
     assert set(doc["excluded_placeholders"]) == marked and not marked & set(doc["labels"])
     doc = _cli_json(capsys, ["clusters", "--eps-m", "3000", "--include-placeholders",
