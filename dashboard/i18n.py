@@ -130,6 +130,7 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "cl_legend": ("分析图例", "Analysis legend"),
     "cl_density_legend": ("核密度（低→高，设施/平方公里）", "density, low → high (per km²)"),
     "layer_analysis": ("分析结果", "Analysis results"),
+    "layer_scorecard": ("新城评分表（评分卡参数）", "Town scorecard (Scorecard tab's settings)"),
     "agg_note": ("聚合显示：每格 {m} 米内的设施数；放大查看单个设施",
                  "Aggregated: facilities per {m} m cell; zoom in for single facilities"),
     "in_view_note": ("显示当前视野内的 {n} 个设施", "Showing the {n} facilities in view"),

@@ -92,6 +92,7 @@ __all__ = [
     "MAP_FORMATS",
     "METADATA_TABLE",
     "SHAPEFILE_FIELD_NAMES",
+    "TABLE_LAYERS",
     "ExportResult",
     "Format",
     "export",
@@ -148,8 +149,13 @@ LAYER_GEOMETRY_TYPES: Final[Mapping[str, str]] = MappingProxyType(
         "corridors": "MultiPolygon",
         "zones": "MultiPolygon",
         "corridor_lines": "MultiLineString",
+        "scorecard": "Polygon",
     }
 )
+
+#: Layers that are tables with a geometry (one row per town): CSV writes their attributes
+#: alone, without coordinates, since a polygon has no place in a CSV row.
+TABLE_LAYERS: Final = frozenset({"scorecard"})
 
 #: RFC 7946 recommends about 6 decimals; 7 keeps ~1 cm and matches the spec's own examples.
 COORDINATE_DECIMALS: Final = 7
@@ -264,6 +270,9 @@ def export(
     if fmt == "csv":
         frames, skipped = _point_layers_only(frames)
         messages.extend(f"{name}: skipped, {reason}" for name, reason in skipped.items())
+        messages.extend(f"{name}: written as a table, one row per feature, without its "
+                        f"{_geometry_label(frame)} geometry (gpkg or geojson keep it)"
+                        for name, frame in frames.items() if name in TABLE_LAYERS)
 
     target = export_path(path, fmt=fmt, datum=datum, layer_count=len(frames))
     sidecar = target.with_name(target.name + ".meta.json")
@@ -510,7 +519,7 @@ def _sync_lonlat(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _point_layers_only(
     frames: dict[str, gpd.GeoDataFrame],
 ) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, str]]:
-    points = {n: f for n, f in frames.items() if _is_point_layer(n, f)}
+    points = {n: f for n, f in frames.items() if n in TABLE_LAYERS or _is_point_layer(n, f)}
     skipped = {
         n: f"CSV holds points only and this layer has {_geometry_label(f)} geometry; "
            "export it as geojson, gpkg, shp or kml"
@@ -518,13 +527,14 @@ def _point_layers_only(
     }
     if not points:
         raise InputError(
-            "CSV export writes a point layer (facilities) with lon/lat columns, but none of "
-            f"the layers {', '.join(frames)} holds points; choose geojson, gpkg, shp or kml"
+            "CSV export writes a point layer (facilities) with lon/lat columns, or a table "
+            f"({', '.join(sorted(TABLE_LAYERS))}), but none of the layers "
+            f"{', '.join(frames)} is one; choose geojson, gpkg, shp or kml"
         )
     if len(points) > 1:
         raise InputError(
-            f"CSV export writes one point layer, got {len(points)} ({', '.join(points)}); "
-            "choose one, or use gpkg for several"
+            f"CSV export writes one point layer or table, got {len(points)} "
+            f"({', '.join(points)}); choose one, or use gpkg for several"
         )
     return points, skipped
 
@@ -641,14 +651,16 @@ def neutralise_formula(value: object) -> object:
     return value
 
 
-def _csv_table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Attributes plus ``lon``/``lat`` (in place if present, else appended), formulas defused."""
-    geoms = frame.geometry.to_numpy()
-    lon = np.round(shapely.get_x(geoms), COORDINATE_DECIMALS) if len(frame) else []
-    lat = np.round(shapely.get_y(geoms), COORDINATE_DECIMALS) if len(frame) else []
+def _csv_table(frame: gpd.GeoDataFrame, *, coordinates: bool = True) -> pd.DataFrame:
+    """Attributes plus ``lon``/``lat`` (in place if present, else appended; none for a table
+    layer, ``coordinates=False``), formulas defused."""
     table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    table["lon"] = pd.Series(lon, index=table.index, dtype=float)
-    table["lat"] = pd.Series(lat, index=table.index, dtype=float)
+    if coordinates:
+        geoms = frame.geometry.to_numpy()
+        lon = np.round(shapely.get_x(geoms), COORDINATE_DECIMALS) if len(frame) else []
+        lat = np.round(shapely.get_y(geoms), COORDINATE_DECIMALS) if len(frame) else []
+        table["lon"] = pd.Series(lon, index=table.index, dtype=float)
+        table["lat"] = pd.Series(lat, index=table.index, dtype=float)
     for column in table.columns:
         if pd.api.types.is_string_dtype(table[column].dtype):
             table[column] = table[column].astype(object).map(neutralise_formula)
@@ -657,8 +669,9 @@ def _csv_table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def _write_csv(frames: Mapping[str, gpd.GeoDataFrame], path: Path) -> None:
-    (frame,) = frames.values()
-    _csv_table(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    ((name, frame),) = frames.items()
+    table = _csv_table(frame, coordinates=name not in TABLE_LAYERS)
+    table.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
 
 
 # -- GDAL-written formats --------------------------------------------------------------------

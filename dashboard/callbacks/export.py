@@ -12,12 +12,14 @@ from typing import Any, cast
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard import ids
+from dashboard.callbacks.scorecard import params_from_inputs, with_as_of
 from dashboard.callbacks.upload import uploaded_facilities
 from dashboard.components.export import ANALYSIS_LAYERS, EXPORT_LAYERS, FORMATS
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
 from dashboard.state import FilterControls, as_datum, filter_from_controls, filter_states
 from geo.analysis import data_sources
+from geo.analysis.scorecard import ScorecardParams, run_scorecard
 from geo.crs import Datum
 from geo.export import MAP_FORMATS, Format, export
 from geo.query import Filter
@@ -33,15 +35,22 @@ def export_bundle(
     uploaded: Any = None,
     analysis: dict[str, Any] | None = None,
     analysis_params: dict[str, Any] | None = None,
+    scorecard: ScorecardParams | None = None,
+    scorecard_filter: Filter | None = None,
     lang: str = "zh",
 ) -> tuple[str, bytes, tuple[str, ...]]:
     """Write the export in a private temp folder; return (download name, zip bytes, messages).
 
     The download is one zip holding the exported file and its ``.meta.json`` sidecar, so the
-    GIS team always receives the filter, sources, CRS and counts with the data.
+    GIS team always receives the filter, sources, CRS and counts with the data. The
+    ``scorecard`` layer is the one scorecard computation for ``scorecard_filter`` (default
+    ``flt``; the Scorecard tab may set its own as-of year) and ``scorecard`` (the tab's
+    radius and since year); its result JSON, with that filter, is in the sidecar's
+    ``analysis``.
     """
     atlas = mapdata.atlas
     layers: dict[str, Any] = {}
+    analysis_params = dict(analysis_params or {})
     for name in layer_names:
         if name == "facilities":
             layers[name] = flt.select(atlas.facilities)
@@ -50,6 +59,11 @@ def export_bundle(
                 layers[name] = flt.select(uploaded)
         elif name == "analysis":
             continue  # the analysis layers come in ``analysis``
+        elif name == "scorecard":
+            card = run_scorecard(atlas, scorecard_filter or flt,
+                                 scorecard or ScorecardParams())
+            layers[name] = card.layers()["scorecard"]
+            analysis_params["scorecard"] = card.to_json()
         elif name in EXPORT_LAYERS:
             layers[name] = getattr(atlas, name)
     if "analysis" in layer_names:
@@ -120,22 +134,28 @@ def register(app: Dash, mapdata: MapData) -> None:
                "coverage": State(ids.COV_STORE, "data"),
                "fmt": State(ids.EXPORT_FORMAT, "value"),
                "layer_names": State(ids.EXPORT_LAYERS, "value"),
-               "datum": State(ids.EXPORT_DATUM, "value"), "lang": State(ids.PAGE_LANG, "data")},
+               "datum": State(ids.EXPORT_DATUM, "value"), "lang": State(ids.PAGE_LANG, "data"),
+               "sc_radius": State(ids.SC_RADIUS, "value"), "sc_since": State(ids.SC_SINCE, "value"),
+               "sc_as_of": State(ids.SC_AS_OF, "value")},
         prevent_initial_call=True,
     )
     def download(_n: int | None, controls: FilterControls, uploaded: dict[str, Any] | None,
                  clusters: dict[str, Any] | None, coverage: dict[str, Any] | None,
                  fmt: str, layer_names: list[str] | None, datum: str | None,
-                 lang: str | None) -> tuple[Any, html.Div]:
+                 lang: str | None, sc_radius: float | None, sc_since: float | None,
+                 sc_as_of: float | None) -> tuple[Any, html.Div]:
         lang = lang or "zh"
         analysis = analysis_layers(clusters, coverage)
         flt = filter_from_controls(controls)
+        names = layer_names or []
         try:
             name, data, messages = export_bundle(
-                mapdata, flt, fmt=as_format(fmt), layer_names=layer_names or [],
+                mapdata, flt, fmt=as_format(fmt), layer_names=names,
                 datum=as_datum(datum),
                 uploaded=uploaded_facilities(uploaded), analysis=analysis[0],
-                analysis_params=analysis[1], lang=lang)
+                analysis_params=analysis[1],
+                scorecard=params_from_inputs(sc_radius, sc_since),
+                scorecard_filter=with_as_of(flt, sc_as_of), lang=lang)
         except ValueError as exc:
             return no_update, html.Div(str(exc), className="warn")
         notes = [html.Div(m) for m in messages]

@@ -19,6 +19,7 @@ from dashboard.cli._common import (
 from geo.analysis import ClusterParams, CoverageParams, SitingParams, data_sources
 from geo.analysis.layers import ANALYSIS_LAYERS as ANALYSIS_LAYER_KINDS
 from geo.analysis.layers import AnalysisParams, analysis_metadata, run_for_layers
+from geo.analysis.scorecard import ScorecardParams
 from geo.atlas import Atlas
 from geo.crs import DATUMS
 from geo.export import ALL_FORMATS, MAP_FORMATS, export
@@ -26,12 +27,14 @@ from geo.export import ALL_FORMATS, MAP_FORMATS, export
 #: Layers the command can write, in the order they are written.
 LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors", "corridor_lines",
                            "zones", "parks", "coverage", "coverage_gaps", "suggested_sites",
-                           "clusters")
+                           "clusters", "scorecard")
 #: Analysis layers, computed on the filtered facilities with the --radius-m / --k / --eps-m
 #: / --min-samples options (the same engines as `newtown coverage`, `site` and `clusters`).
 ANALYSIS_LAYERS: tuple[str, ...] = tuple(
     name for name in LAYERS if name in ANALYSIS_LAYER_KINDS)
 DEFAULT_LAYERS: tuple[str, ...] = ("facilities", "towns")
+#: Coverage and siting reach in metres when --radius-m is not given.
+DEFAULT_RADIUS_M = 3000.0
 #: The maps show what the dashboard shows.
 MAP_DEFAULT_LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors",
                                        "corridor_lines", "zones")
@@ -56,9 +59,9 @@ def add_export_command(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--format", dest="fmt", required=True, choices=ALL_FORMATS,
                    help="geojson (.geojson; several layers: one FeatureCollection with a "
                         "'layer' property, or one file per layer in a .geojson.zip), gpkg, shp "
-                        "(.shp.zip), csv (facilities only), kml; html (a standalone map that "
-                        "opens with no internet) or png (a print map with legend, scale bar "
-                        "and north arrow)")
+                        "(.shp.zip), csv (facilities, or the scorecard table), kml; html (a "
+                        "standalone map that opens with no internet) or png (a print map with "
+                        "legend, scale bar and north arrow)")
     add_filter_arguments(p)
     p.add_argument("--layers", action="append", default=None, metavar="L[,L...]",
                    help=f"layers to write, comma-separated or repeated: {', '.join(LAYERS)} "
@@ -78,9 +81,14 @@ def add_export_command(sub: Any) -> argparse.ArgumentParser:
                         "holds no external address at all (the default background is blank "
                         "either way and needs no internet)")
     analysis = p.add_argument_group("analysis layers (coverage, coverage_gaps, "
-                                    "suggested_sites, clusters)")
-    analysis.add_argument("--radius-m", type=float, default=3000.0, metavar="M",
-                          help="coverage reach in metres (default 3000)")
+                                    "suggested_sites, clusters, scorecard)")
+    analysis.add_argument("--radius-m", type=float, default=None, metavar="M",
+                          help="coverage reach in metres (default 3000; the scorecard's "
+                               "covered share: each category's default radius, as "
+                               "`newtown scorecard`)")
+    analysis.add_argument("--since", type=int, default=None, metavar="YEAR",
+                          help="scorecard: the change since this year (as `newtown "
+                               "scorecard --since`)")
     analysis.add_argument("--k", type=int, default=3, metavar="K",
                           help="suggested_sites: how many new sites (default 3)")
     analysis.add_argument("--eps-m", type=float, default=3000.0, metavar="M",
@@ -127,11 +135,15 @@ def select_layers(atlas: Atlas, names: tuple[str, ...], facilities_filter: Any) 
 def analysis_params(args: argparse.Namespace) -> dict[str, AnalysisParams]:
     """The analysis parameters the export options ask for, by analysis kind."""
     placeholders = bool(getattr(args, "include_placeholders", False))
+    given = getattr(args, "radius_m", None)
+    radius = DEFAULT_RADIUS_M if given is None else float(given)
     return {
-        "coverage": CoverageParams(radius_m=args.radius_m, include_placeholders=placeholders),
-        "siting": SitingParams(k=args.k, new_radius_m=args.radius_m, radius_m=args.radius_m,
+        "coverage": CoverageParams(radius_m=radius, include_placeholders=placeholders),
+        "siting": SitingParams(k=args.k, new_radius_m=radius, radius_m=radius,
                                include_placeholders=placeholders,
                                new_radius_from="--radius-m"),
+        # The same parameters as `newtown scorecard` for the same options: one computation.
+        "scorecard": ScorecardParams(radius_m=given, since=getattr(args, "since", None)),
         "clusters": ClusterParams(eps_m=args.eps_m, min_samples=args.min_samples,
                                   include_placeholders=placeholders),
     }

@@ -13,6 +13,7 @@ from geo.analysis.common import AnalysisResult
 from geo.analysis.coverage import CoverageParams, run_coverage
 from geo.analysis.density import DensityParams, run_density
 from geo.analysis.hotspots import HotspotParams, run_hotspots
+from geo.analysis.scorecard import ScorecardParams, run_scorecard
 from geo.analysis.siting import SitingParams, run_siting
 
 if TYPE_CHECKING:
@@ -25,13 +26,15 @@ __all__ = ["ANALYSIS_LAYERS", "AnalysisParams", "analysis_metadata", "run_for_la
 ANALYSIS_LAYERS: Final[Mapping[str, str]] = MappingProxyType({
     "coverage": "coverage", "coverage_gaps": "coverage", "suggested_sites": "siting",
     "clusters": "clusters", "density": "density", "hotspots": "hotspots",
+    "scorecard": "scorecard",
 })
 
-AnalysisParams = CoverageParams | SitingParams | ClusterParams | DensityParams | HotspotParams
+AnalysisParams = (CoverageParams | SitingParams | ClusterParams | DensityParams | HotspotParams
+                  | ScorecardParams)
 
 _DEFAULTS: Final[Mapping[str, AnalysisParams]] = MappingProxyType({
     "coverage": CoverageParams(), "siting": SitingParams(), "clusters": ClusterParams(),
-    "density": DensityParams(), "hotspots": HotspotParams(),
+    "density": DensityParams(), "hotspots": HotspotParams(), "scorecard": ScorecardParams(),
 })
 
 
@@ -48,7 +51,7 @@ def run_for_layers(atlas: Atlas, flt: Filter, names: Iterable[str],
         Layer names; those not in :data:`ANALYSIS_LAYERS` are ignored.
     params : mapping, optional
         Parameters by analysis kind (``coverage``, ``siting``, ``clusters``, ``density``,
-        ``hotspots``); defaults for those not given.
+        ``hotspots``, ``scorecard``); defaults for those not given.
 
     Returns
     -------
@@ -77,6 +80,8 @@ def _run(kind: str, atlas: Atlas, flt: Filter, params: Any) -> AnalysisResult:
         return run_clusters(atlas, flt, params)
     if kind == "density":
         return run_density(atlas, flt, params)
+    if kind == "scorecard":
+        return run_scorecard(atlas, flt, params)
     return run_hotspots(atlas, flt, params)
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HOW",
     "STRATEGY_YEAR",
+    "TABLE_HOW",
     "ScorecardParams",
     "ScorecardResult",
     "clear_cache",
@@ -118,6 +119,50 @@ HOW: Final[Mapping[str, Mapping[str, str]]] = {
 }
 
 
+#: The scorecard as a table (one row per town; the export layer ``scorecard``): each column
+#: and the ``HOW`` entry that says how it is computed (None: an identifier or a label).
+_FIXED_COLUMNS: Final[tuple[tuple[str, str | None], ...]] = (
+    ("rank", None), ("key", None), ("name_zh", None), ("name_en", None),
+    ("inside", "counts"), ("associated", "counts"), ("placeholder", "counts"),
+    ("total", "counts"), ("distinct_sites", "distinct_sites"),
+)
+_TAIL_COLUMNS: Final[tuple[tuple[str, str | None], ...]] = (
+    ("area_km2", "density"), ("density_inside_per_10km2", "density"),
+    ("planned_population", "per_100k"), ("planned_population_year", "per_100k"),
+    ("planned_population_source", "per_100k"), ("per_100k_planned", "per_100k"),
+    ("covered_share", "covered_share"), ("median_nearest_m", "median_nearest_m"),
+    ("grid_points", "median_nearest_m"), ("g60_share", "g60_share"),
+    ("undated_not_shown", "since"),
+)
+_SINCE_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    ("since_year", "year"), ("since_then", "then"), ("since_now", "now"),
+    ("since_change", "change"), ("since_undated_not_in_then", "undated_not_in_then"),
+)
+#: Every column of the scorecard table and the ``HOW`` key that explains it (the sidecar's
+#: ``table_columns``); the breakdowns are ``level_*``, ``category_*`` and ``layer_*``.
+TABLE_HOW: Final[Mapping[str, str | None]] = {
+    **dict(_FIXED_COLUMNS),
+    **{f"level_{k}": "breakdown" for k in catalog.LEVELS},
+    **{f"category_{k}": "breakdown" for k in catalog.CATEGORIES},
+    **{f"layer_{k}": "breakdown" for k in catalog.INDUSTRY_LAYERS},
+    **dict(_TAIL_COLUMNS),
+    **{name: "since" for name, _ in _SINCE_COLUMNS},
+}
+
+
+def _table_row(row: Mapping[str, Any]) -> dict[str, object]:
+    """One town's figures as flat columns (the nested breakdowns and ``since`` spread out)."""
+    out: dict[str, object] = {name: row[name] for name, _ in _FIXED_COLUMNS}
+    for prefix, key in (("level", "by_level"), ("category", "by_category"),
+                        ("layer", "by_layer")):
+        out.update({f"{prefix}_{k}": v for k, v in row[key].items()})
+    out.update({name: row[name] for name, _ in _TAIL_COLUMNS})
+    since = row.get("since")
+    if since is not None:
+        out.update({name: since[key] for name, key in _SINCE_COLUMNS})
+    return out
+
+
 @dataclass(frozen=True)
 class ScorecardParams:
     """Parameters of a scorecard.
@@ -169,14 +214,32 @@ class ScorecardResult(AnalysisResult):
 
     def body(self) -> dict[str, object]:
         """The scorecard's own numbers (JSON-ready)."""
+        columns = list(self.table().columns.drop("geometry"))
         return {"towns": [dict(t) for t in self.towns], "total": dict(self.total),
                 "g60": dict(self.g60), "growth": dict(self.growth),
-                "how": {k: dict(v) for k, v in HOW.items()}}
+                "how": {k: dict(v) for k, v in HOW.items()},
+                "table_columns": {c: TABLE_HOW[c] for c in columns}}
+
+    def table(self) -> gpd.GeoDataFrame:
+        """The scorecard as a table: one row per town in rank order, every figure a column
+        (``TABLE_HOW`` names the ``how`` entry of each), the town polygon as geometry
+        (EPSG:4549). The numbers are the rows of ``towns``, not computed again."""
+        geometry = self.geometries.set_index("key").geometry
+        rows = [_table_row(r) for r in self.towns]
+        keys = [str(r["key"]) for r in self.towns]
+        frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else None)
+        for column in frame.columns:  # whole numbers stay whole where some rows are blank
+            values = [r[column] for r in rows if r.get(column) is not None]
+            if values and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                              for v in values):
+                frame[column] = pd.Series([r.get(column) for r in rows], dtype="Int64")
+        return gpd.GeoDataFrame(frame, geometry=[geometry[k] for k in keys],
+                                crs=self.geometries.crs)
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
-        """``scorecard`` (each town's polygon with its headline figures) and ``coverage`` (the
-        part of each town within reach), WGS84."""
-        return {"scorecard": to_wgs84(self.geometries), "coverage": to_wgs84(self.covered)}
+        """``scorecard`` (:meth:`table`: each town's polygon with every figure) and
+        ``coverage`` (the part of each town within reach), WGS84."""
+        return {"scorecard": to_wgs84(self.table()), "coverage": to_wgs84(self.covered)}
 
     def row(self, key: str) -> dict[str, object]:
         """The row of one town by key."""
