@@ -122,6 +122,7 @@ SC_SINCE = "sc-since"
 SC_AS_OF = "sc-as-of"
 SC_RUN = "sc-run"
 SC_RESULTS = "sc-results"
+SC_GROWTH = "sc-growth"  # the growth chart: follows the filter and the as-of year
 BRIEF_TOWN = "brief-town"
 BRIEF_BUTTON = "brief-button"
 BRIEF_DOWNLOAD = "brief-download"

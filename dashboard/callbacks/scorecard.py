@@ -6,6 +6,8 @@ Both call the one scorecard computation (the same numbers as ``newtown scorecard
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -14,14 +16,16 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 from dashboard import ids
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
-from dashboard.state import FilterControls, filter_from_controls, filter_states
+from dashboard.state import FilterControls, filter_from_controls, filter_inputs, filter_states
+from geo import catalog
 from geo._errors import AtlasError
-from geo.analysis.scorecard import ScorecardParams, ScorecardResult, run_scorecard
+from geo.analysis.scorecard import STRATEGY_YEAR, ScorecardParams, ScorecardResult, run_scorecard
 from geo.brief import build_brief
+from geo.brief.charts import growth_chart_svg
 from geo.brief.text import fmt_count, fmt_m, fmt_ratio, fmt_share, label
 from geo.query import Filter
 
-__all__ = ["brief_pdf", "params_from_inputs", "register", "scorecard_view"]
+__all__ = ["brief_pdf", "growth_view", "params_from_inputs", "register", "scorecard_view"]
 
 _COLUMNS = ("rank", "town", "inside", "associated", "placeholder", "total", "distinct_sites",
             "density", "per_100k", "covered_share", "median_nearest")
@@ -75,6 +79,51 @@ def scorecard_view(result: ScorecardResult, lang: str) -> html.Div:
                      html.Div(notes, className="nt-notes")])
 
 
+def highlight_town(flt: Filter, town: str | None) -> str | None:
+    """The town the growth chart draws bold: the brief's town if one is chosen, else the
+    filter's one town, else none (the five alike)."""
+    if town and town in catalog.TOWNS:
+        return town
+    return flt.towns[0] if len(flt.towns) == 1 else None
+
+
+def growth_view(result: ScorecardResult, lang: str, highlight: str | None) -> html.Div:
+    """The scorecard's growth series as the brief's chart: an SVG in an <img> (a base64 data
+    URI, so no text of the SVG reaches the page's HTML) with the numbers as ``data-*``
+    attributes and in the alt text, and the undated facilities said apart."""
+    growth = result.growth
+    years = [int(y) for y in growth["years"]]  # type: ignore[attr-defined]
+    towns: dict[str, Any] = dict(growth["towns"])  # type: ignore[call-overload]
+    series = {k: [int(v) for v in towns[k]["cumulative"]] for k in towns}
+    undated = {k: int(towns[k]["undated"]) for k in towns}
+
+    def name(key: str) -> str:
+        term = catalog.TOWNS[key]
+        return term.zh if lang == "zh" else term.en.removesuffix(" New Town")
+
+    undated_text = t("sc_growth_undated", lang, towns=", ".join(
+        f"{name(k)} {fmt_count(n)}" for k, n in undated.items()))
+    numbers: dict[str, Any] = {"data-years": json.dumps(years),
+               "data-series": json.dumps(series),
+               "data-undated": json.dumps(undated),
+               "data-strategy-year": str(STRATEGY_YEAR),
+               "data-as-of": "" if result.filter.as_of is None else str(result.filter.as_of),
+               "data-highlight": highlight or ""}
+    if not years:
+        return html.Div([html.Div(t("sc_growth_empty", lang), className="nt-note"),
+                         html.Div(undated_text, className="nt-note")],
+                        id="sc-growth-chart", **numbers)
+    svg = growth_chart_svg(years, series, strategy_year=STRATEGY_YEAR,
+                           strategy_label=label("strategy", lang), lang=lang,
+                           highlight=highlight)
+    uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    alt = t("sc_growth_alt", lang, first=years[0], last=years[-1], towns=", ".join(
+        f"{name(k)} {fmt_count(v[-1])}" for k, v in series.items()))
+    return html.Div([html.Img(src=uri, alt=alt, title=alt, id="sc-growth-chart",
+                              className="nt-growth-img", **numbers),
+                     html.Div(undated_text, className="nt-note", id="sc-growth-undated")])
+
+
 def brief_pdf(mapdata: MapData, flt: Filter, town: str | None, params: ScorecardParams,
               lang: str) -> tuple[str, bytes]:
     """The brief's file name and PDF bytes for the current filter, town and parameters.
@@ -107,6 +156,28 @@ def register(app: Dash, mapdata: MapData) -> None:
         except AtlasError as exc:
             return html.Div(str(exc), className="warn")
         return scorecard_view(result, lang)
+
+    @app.callback(
+        output=Output(ids.SC_GROWTH, "children"),
+        inputs={"controls": filter_inputs(), "as_of": Input(ids.SC_AS_OF, "value"),
+                "town": Input(ids.BRIEF_TOWN, "value"), "ui": Input(ids.UI, "data")},
+        state={"radius": State(ids.SC_RADIUS, "value"), "since": State(ids.SC_SINCE, "value"),
+               "lang": State(ids.PAGE_LANG, "data")},
+    )
+    def show_growth(controls: FilterControls, as_of: float | None, town: str | None,
+                    ui: dict[str, Any] | None, radius: float | None, since: float | None,
+                    lang: str | None) -> Any:
+        # Drawn only while the Scorecard tab is open; opening it draws the current state.
+        if not ui or ui.get("tab") != "scorecard":
+            return no_update
+        lang = lang or "zh"
+        try:
+            flt = with_as_of(filter_from_controls(controls), as_of)
+            # The one scorecard computation (cached): its growth series is the brief's.
+            result = run_scorecard(mapdata.atlas, flt, params_from_inputs(radius, since))
+        except AtlasError as exc:
+            return html.Div(str(exc), className="warn")
+        return growth_view(result, lang, highlight_town(flt, town))
 
     @app.callback(
         output=[Output(ids.BRIEF_DOWNLOAD, "data"), Output(ids.BRIEF_STATUS, "children")],

@@ -25,6 +25,10 @@ def scorecard_panel(lang: str) -> html.Div:
                         dcc.Input(id=ids.SC_AS_OF, type="number", min=1950, max=2100, step=1,
                                   className="nt-num")]),
         ], className="nt-params"),
+        # The growth chart follows the filter and the as-of year without a click.
+        html.Figure([html.Figcaption(t("sc_growth", lang), className="nt-note"),
+                     dcc.Loading(html.Div(id=ids.SC_GROWTH), type="dot")],
+                    className="nt-growth"),
         html.Button(t("run", lang), id=ids.SC_RUN, className="nt-btn nt-primary"),
         dcc.Loading(html.Div(id=ids.SC_RESULTS), type="dot"),
         html.Div([

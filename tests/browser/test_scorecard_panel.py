@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from dashboard.cli import main as newtown
+from dashboard.i18n import t
+from geo import catalog
 from geo.analysis.scorecard import ScorecardParams, run_scorecard
-from geo.brief.text import fmt_count, fmt_share
+from geo.brief.text import fmt_count, fmt_m, fmt_ratio, fmt_share, label
 from geo.query import Filter
+from tests.browser.test_dashboard import open_page, select_option
+from tests.test_brief import expected_figures, pdftotext, value_after
+from tests.test_scorecard_export import assert_table_equals
 
 pytestmark = pytest.mark.browser
 
@@ -56,3 +66,112 @@ def test_brief_button_downloads_the_town_pdf(page, server_url, tmp_path):
     assert "松江新城创新平台简报" in text
     assert "town=songjiang" in text  # the page's filter travelled with the request
     assert Path(path).stat().st_size > 10_000
+
+
+def growth_numbers(page) -> dict[str, object]:
+    chart = page.locator("#sc-growth-chart")
+    return {"years": json.loads(chart.get_attribute("data-years")),
+            "towns": {k: {"cumulative": v, "undated": json.loads(
+                chart.get_attribute("data-undated"))[k]}
+                for k, v in json.loads(chart.get_attribute("data-series")).items()},
+            "as_of": chart.get_attribute("data-as-of"),
+            "alt": chart.get_attribute("alt") or ""}
+
+
+def cli_json(capsys, *options: str) -> dict[str, object]:
+    capsys.readouterr()
+    assert newtown(["scorecard", "--json", *options]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def assert_growth_is(page, doc: dict[str, object]) -> None:
+    growth = doc["growth"]
+    shown = growth_numbers(page)
+    assert shown["years"] == growth["years"]
+    assert shown["towns"] == growth["towns"]
+    for key, series in growth["towns"].items():  # the alt text says the last figures
+        assert f"{catalog.TOWNS[key].en.removesuffix(' New Town')} {series['cumulative'][-1]}" \
+            in shown["alt"]
+    # the undated facilities are said apart, under the chart
+    undated = page.locator("#sc-growth-undated").inner_text()
+    assert undated.startswith("Undated, not on the chart:")
+    assert all(f" {v['undated']}" in undated for v in growth["towns"].values())
+
+
+def test_growth_chart_follows_the_filter_and_the_as_of_slider(page, server_url, capsys):
+    open_page(page, server_url + "?lang=en&tab=scorecard&asof=2023")
+    page.wait_for_selector("#sc-growth-chart[data-as-of='2023']", timeout=TIMEOUT)
+    # a real image, drawn by the browser from the data URI
+    assert page.evaluate("() => document.getElementById('sc-growth-chart').naturalWidth") > 0
+    assert page.locator("#sc-growth-chart").get_attribute("src").startswith(
+        "data:image/svg+xml;base64,")
+    assert_growth_is(page, cli_json(capsys, "--as-of", "2023"))
+    # a filter change (one town): the chart follows, that town drawn bold
+    select_option(page, "filter-town", catalog.TOWNS["songjiang"].en)
+    page.wait_for_selector("#sc-growth-chart[data-highlight='songjiang']", timeout=TIMEOUT)
+    page.wait_for_function("() => Object.keys(JSON.parse(document.getElementById("
+                           "'sc-growth-chart').dataset.series)).length === 1", timeout=TIMEOUT)
+    assert_growth_is(page, cli_json(capsys, "--town", "songjiang", "--as-of", "2023"))
+    # the as-of slider one step left: the chart ends a year earlier
+    page.locator("#filter-as-of [role=slider]").first.focus()
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_selector("#sc-growth-chart[data-as-of='2022']", timeout=TIMEOUT)
+    doc = cli_json(capsys, "--town", "songjiang", "--as-of", "2022")
+    assert_growth_is(page, doc)
+    assert doc["growth"]["years"][-1] == 2022
+    assert not page.js_errors
+
+
+def test_one_computation_panel_json_pdf_and_export(page, server_url, capsys, tmp_path):
+    """The issue's rule: the panel, `newtown scorecard --json`, the PDF brief and the
+    dashboard's export (table and sidecar) show the same numbers for the same options."""
+    options = ["--since", "2019", "--radius-m", "2500"]
+    doc = cli_json(capsys, *options)
+    open_scorecard(page, server_url + "?lang=en")
+    page.fill("#sc-radius", "2500")
+    page.fill("#sc-since", "2019")
+    page.click("#sc-run")
+    page.wait_for_selector("#sc-table tbody tr", timeout=TIMEOUT)
+    # 1. the panel's table
+    for row in doc["towns"]:
+        cells = page.locator(f"#sc-table tr[data-town={row['key']}] td").all_inner_texts()
+        assert cells == [fmt_count(row["rank"]), row["name_en"], fmt_count(row["inside"]),
+                         fmt_count(row["associated"]), fmt_count(row["placeholder"]),
+                         fmt_count(row["total"]), fmt_count(row["distinct_sites"]),
+                         fmt_ratio(row["density_inside_per_10km2"]),
+                         fmt_ratio(row["per_100k_planned"]), fmt_share(row["covered_share"]),
+                         fmt_m(row["median_nearest_m"])], row["key"]
+    # 2. the PDF brief of Songjiang from the panel's button
+    page.locator("#brief-town").click()
+    page.get_by_role("option", name="Songjiang New Town", exact=True).click()
+    with page.expect_download(timeout=TIMEOUT * 3) as info:
+        page.click("#brief-button")
+    pdf = tmp_path / "sj.pdf"
+    info.value.save_as(pdf)
+    text = pdftotext(pdf)
+    songjiang = next(r for r in doc["towns"] if r["key"] == "songjiang")
+    for name, value in expected_figures(songjiang, "en").items():
+        assert value_after(text, name) == value, name
+    assert value_after(text, label("per_100k", "en")) == fmt_ratio(songjiang["per_100k_planned"])
+    # 3. the Export tab: the scorecard as CSV, its sidecar carrying the same result
+    page.locator("[role=tab][aria-controls=panel-export]").click()
+    page.wait_for_selector("#panel-export", state="visible", timeout=TIMEOUT)
+    page.click("#export-format")
+    page.get_by_role("option", name=t("fmt_csv", "en"), exact=True).click()
+    for name in ("facilities", "towns"):
+        page.locator(f"#export-layers input[value={name}]").uncheck()
+    page.locator("#export-layers input[value=scorecard]").check()
+    with page.expect_download(timeout=TIMEOUT * 3) as info:
+        page.click("#export-button")
+    bundle = tmp_path / "export.zip"
+    info.value.save_as(bundle)
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        table = archive.read(next(n for n in names if n.endswith(".csv"))).decode("utf-8-sig")
+        sidecar = json.loads(archive.read(next(n for n in names if n.endswith(".meta.json"))))
+    rows = list(csv.DictReader(io.StringIO(table)))
+    assert_table_equals(rows, doc)
+    scorecard = sidecar["analysis"]["scorecard"]
+    for key in ("towns", "total", "g60", "growth", "parameters"):
+        assert scorecard[key] == doc[key], key
+    assert not page.js_errors
