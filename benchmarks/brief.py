@@ -11,7 +11,11 @@ Prints the median wall time (seconds) of:
   cleared), and the first (cold) call separately: it also loads WeasyPrint and the fonts;
 * ``brief five towns``: ``build_brief(..., towns="all")`` (five towns plus the comparison page);
 * ``scorecard 1e5``: the scorecard on ``--n`` seeded synthetic facilities
-  (benchmarks/synth.py, written to ``--workdir``; never real data), atlas loaded beforehand.
+  (benchmarks/synth.py, written to ``--workdir``; never real data), atlas loaded beforehand;
+* ``scorecard export``: ``newtown export --layers scorecard`` as GeoPackage and CSV (the
+  table of that 1e5 result, its polygons and sidecar), cache cleared;
+* ``growth chart``: the Scorecard tab's chart (the brief's SVG, base64 for the <img>) on the
+  bundled data, with its size in bytes.
 
 With ``--pages DIR`` it also renders Songjiang's brief pages to PNG there (pdftoppm, 110 dpi).
 The machine is shared: the figures vary with the load (the script prints the load average).
@@ -34,9 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import cached_data_dir
 
+from geo.analysis.layers import analysis_metadata, run_for_layers
 from geo.analysis.scorecard import ScorecardParams, clear_cache, run_scorecard
 from geo.atlas import load_atlas
 from geo.brief import build_brief, write_brief
+from geo.export import export
 from geo.query import Filter
 
 
@@ -79,6 +85,27 @@ def main() -> None:
     t, result = timed(lambda: run_scorecard(big, flt, params), args.repeats)
     print(f"scorecard {args.n:.0e} synthetic facilities:  {t:6.2f} s "
           f"(total {result.total['total']})")  # type: ignore[attr-defined]
+
+    for fmt in ("gpkg", "csv"):
+        out = args.workdir / f"scorecard.{fmt}"
+
+        def write(fmt: str = fmt, out: Path = out) -> object:
+            layers, results = run_for_layers(big, flt, ["scorecard"], {"scorecard": params})
+            return export(layers, out, fmt=fmt,  # type: ignore[arg-type]
+                          metadata={"analysis": analysis_metadata(results)})
+
+        t, _ = timed(write, args.repeats)
+        print(f"scorecard export {fmt:<4} ({args.n:.0e}):        {t:6.2f} s")
+
+    from dashboard.callbacks.scorecard import growth_view
+
+    scorecard = run_scorecard(atlas, flt, params)
+    start = time.perf_counter()
+    for _ in range(args.repeats):
+        view = growth_view(scorecard, "zh", "songjiang")
+    t = (time.perf_counter() - start) / args.repeats
+    size = len(str(view.children[0].src))  # type: ignore[index,union-attr]
+    print(f"growth chart (dashboard, bundled):    {t:6.2f} s ({size / 1024:.0f} KB data URI)")
 
     if args.pages is not None:
         args.pages.mkdir(parents=True, exist_ok=True)
