@@ -110,6 +110,7 @@ def test_pdf_prints_the_same_numbers_as_the_export(outputs):
     assert value_after(text, label("planned_population", "zh")) == fmt_count(950000)
     assert songjiang["planned_population"] == 950000
     assert songjiang["planned_population_year"] == 2025
+    assert value_after(text, label("planned_population_year", "zh")) == "2025"
     assert value_after(text, label("per_100k", "zh")) == fmt_ratio(
         songjiang["per_100k_planned"])
     assert frame.loc["songjiang", "per_100k_planned"] == pytest.approx(

@@ -100,6 +100,8 @@ def _figures(row: dict[str, Any], lang: str) -> list[tuple[str, str]]:
         (label("area_km2", lang), fmt_km2(row["area_km2"])),
         (label("density", lang), fmt_ratio(row["density_inside_per_10km2"])),
         (label("planned_population", lang), fmt_count(row["planned_population"])),
+        *([(label("planned_population_year", lang), str(row["planned_population_year"]))]
+          if row["planned_population_year"] is not None else []),
         (label("per_100k", lang), fmt_ratio(row["per_100k_planned"])),
         (label("covered_share", lang), fmt_share(row["covered_share"])),
         (label("median_nearest", lang), fmt_m(row["median_nearest_m"])),

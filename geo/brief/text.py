@@ -36,6 +36,7 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
     "density": {"zh": "每 10 km² 边界内设施", "en": "Inside per 10 km²"},
     "per_100k": {"zh": "每 10 万规划人口设施", "en": "Per 100,000 planned residents"},
     "planned_population": {"zh": "规划人口", "en": "Planned population"},
+    "planned_population_year": {"zh": "规划人口目标年份", "en": "Planned population, target year"},
     "covered_share": {"zh": "服务半径覆盖面积比例", "en": "Area within the radius"},
     "median_nearest": {"zh": "到最近设施距离中位数（m）", "en": "Median distance to nearest (m)"},
     "g60_share": {"zh": "松江设施位于 G60 示意带内比例",
