@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from dash import Dash, Input, Output, set_props
 from flask import Flask, Response
 from flask_compress import Compress
 
-from dashboard import ids
+from dashboard import auth, ids
 from dashboard.callbacks import (
     cards,
     clusters,
@@ -33,6 +34,7 @@ from dashboard.mapdata import MapData
 from geo.atlas import Atlas, load_atlas
 from geo.ingest import MAX_UPLOAD_BYTES
 from geo.query import Filter
+from geo.store import Store
 from geo.style import PALETTE, browser_style
 
 ASSETS = Path(__file__).parent / "assets"
@@ -87,10 +89,19 @@ def create_app(
     *,
     data_dir: str | Path | None = None,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    store: Store | None = None,
+    private: bool = False,
+    on_change: Callable[[], int] | None = None,
 ) -> Dash:
     """Build the app for an Atlas (loaded from ``data_dir`` or the bundled data if not given).
 
     Server-side data is read-only after this point; per-user state lives in the URL.
+
+    With ``store`` (``newtown serve --store``; ``atlas`` is then that store's revision) the
+    page gains sign-in (dashboard/auth.py) and the store's editing and review callbacks;
+    ``private`` makes every page and callback need a signed-in user; ``on_change`` is called
+    by a callback that committed a change: it makes the server swap to the new revision and
+    returns it (dashboard/storeapp.py). Without a store the app is read-only as before.
     """
     if atlas is None:
         atlas = load_atlas(data_dir)
@@ -114,7 +125,8 @@ def create_app(
     app.layout = shell
     app.index_string = _index_string(app.config.requests_pathname_prefix)
     Compress(app.server)
-    page.register(app, mapdata, tianditu_key=tianditu_key, max_upload_bytes=max_upload_bytes)
+    page.register(app, mapdata, tianditu_key=tianditu_key, max_upload_bytes=max_upload_bytes,
+                  store=store)
     filters.register(app, mapdata)
     url.register(app)
     frame.register(app)
@@ -137,6 +149,8 @@ def create_app(
                             Input(ids.ERROR_NOTICE, "n_clicks"), prevent_initial_call=True)
 
     server: Flask = app.server
+    if store is not None:
+        auth.configure(server, store, private=private)
 
     @server.route("/healthz")
     def healthz() -> Response:

@@ -212,6 +212,16 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "boundary_note": ("新城边界为依据公开描述数字化的近似范围，非测绘成果。",
                       "Town boundaries are approximate digitisations of published "
                       "descriptions, not surveys."),
+    # sign-in, review queue, history (a served store, issue 14)
+    "user_name": ("用户名", "User name"),
+    "password": ("密码", "Password"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "signed_in_as": ("已登录：{name}（{role}）", "Signed in as {name} ({role})"),
+    "role_viewer": ("查看者", "viewer"),
+    "role_editor": ("编辑", "editor"),
+    "role_reviewer": ("审核人", "reviewer"),
+    "role_admin": ("管理员", "admin"),
 }
 
 

@@ -127,3 +127,15 @@ BRIEF_TOWN = "brief-town"
 BRIEF_BUTTON = "brief-button"
 BRIEF_DOWNLOAD = "brief-download"
 BRIEF_STATUS = "brief-status"
+
+# a served store (issue 14): the data revision shown, sign-in
+#: store: the store revision the page shows. A callback that commits a change writes the
+#: revision ``on_change()`` returns here; the selection (map, summary, cards) takes it as an
+#: Input, so the map shows the change without a reload.
+DATA_REVISION = "data-revision"
+SIGNIN = "signin"
+SIGNIN_NAME = "signin-name"
+SIGNIN_PASSWORD = "signin-password"
+SIGNIN_BUTTON = "signin-button"
+SIGNED_IN_AS = "signed-in-as"
+SIGNOUT_BUTTON = "signout-button"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -32,10 +33,15 @@ class StoreServer:
     apps between requests is invisible. Every response carries ``X-Newtown-Revision``.
     """
 
-    def __init__(self, store: Store, make_app: Callable[[Any], Dash], *, poll_s: float = POLL_S):
+    def __init__(self, store: Store, make_app: Callable[..., Dash], *, poll_s: float = POLL_S,
+                 private: bool = False):
         self._store = store
-        self._make_app = make_app
+        # Each revision's app gets the store (sign-in, editing), the private flag and a way to
+        # make the server serve a change its own callback just committed (``sync``).
+        self._make_app = functools.partial(make_app, store=store, private=private,
+                                           on_change=self.sync)
         self._poll_s = poll_s
+        self._swap = threading.Lock()  # one rebuild at a time (watcher and callbacks)
         revision, atlas = store.versioned_atlas()
         self._current: tuple[int, Dash] = (revision, make_app(atlas))
         self._stop = threading.Event()
@@ -61,6 +67,19 @@ class StoreServer:
 
     def refresh(self) -> bool:
         """Build and swap in the store's revision if it moved; True if it did."""
+        with self._swap:
+            return self._refresh()
+
+    def sync(self) -> int:
+        """Serve the store's latest revision now (a callback committed a change); return it.
+
+        Called inside the callback that committed, so the browser's next request (the
+        selection it triggers through ``ids.DATA_REVISION``) is served by the new revision.
+        """
+        self.refresh()
+        return self.revision
+
+    def _refresh(self) -> bool:
         if self._store.revision() == self._current[0]:
             return False
         started = time.perf_counter()

@@ -211,12 +211,15 @@ def register(app: Dash, mapdata: MapData) -> None:
                 "figure": Output(ids.SUMMARY_FIGURE, "data"),
                 "cards": Output(ids.CARDS, "children")},
         inputs={"controls": filter_inputs(), "basemap": Input(ids.BASEMAP, "value"),
-                "uploaded": Input(ids.UPLOADED, "data")},
+                "uploaded": Input(ids.UPLOADED, "data"),
+                # a committed change: this app is the new revision's, so redraw from it
+                "_revision": Input(ids.DATA_REVISION, "data")},
         state={"bounds": State(ids.MAP, "bounds"), "zoom": State(ids.MAP, "zoom"),
                "lang": State(ids.PAGE_LANG, "data"), "coverage": State(ids.COV_STORE, "data")},
     )
     def update_selection(controls: FilterControls, basemap: str | None,
-                         uploaded: dict[str, Any] | None, bounds: list[list[float]] | None,
+                         uploaded: dict[str, Any] | None, _revision: int | None,
+                         bounds: list[list[float]] | None,
                          zoom: float | None, lang: str | None,
                          coverage: dict[str, Any] | None) -> dict[str, Any]:
         flt = filter_from_controls(controls)

@@ -7,13 +7,16 @@ from typing import Any
 from dash import Dash, Input, Output, State, no_update
 
 from dashboard import ids
+from dashboard.auth import signed_in
 from dashboard.components.page import page
 from dashboard.mapdata import MapData
 from dashboard.urlstate import parse_state
+from geo.store import Store
 
 
 def register(
-    app: Dash, mapdata: MapData, *, tianditu_key: str | None, max_upload_bytes: int
+    app: Dash, mapdata: MapData, *, tianditu_key: str | None, max_upload_bytes: int,
+    store: Store | None = None,
 ) -> None:
     @app.callback(
         Output(ids.PAGE, "children"),
@@ -26,5 +29,7 @@ def register(
         if rendered_lang is not None:
             return no_update, no_update
         state = parse_state(search)
+        user = signed_in(store) if store is not None else None
         return (page(mapdata, state, tianditu_key=tianditu_key,
-                     max_upload_bytes=max_upload_bytes), state.lang)
+                     max_upload_bytes=max_upload_bytes, store_served=store is not None,
+                     user=user), state.lang)

@@ -15,8 +15,10 @@ def add_serve_command(sub: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser("serve", help="run the dashboard")
     add_data_option(p, with_store=False)
     p.add_argument("--store", default=None, metavar="PATH",
-                   help="serve an editable store's approved state (read-only); approved "
-                        "changes show within a second, without a restart")
+                   help="serve an editable store: sign-in, review and history in the "
+                        "dashboard; approved changes show within a second, without a restart")
+    p.add_argument("--private", action="store_true",
+                   help="with --store: every page needs a signed-in user (/healthz stays open)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
     p.add_argument("--workers", type=int, default=8, metavar="N",
@@ -37,6 +39,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.store is not None:
         return _serve_store(args)
+    if args.private:
+        raise UsageError("--private needs --store (accounts live in the store)")
     atlas = load(args)
     app = create_app(atlas)
     url = f"http://{args.host}:{args.port}/"
@@ -70,7 +74,7 @@ def _serve_store(args: argparse.Namespace) -> int:
         raise UsageError("--debug serves a fixed Atlas; use it with --data")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     store = open_store(args.store)
-    server = StoreServer(store, create_app)
+    server = StoreServer(store, create_app, private=args.private)
     url = f"http://{args.host}:{args.port}/"
     print(f"New Town Atlas serving the store {store.url}, revision {server.revision} "
           f"({len(store.snapshot()[1])} approved facilities)")

@@ -15,12 +15,14 @@ from dashboard.components.export import export_panel
 from dashboard.components.filters import filters_panel
 from dashboard.components.map import the_map
 from dashboard.components.scorecard import scorecard_panel
+from dashboard.components.signin import signin_control
 from dashboard.components.summary import summary_panel
 from dashboard.components.upload import upload_panel
 from dashboard.i18n import t
 from dashboard.mapdata import MapData
 from dashboard.urlstate import TABS, PageState, state_to_search
 from geo.ingest import MAX_UPLOAD_BYTES
+from geo.store import User
 
 
 def shell() -> html.Div:
@@ -32,6 +34,7 @@ def shell() -> html.Div:
         # Replaced by the page as soon as the first callback answers.
         html.Div(id=ids.PAGE, children=html.Div("新城图谱 · New Town Atlas …",
                                                  className="nt-boot")),
+        dcc.Store(id=ids.DATA_REVISION),
     ])
 
 
@@ -55,8 +58,14 @@ def page(
     *,
     tianditu_key: str | None,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    store_served: bool = False,
+    user: User | None = None,
 ) -> html.Div:
-    """The whole page for one language, with controls set from the URL state."""
+    """The whole page for one language, with controls set from the URL state.
+
+    When a store is served (``store_served``) the header has the sign-in control, showing
+    ``user`` (the signed-in account) or the sign-in form.
+    """
     lang = state.lang
     other = "en" if lang == "zh" else "zh"
     switch_href = state_to_search(
@@ -72,6 +81,8 @@ def page(
         html.Span(t("subtitle", lang), className="sub"),
         html.A(t("switch_lang", lang), id=ids.LANG_LINK, href=switch_href,
                lang="en" if other == "en" else "zh-CN"),
+        *([signin_control(user, lang, "/" + (state_to_search(state) or ""))]
+          if store_served else []),
     ], className="nt-header")
 
     panels = {

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import secrets
 import shutil
 import sqlite3
 import tempfile
@@ -287,6 +288,30 @@ class Store:
                     raise StoreError(f"{name!r} is the last active admin; add another admin "
                                      "first")
             conn.execute(sa.update(t).where(t.c.name == name).values(disabled=1))
+
+    def user(self, name: str) -> User | None:
+        """The account called ``name`` (active or disabled), or None; never its password hash."""
+        with self._read() as conn:
+            return self._user(conn, name)
+
+    def session_secret(self) -> str:
+        """The random key a web front end signs its session cookies with, made at first use.
+
+        Kept in ``meta`` so every server process on the store signs and checks cookies with
+        the same key; it never leaves the store except to the process that serves it.
+        """
+        t = self._t["meta"]
+        query = sa.select(t.c.value).where(t.c.key == "session_secret")
+        with self._read() as conn:
+            found = conn.execute(query).scalar_one_or_none()
+        if found is not None:
+            return str(found)
+        with self._write() as conn:  # the write lock: two processes cannot both create it
+            found = conn.execute(query).scalar_one_or_none()
+            if found is None:
+                found = secrets.token_urlsafe(48)
+                conn.execute(sa.insert(t).values(key="session_secret", value=found))
+        return str(found)
 
     def authenticate(self, name: str, password: str) -> User:
         """The user if ``password`` is theirs and the account is active; else AccessDeniedError."""

@@ -1,0 +1,154 @@
+"""Dashboard sign-in on a served store: session cookie, role checks, origin check, --private."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from dashboard import auth
+from dashboard.app import create_app
+from geo._errors import AccessDeniedError
+from geo.store import init_store
+
+ORIGIN = {"Origin": "http://localhost"}
+PASSWORDS = {"root": "root-password", "ed": "ed-password", "rev": "rev-password",
+             "view": "view-password"}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    with init_store(tmp_path_factory.mktemp("auth") / "atlas.gpkg") as s:
+        s.add_user("root", "admin", PASSWORDS["root"], actor=None)
+        s.add_user("ed", "editor", PASSWORDS["ed"], actor="root")
+        s.add_user("rev", "reviewer", PASSWORDS["rev"], actor="root")
+        s.add_user("view", "viewer", PASSWORDS["view"], actor="root")
+        yield s
+
+
+@pytest.fixture(scope="module")
+def app(store):
+    app = create_app(store.atlas(), store=store)
+
+    @app.server.get("/test/whoami/<role>")
+    def whoami(role: str) -> str:  # a route that checks like an edit callback does
+        try:
+            user = auth.require(store, role)
+        except AccessDeniedError as exc:
+            return f"refused: {exc}"
+        return f"ok {user.name} {user.role}"
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def private_app(store):
+    return create_app(store.atlas(), store=store, private=True)
+
+
+def sign_in(client, name, password=None, **headers):
+    return client.post("/auth/login", data={"name": name, "password": password or
+                                            PASSWORDS[name], "next": "/?lang=en"},
+                       headers={**ORIGIN, **headers})
+
+
+def test_sign_in_sets_a_httponly_samesite_cookie_and_require_ranks_roles(app):
+    client = app.server.test_client()
+    assert client.get("/test/whoami/viewer").text.startswith("refused: sign in first")
+    response = sign_in(client, "ed")
+    assert response.status_code == 303 and response.headers["Location"] == "/?lang=en"
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"{auth.COOKIE_NAME}=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert client.get("/test/whoami/editor").text == "ok ed editor"
+    refused = client.get("/test/whoami/reviewer").text
+    assert refused == "refused: ed is a editor: this needs the reviewer role or higher"
+    client.post("/auth/logout", headers=ORIGIN)
+    assert client.get("/test/whoami/viewer").text.startswith("refused: sign in first")
+
+
+def test_secure_cookie_flag_from_the_environment(store, monkeypatch):
+    monkeypatch.setenv("NEWTOWN_SECURE_COOKIES", "1")
+    app = create_app(store.atlas(), store=store)
+    response = sign_in(app.server.test_client(), "view")
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_a_wrong_password_is_refused_and_nothing_secret_is_logged(app, caplog):
+    client = app.server.test_client()
+    with caplog.at_level(logging.DEBUG):
+        bad = client.post("/auth/login", json={"name": "ed", "password": "not-the-password"},
+                          headers=ORIGIN)
+        good = client.post("/auth/login", json={"name": "rev", "password": PASSWORDS["rev"]},
+                           headers=ORIGIN)
+    assert bad.status_code == 401 and bad.json == {"error": "unknown user or wrong password"}
+    assert "Set-Cookie" not in bad.headers
+    assert good.json == {"name": "rev", "role": "reviewer"}
+    cookie_value = good.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    assert "signed in: rev (reviewer)" in caplog.text  # the log is really captured
+    for secret in ("not-the-password", PASSWORDS["rev"], cookie_value):
+        assert secret not in caplog.text
+
+
+def test_the_session_is_shared_by_every_app_of_the_store(store, app):
+    """A new revision's app (or another process) accepts the cookie: the key is the store's."""
+    client = app.server.test_client()
+    sign_in(client, "rev")
+    cookie = client.get_cookie(auth.COOKIE_NAME)
+    other = create_app(store.atlas(), store=store).server
+    other.get("/test/whoami/<role>")(lambda role: f"{auth.require(store, role).name}")
+    second = other.test_client()
+    second.set_cookie(auth.COOKIE_NAME, cookie.value)
+    assert second.get("/test/whoami/reviewer").text == "rev"
+
+
+def test_a_disabled_user_loses_access_at_once(tmp_path):
+    with init_store(tmp_path / "atlas.gpkg") as store:
+        store.add_user("root", "admin", PASSWORDS["root"], actor=None)
+        store.add_user("ed", "editor", PASSWORDS["ed"], actor="root")
+        app = create_app(store.atlas(), store=store)
+        app.server.get("/test/who")(lambda: str(auth.signed_in(store)))
+        client = app.server.test_client()
+        sign_in(client, "ed")
+        assert client.get("/test/who").text.startswith("User(name='ed'")
+        store.disable_user("ed", actor="root")
+        assert client.get("/test/who").text == "None"
+
+
+def test_posts_from_another_origin_or_without_one_are_refused(app):
+    client = app.server.test_client()
+    body = {"name": "ed", "password": PASSWORDS["ed"]}
+    assert client.post("/auth/login", data=body).status_code == 403
+    assert client.post("/auth/login", data=body,
+                       headers={"Origin": "http://evil.example"}).status_code == 403
+    assert client.post("/auth/login", data=body,
+                       headers={"Origin": "null"}).status_code == 403
+    assert client.post("/auth/login", data=body,
+                       headers={"Referer": "http://localhost/?lang=en"}).status_code == 303
+    assert client.post("/_dash-update-component", json={},
+                       headers={"Origin": "http://evil.example"}).status_code == 403
+    assert client.get("/healthz").status_code == 200  # reading needs no origin
+
+
+def test_next_stays_on_this_site():
+    for bad in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:x"):
+        assert auth.safe_next(bad) == "/"
+    assert auth.safe_next("/?lang=en&tab=summary") == "/?lang=en&tab=summary"
+
+
+def test_private_serving_needs_a_signed_in_user_except_healthz(private_app):
+    client = private_app.server.test_client()
+    page = client.get("/")
+    assert page.status_code == 401 and 'action="/auth/login"' in page.text
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.post("/_dash-update-component", json={}, headers=ORIGIN).status_code == 401
+    assert client.get("/healthz").status_code == 200
+    assert sign_in(client, "view").status_code == 303
+    assert client.get("/").status_code == 200
+    assert client.get("/_dash-layout").status_code == 200
+
+
+def test_without_a_store_the_app_is_open_and_has_no_sign_in(bundled_atlas):
+    client = create_app(bundled_atlas).server.test_client()
+    assert client.post("/auth/login", data={"name": "x"}).status_code in {404, 405}
+    assert client.get("/").status_code == 200
