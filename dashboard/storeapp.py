@@ -43,7 +43,7 @@ class StoreServer:
         self._poll_s = poll_s
         self._swap = threading.Lock()  # one rebuild at a time (watcher and callbacks)
         revision, atlas = store.versioned_atlas()
-        self._current: tuple[int, Dash] = (revision, make_app(atlas))
+        self._current: tuple[int, Dash] = (revision, self._make_app(atlas))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="store-watcher", daemon=True)
         self._thread.start()

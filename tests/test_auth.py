@@ -152,3 +152,19 @@ def test_without_a_store_the_app_is_open_and_has_no_sign_in(bundled_atlas):
     client = create_app(bundled_atlas).server.test_client()
     assert client.post("/auth/login", data={"name": "x"}).status_code in {404, 405}
     assert client.get("/").status_code == 200
+
+
+def test_store_server_gives_each_app_the_store_and_sync_serves_a_commit_at_once(tmp_path):
+    from dashboard.storeapp import StoreServer
+
+    with init_store(tmp_path / "atlas.gpkg") as store:
+        store.add_user("root", "admin", PASSWORDS["root"], actor=None)
+        server = StoreServer(store, create_app, poll_s=3600)  # no watcher refresh in time
+        try:
+            client = server.app.server.test_client()
+            assert sign_in(client, "root").status_code == 303  # /auth exists: store given
+            store.propose("root", "retire", "JD-008", reason="closed", source="notice")
+            assert server.sync() == 1 and server.revision == 1
+            assert server.sync() == 1  # nothing new: no rebuild
+        finally:
+            server.close()

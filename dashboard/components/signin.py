@@ -5,7 +5,6 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.components import aria
 from dashboard.i18n import t
 from geo.store import User
 
@@ -22,14 +21,15 @@ def signin_control(user: User | None, lang: str, next_url: str) -> html.Div:
     back = dcc.Input(type="hidden", name="next", value=next_url)
     if user is None:
         return html.Div(html.Form([
-            dcc.Input(id=ids.SIGNIN_NAME, name="name", type="text",
-                      placeholder=t("user_name", lang), autoComplete="username",
-                      className="nt-signin-input", required=True,
-                      **aria(label=t("user_name", lang))),
-            dcc.Input(id=ids.SIGNIN_PASSWORD, name="password", type="password",
-                      placeholder=t("password", lang), autoComplete="current-password",
-                      className="nt-signin-input", required=True,
-                      **aria(label=t("password", lang))),
+            html.Label([html.Span(t("user_name", lang), className="nt-sr-only"),
+                        dcc.Input(id=ids.SIGNIN_NAME, name="name", type="text",
+                                  placeholder=t("user_name", lang), autoComplete="username",
+                                  className="nt-signin-input", required=True)]),
+            html.Label([html.Span(t("password", lang), className="nt-sr-only"),
+                        dcc.Input(id=ids.SIGNIN_PASSWORD, name="password", type="password",
+                                  placeholder=t("password", lang),
+                                  autoComplete="current-password",
+                                  className="nt-signin-input", required=True)]),
             back,
             html.Button(t("sign_in", lang), id=ids.SIGNIN_BUTTON, type="submit",
                         className="nt-toggle"),
