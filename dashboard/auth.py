@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, has_request_context, jsonify, redirect, request, session
 
-from geo._errors import AccessDeniedError
+from geo._errors import AccessDeniedError, TooManyAttemptsError
 from geo.store import Store, User
 from geo.store.accounts import ROLE_RANK, at_least
 
@@ -166,7 +166,15 @@ def configure(server: Flask, store: Store, *, private: bool = False) -> None:
         password = str(data.get("password") or "")
         next_url = safe_next(data.get("next"))
         try:
-            user = store.authenticate(name, password)
+            user = store.sign_in(name, password, client_address())
+        except TooManyAttemptsError as exc:
+            log.warning("sign-in throttled for %r from %s", name[:64], client_address())
+            wait = {"Retry-After": str(exc.retry_after_s)}
+            if _wants_json():
+                return jsonify(error=str(exc), retry_after=exc.retry_after_s), 429, wait
+            page = signin_page(str(exc), next_url=next_url, status=429)
+            page.headers.update(wait)
+            return page
         except AccessDeniedError as exc:
             log.info("sign-in refused for %r from %s", name[:64], client_address())
             if _wants_json():

@@ -76,3 +76,12 @@ class ConflictError(StoreError):
 
 class AccessDeniedError(StoreError):
     """The user is unknown, disabled, or their role does not allow the request."""
+
+
+class TooManyAttemptsError(AccessDeniedError):
+    """Too many failed sign-ins for an account or from an address; ``retry_after_s`` says
+    how many seconds until the next attempt is accepted."""
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

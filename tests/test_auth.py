@@ -168,3 +168,60 @@ def test_store_server_gives_each_app_the_store_and_sync_serves_a_commit_at_once(
             assert server.sync() == 1  # nothing new: no rebuild
         finally:
             server.close()
+
+
+def _fresh(tmp_path):
+    store = init_store(tmp_path / "atlas.gpkg")
+    store.add_user("root", "admin", PASSWORDS["root"], actor=None)
+    store.add_user("ed", "editor", PASSWORDS["ed"], actor="root")
+    return store
+
+
+def test_sign_in_failures_are_limited_per_account_across_addresses(tmp_path):
+    with _fresh(tmp_path) as store:
+        client = create_app(store.atlas(), store=store).server.test_client()
+        for i in range(5):  # five addresses, one account
+            r = client.post("/auth/login", json={"name": "ed", "password": "wrong-one"},
+                            headers=ORIGIN, environ_base={"REMOTE_ADDR": f"10.0.0.{i}"})
+            assert r.status_code == 401
+        # the right password from a sixth address is refused too, with a wait
+        r = client.post("/auth/login", json={"name": "ed", "password": PASSWORDS["ed"]},
+                        headers=ORIGIN, environ_base={"REMOTE_ADDR": "10.0.0.9"})
+        assert r.status_code == 429 and "Set-Cookie" not in r.headers
+        assert 890 <= int(r.headers["Retry-After"]) <= 900
+        assert r.json["retry_after"] == int(r.headers["Retry-After"])
+        # another account from a clean address is unaffected
+        ok = client.post("/auth/login", json={"name": "root", "password": PASSWORDS["root"]},
+                         headers=ORIGIN, environ_base={"REMOTE_ADDR": "10.0.0.9"})
+        assert ok.status_code == 200
+
+
+def test_sign_in_failures_are_limited_per_address_across_accounts(tmp_path):
+    with _fresh(tmp_path) as store:
+        client = create_app(store.atlas(), store=store).server.test_client()
+        for name in ("a1", "a2", "a3", "a4", "a5"):  # one address guessing names
+            assert client.post("/auth/login", data={"name": name, "password": "x" * 9},
+                               headers=ORIGIN).status_code == 401
+        form = client.post("/auth/login", data={"name": "ed", "password": PASSWORDS["ed"]},
+                           headers=ORIGIN)
+        assert form.status_code == 429 and "try again in" in form.text
+        assert int(form.headers["Retry-After"]) > 0
+        other = client.post("/auth/login", data={"name": "ed", "password": PASSWORDS["ed"]},
+                            headers=ORIGIN, environ_base={"REMOTE_ADDR": "10.9.9.9"})
+        assert other.status_code == 303
+
+
+def test_the_failure_count_is_in_the_store_so_every_process_agrees(tmp_path):
+    """A second Store object (as another server process would open) sees the same count."""
+    from geo._errors import TooManyAttemptsError
+    from geo.store import open_store
+
+    with _fresh(tmp_path) as store:
+        for _ in range(5):
+            with pytest.raises(AccessDeniedError):
+                store.sign_in("ed", "wrong-password", "10.1.1.1")
+        with open_store(store.path) as other, pytest.raises(TooManyAttemptsError) as info:
+            other.sign_in("ed", PASSWORDS["ed"], "10.2.2.2")
+        assert 0 < info.value.retry_after_s <= 900
+        # once the window has passed, the account signs in again
+        assert store.sign_in("ed", PASSWORDS["ed"], "10.2.2.2", window_s=0).name == "ed"

@@ -549,3 +549,47 @@ def test_reading_commands_take_the_store_and_see_its_approved_state(store, store
     with pytest.raises(SystemExit):
         main(["info", "--store", store_url, "--data", str(dump)])
     assert "not allowed with" in capsys.readouterr().err
+
+# ------------------------------------------------------------------ dashboard sign-in support
+def test_session_secret_is_made_once_and_shared_by_every_opener(store, store_url):
+    first = store.session_secret()
+    assert len(first) >= 48
+    with open_store(store_url) as other:
+        assert other.session_secret() == first
+
+
+def test_sign_in_failures_are_counted_in_the_store_per_account_and_address(store, store_url):
+    from geo._errors import TooManyAttemptsError
+
+    assert store.sign_in("ed", "ed-password", "10.0.0.1").role == "editor"
+    for i in range(4):
+        with pytest.raises(AccessDeniedError, match="unknown user or wrong password"):
+            store.sign_in("ed", "wrong-password", f"10.0.0.{i}")
+    with open_store(store_url) as other:  # another process counts the same failures
+        with pytest.raises(AccessDeniedError):
+            other.sign_in("ed", "wrong-password", "10.0.0.7")
+        with pytest.raises(TooManyAttemptsError, match="try again in"):
+            other.sign_in("ed", "ed-password", "10.0.0.8")  # even the right password
+    assert store.sign_in("rev", "rev-password", "10.0.0.8").name == "rev"  # not its account
+    for name in ("x1", "x2", "x3", "x4", "x5"):
+        with pytest.raises(AccessDeniedError):
+            store.sign_in(name, "whatever-pw", "10.9.9.9")
+    with pytest.raises(TooManyAttemptsError):
+        store.sign_in("rev", "rev-password", "10.9.9.9")  # that address is blocked
+
+
+def test_a_version_1_store_is_upgraded_with_the_sign_in_table(store, store_url):
+    """Schema step 1 -> 2 adds login_failures; the store opens and counts failures after."""
+    store.close()
+    raw = sa.create_engine(sa_url(store_url))
+    with raw.begin() as conn:  # make it look like a version-1 store
+        conn.exec_driver_sql("DROP TABLE login_failures")
+        conn.exec_driver_sql("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with open_store(store_url) as upgraded:
+        with raw.connect() as conn:
+            assert sa.inspect(conn).has_table("login_failures")
+            assert conn.exec_driver_sql("SELECT value FROM meta WHERE key = 'schema_version'"
+                                        ).scalar_one() == "2"
+        raw.dispose()
+        with pytest.raises(AccessDeniedError):
+            upgraded.sign_in("ed", "wrong-password", "10.0.0.1")

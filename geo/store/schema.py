@@ -11,7 +11,7 @@ from geo.facilities import COLUMNS
 from geo.store import postgis
 
 #: Version of the table layout; :func:`upgrade` brings an older store to it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 ACTIONS = ("add", "set", "move", "retire", "revert")
 REVIEW_STATES = ("proposed", "approved", "rejected", "applied")
@@ -94,7 +94,19 @@ def build_metadata(dialect: str = "sqlite") -> tuple[sa.MetaData, dict[str, sa.T
         sa.Column("key", sa.Text, primary_key=True),
         sa.Column("value", sa.Text, nullable=False),
     )
-    tables = {t.name: t for t in (facilities, source_lines, changes, users, layers, meta)}
+    # Failed sign-ins (schema version 2): the dashboard limits them per account and per
+    # address; kept in the store so every server process counts the same failures.
+    login_failures = sa.Table(
+        "login_failures", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("account", sa.Text, nullable=False),  # the name typed (may not exist)
+        sa.Column("address", sa.Text, nullable=False),  # the client's address
+        sa.Column("time", sa.Text, nullable=False),  # UTC, ISO 8601
+        sa.Index("ix_login_failures_account", "account", "time"),
+        sa.Index("ix_login_failures_address", "address", "time"),
+    )
+    tables = {t.name: t for t in (facilities, source_lines, changes, users, layers, meta,
+                                  login_failures)}
     if dialect == "postgresql":  # SQLite keeps no comments
         for table, comments in ((facilities, postgis.FACILITY_COMMENTS),
                                 (changes, postgis.CHANGE_COMMENTS)):
@@ -105,6 +117,7 @@ def build_metadata(dialect: str = "sqlite") -> tuple[sa.MetaData, dict[str, sa.T
         users.comment = "账户 (密码仅存加盐哈希) / accounts (salted password hashes only)"
         layers.comment = "边界文件原文 / the boundary files, byte for byte"
         meta.comment = "库信息 (schema_version, revision) / store settings and revision"
+        login_failures.comment = "登录失败记录 (限速用) / failed sign-ins, for the rate limit"
     return md, tables
 
 
@@ -118,8 +131,10 @@ def upgrade(conn: sa.Connection, found: int) -> None:
     if found > SCHEMA_VERSION:
         raise StoreError(f"the store has schema version {found}, newer than this program's "
                          f"{SCHEMA_VERSION}; upgrade newtown-atlas to open it")
-    # Version 1 is the first layout: there are no steps yet. A step is added here as
-    # `if found < 2: ...` with the DDL it needs, and SCHEMA_VERSION is raised.
+    # Version 1 is the first layout. Each later version is one step here, with the DDL it
+    # needs; SCHEMA_VERSION is raised with it.
+    if found < 2:  # 2: failed sign-ins, for the dashboard's rate limit
+        build_metadata(conn.dialect.name)[1]["login_failures"].create(conn, checkfirst=True)
     present = {c["name"] for c in sa.inspect(conn).get_columns("facilities")}
     for column in facility_columns():
         if column not in present:

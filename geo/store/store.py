@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import secrets
 import shutil
@@ -14,7 +15,7 @@ import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from geo._errors import (
     DataError,
     Problem,
     StoreError,
+    TooManyAttemptsError,
 )
 from geo.atlas import Atlas, annotate_facilities, check_placeholder_precision, load_atlas
 from geo.boundaries import read_boundaries
@@ -49,6 +51,9 @@ from geo.store.schema import (
 RETIRED_FILE = "facilities_retired.csv"
 #: Facility file name used in validation messages, as ``newtown check`` names it.
 FACILITIES_FILE = "facilities.csv"
+#: Failed sign-ins allowed per account and per address within the window (seconds).
+SIGN_IN_LIMIT = 5
+SIGN_IN_WINDOW_S = 15 * 60
 _MOVE_FIELDS = frozenset({"lon", "lat", "coord_source", "coord_precision_m"})
 
 
@@ -325,6 +330,59 @@ class Store:
         if row["disabled"]:
             raise AccessDeniedError(f"user {name!r} is disabled")
         return User(row["name"], row["role"], False, row["created"])
+
+    def sign_in(self, name: str, password: str, address: str, *,
+                limit: int = SIGN_IN_LIMIT, window_s: int = SIGN_IN_WINDOW_S) -> User:
+        """:meth:`authenticate`, refusing an account or address with too many recent failures.
+
+        Parameters
+        ----------
+        name, password : str
+            What the user typed.
+        address : str
+            The client's address (as the web server saw it).
+        limit : int
+            Failures allowed per account and per address within ``window_s``.
+        window_s : int
+            The window, seconds.
+
+        Returns
+        -------
+        User
+
+        Raises
+        ------
+        TooManyAttemptsError
+            ``limit`` failures for ``name`` or from ``address`` within the window: refused
+            without checking the password (even a right one), with the seconds to wait.
+        AccessDeniedError
+            Unknown user, wrong password or disabled account (recorded as a failure).
+        """
+        name = name.strip()[:200]
+        now = datetime.now(UTC)
+        since = (now - timedelta(seconds=window_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        t = self._t["login_failures"]
+        with self._read() as conn:
+            for column, value in ((t.c.account, name), (t.c.address, address)):
+                # The limit-th most recent failure: the block lifts when it leaves the window.
+                nth = conn.execute(sa.select(t.c.time).where((column == value)
+                                                             & (t.c.time >= since))
+                                   .order_by(t.c.time.desc()).offset(limit - 1).limit(1)
+                                   ).scalar_one_or_none()
+                if nth is not None:
+                    then = datetime.fromisoformat(str(nth).replace("Z", "+00:00"))
+                    wait = max(1, math.ceil((then - now).total_seconds() + window_s))
+                    raise TooManyAttemptsError(
+                        f"too many failed sign-ins for this account or from this address; "
+                        f"try again in {wait} s", wait)
+        try:
+            user = self.authenticate(name, password)
+        except AccessDeniedError:
+            with self._write() as conn:
+                conn.execute(sa.delete(t).where(t.c.time < since))  # keep the table small
+                conn.execute(sa.insert(t).values(account=name, address=address, time=_now()))
+            raise
+        return user
 
     # ----------------------------------------------------------------- reading rows
     def _state(self, row: Mapping[Any, Any]) -> dict[str, Any]:
