@@ -21,6 +21,7 @@ from dashboard.callbacks import (
     filters,
     frame,
     page,
+    review,
     scorecard,
     summary,
     timeline,
@@ -139,6 +140,8 @@ def create_app(
     coverage.register(app, mapdata)
     scorecard.register(app, mapdata)
     timeline.register(app)
+    if store is not None:
+        review.register(app, store, on_change)
     # Uploads are checked in the browser first; this caps what any request may carry.
     app.server.config["MAX_CONTENT_LENGTH"] = 2 * max_upload_bytes + 1_000_000
 

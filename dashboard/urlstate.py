@@ -15,6 +15,8 @@ BASEMAPS = ("none", "osm", "carto", "tianditu", "amap")
 GCJ02_BASEMAPS = frozenset({"amap"})
 #: The analysis panels, tabs of the right-hand drawer, in order.
 TABS = ("summary", "scorecard", "coverage", "clusters", "export", "upload")
+#: Tabs shown only when a store is served, to users whose role may use them.
+STORE_TABS = ("review",)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def parse_state(search: str | None) -> PageState:
         except ValueError:
             notices.append(f"view: expected 'lat,lon,zoom', got {query['view'][0]!r}")
     tab = next(iter(query.get("tab", [])), None)
-    if tab is not None and tab not in TABS:
+    if tab is not None and tab not in TABS + STORE_TABS:
         notices.append(f"tab: unknown {tab!r}; valid: {', '.join(TABS)}")
         tab = None
     filters_open = (query.get("filters") or ["on"])[0] != "off"

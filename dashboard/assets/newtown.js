@@ -26,6 +26,13 @@
       });
       return L.marker(latlng, {icon: icon, keyboard: false});  // tooltip: p.tooltip (bound by dash-leaflet)
     },
+    // A pending proposal (a served store, editors and reviewers only): a dashed orange ring
+    // where the facility would be once approved.
+    proposalToLayer: function (feature, latlng) {
+      return L.circleMarker(latlng, {radius: 11, color: "#e67e22", weight: 3, dashArray: "4 3",
+        fill: true, fillOpacity: 0.05, className: "proposal-marker proposal-" +
+          Number(feature.properties.change), pane: "markerPane"});
+    },
     clusterToLayer: function (feature, latlng) {
       var n = feature.properties.point_count;
       var size = n < 10 ? 30 : n < 50 ? 36 : 44;

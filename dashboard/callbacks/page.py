@@ -9,9 +9,11 @@ from dash import Dash, Input, Output, State, no_update
 from dashboard import ids
 from dashboard.auth import signed_in
 from dashboard.components.page import page
+from dashboard.components.review import history_section, proposals_overlay, review_panel
 from dashboard.mapdata import MapData
 from dashboard.urlstate import parse_state
 from geo.store import Store
+from geo.store.accounts import at_least
 
 
 def register(
@@ -30,6 +32,13 @@ def register(
             return no_update, no_update
         state = parse_state(search)
         user = signed_in(store) if store is not None else None
+        lang = state.lang
         return (page(mapdata, state, tianditu_key=tianditu_key,
                      max_upload_bytes=max_upload_bytes, store_served=store is not None,
-                     user=user), state.lang)
+                     user=user,
+                     extra_panels=({"review": review_panel(lang)}
+                                   if user is not None and at_least(user.role, "reviewer")
+                                   else {}),
+                     extra_overlays=[proposals_overlay(lang)] if store is not None else [],
+                     details_extra=[history_section(lang)] if store is not None else []),
+                lang)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from dash import dcc, html
@@ -13,8 +14,9 @@ from dashboard.mapdata import MapData
 from geo import catalog
 
 
-def details_popup(lang: str) -> html.Div:
-    """The popup (hidden until a facility is clicked; its close button hides it again)."""
+def details_popup(lang: str, *, extra: Sequence[Any] = ()) -> html.Div:
+    """The popup (hidden until a facility is clicked; its close button hides it again);
+    ``extra``: more parts under the details (e.g. a served store's history)."""
     return html.Div([
         html.Div([
             html.H2(t("details", lang), id="details-title"),
@@ -22,6 +24,7 @@ def details_popup(lang: str) -> html.Div:
                         title=t("close", lang), **aria(label=t("close", lang))),
         ], className="nt-popup-head"),
         dcc.Loading(html.Div(t("details_hint", lang), id=ids.DETAILS), type="dot"),
+        *extra,
     ], id=ids.DETAILS_POPUP, className="nt-popup", role="dialog",
         **aria(labelledby="details-title"))
 

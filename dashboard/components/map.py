@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html as html_lib
+from collections.abc import Sequence
+from typing import Any
 
 import dash_leaflet as dl
 from dash import html
@@ -107,8 +109,10 @@ def map_view(mapdata: MapData, state: PageState) -> dict[str, object]:
             "viewport": {"bounds": bounds, "transition": "fitBounds", "options": FIT_PADDING}}
 
 
-def the_map(mapdata: MapData, state: PageState, *, tianditu_key: str | None) -> dl.Map:
-    """The Leaflet map with every layer, in the datum of the URL's basemap."""
+def the_map(mapdata: MapData, state: PageState, *, tianditu_key: str | None,
+            extra_overlays: Sequence[Any] = ()) -> dl.Map:
+    """The Leaflet map with every layer, in the datum of the URL's basemap
+    (``extra_overlays``: more ``dl.Overlay`` layers, e.g. a served store's proposals)."""
     lang, datum = state.lang, state.datum
     boundaries = mapdata.boundaries
     view = map_view(mapdata, state)
@@ -166,6 +170,7 @@ def the_map(mapdata: MapData, state: PageState, *, tianditu_key: str | None) -> 
                     pointToLayer={"variable": "newtown.pointToLayer"},
                     clusterToLayer={"variable": "newtown.clusterToLayer"},
                 ), name=t("layer_facilities", lang), checked=True),
+                *extra_overlays,
             ]),
             dl.LayerGroup(id=ids.SELECTED),
             dl.FeatureGroup([dl.EditControl(

@@ -3,6 +3,10 @@ analysis drawer (right, one tab per panel), built for a language and a URL state
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
 from dash import dcc, html
 
 from dashboard import ids
@@ -60,12 +64,24 @@ def page(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     store_served: bool = False,
     user: User | None = None,
+    extra_panels: Mapping[str, Any] | None = None,
+    extra_overlays: Sequence[Any] = (),
+    details_extra: Sequence[Any] = (),
 ) -> html.Div:
     """The whole page for one language, with controls set from the URL state.
 
     When a store is served (``store_served``) the header has the sign-in control, showing
-    ``user`` (the signed-in account) or the sign-in form.
+    ``user`` (the signed-in account) or the sign-in form. ``extra_panels`` (name -> content)
+    are more tabs of the right drawer, ``extra_overlays`` more map layers (``dl.Overlay``),
+    ``details_extra`` more parts of the details popup (e.g. the review tab, the proposals
+    layer and the history, for users whose role may see them).
     """
+    extra = dict(extra_panels or {})
+    tabs = TABS + tuple(extra)
+    # After signing in, come back to the whole URL (?tab=review too).
+    back_to = "/" + (state_to_search(state) or "")
+    if state.tab is not None and state.tab not in tabs:  # e.g. ?tab=review, signed out
+        state = replace(state, tab=None)
     lang = state.lang
     other = "en" if lang == "zh" else "zh"
     switch_href = state_to_search(
@@ -81,7 +97,7 @@ def page(
         html.Span(t("subtitle", lang), className="sub"),
         html.A(t("switch_lang", lang), id=ids.LANG_LINK, href=switch_href,
                lang="en" if other == "en" else "zh-CN"),
-        *([signin_control(user, lang, "/" + (state_to_search(state) or ""))]
+        *([signin_control(user, lang, back_to)]
           if store_served else []),
     ], className="nt-header")
 
@@ -92,6 +108,7 @@ def page(
         "clusters": clusters_panel(lang),
         "export": export_panel(lang),
         "upload": upload_panel(lang, max_upload_bytes),
+        **extra,
     }
     right = html.Aside([
         html.Div([
@@ -99,7 +116,7 @@ def page(
                           panels[name]],
                          id=f"panel-{name}", className="nt-tabpanel", role="tabpanel",
                          **aria(label=t(f"tab_{name}", lang)))
-            for name in TABS
+            for name in tabs
         ], className="nt-drawer-body"),
     ], id=ids.PANELS_DRAWER, className="nt-drawer nt-right",
         **aria(label=t("panels", lang)))
@@ -109,7 +126,7 @@ def page(
                     **aria(label=t("toggle_panels", lang),
                        controls=ids.PANELS_DRAWER,
                        expanded="true" if state.tab else "false")),
-        html.Div([_tab_button(name, state.tab, lang) for name in TABS], role="tablist",
+        html.Div([_tab_button(name, state.tab, lang) for name in tabs], role="tablist",
                  className="nt-tablist",
                  **aria(orientation="vertical",
                     label=t("panels", lang))),
@@ -118,9 +135,9 @@ def page(
                       className="nt-drawer nt-left",
                       **aria(label=t("filters_drawer", lang)))
     centre = html.Main([
-        the_map(mapdata, state, tianditu_key=tianditu_key),
+        the_map(mapdata, state, tianditu_key=tianditu_key, extra_overlays=extra_overlays),
         cards_strip(lang),
-        details_popup(lang),
+        details_popup(lang, extra=details_extra),
         html.Div(id=ids.MAP_NOTE, className="nt-mapnote"),
         html.Div(id=ids.DATUM_NOTE, className="nt-datum",
                  children=t("datum", lang, datum=t(f"datum_{state.datum}", lang))),

@@ -84,3 +84,49 @@ def test_sign_in_and_out_from_the_header(page, served):
     page.click("#signout-button")
     page.wait_for_selector("#signin-name", timeout=TIMEOUT)
     assert not page.js_errors
+
+
+def open_review(page: Any, url: str) -> None:
+    sign_in(page, url + "?lang=en&tab=review&filters=off", "rev")
+    page.wait_for_selector("#panel-review", state="visible", timeout=TIMEOUT)
+
+
+def test_a_reviewer_approves_and_rejects_proposals_and_the_map_follows(page, served):
+    url, store, _ = served
+    retire = store.propose("ed", "retire", "JD-008", reason="closed <b>for good</b>",
+                           source="notice 2026-11")
+    rename = store.propose("ed", "set", "JD-002", {"name_en": "Sensor <i>Centre</i>"},
+                           reason="official name", source="https://example.org/about")
+    total = len(store.snapshot()[1])
+    open_review(page, url)
+    page.wait_for_selector(f"#proposal-{rename.change_id}", timeout=TIMEOUT)
+    card = page.inner_text(f"#proposal-{rename.change_id}")
+    assert "ed" in card and "official name" in card and "https://example.org/about" in card
+    assert "Sensor <i>Centre</i>" in card  # shown as text, not markup
+    assert page.locator(f"#proposal-{rename.change_id} i").count() == 0
+    assert "closed <b>for good</b>" in page.inner_text(f"#proposal-{retire.change_id}")
+    # the proposals layer: one dashed marker per located proposal, for a reviewer
+    page.wait_for_selector(f".proposal-{retire.change_id}", state="attached", timeout=TIMEOUT)
+    page.wait_for_function(f"() => document.querySelector('#selection-count')"
+                           f".textContent.includes(' of {total} ')", timeout=TIMEOUT)
+    revision = store.revision()
+    page.fill(f"#proposal-{retire.change_id} input", "confirmed by phone")
+    page.click(f"#proposal-{retire.change_id} button:has-text('Approve')")
+    page.wait_for_selector("#review-status .nt-done", timeout=TIMEOUT)
+    assert page.inner_text("#review-status") == (f"Change #{retire.change_id} approved "
+                                                  f"(revision {revision + 1})")
+    # the map and counts follow without a reload: one facility fewer
+    page.wait_for_function(f"() => document.querySelector('#selection-count')"
+                           f".textContent.includes(' of {total - 1} ')", timeout=TIMEOUT)
+    page.wait_for_selector(f"#proposal-{retire.change_id}", state="detached", timeout=TIMEOUT)
+    page.click(f"#proposal-{rename.change_id} button:has-text('Reject')")
+    page.wait_for_selector("#review-empty", timeout=TIMEOUT)
+    assert page.inner_text("#review-status") == f"Change #{rename.change_id} rejected"
+    approved = store.history("JD-008")[-1]
+    assert (approved.review_state, approved.reviewer, approved.review_comment) == \
+        ("approved", "rev", "confirmed by phone")
+    rejected = store.history("JD-002")[-1]
+    assert (rejected.review_state, rejected.reviewer) == ("rejected", "rev")
+    assert store.revision() == revision + 1  # the rejection changed no data
+    assert page.locator(".proposal-marker").count() == 0
+    assert not page.js_errors
