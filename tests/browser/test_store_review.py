@@ -130,3 +130,183 @@ def test_a_reviewer_approves_and_rejects_proposals_and_the_map_follows(page, ser
     assert store.revision() == revision + 1  # the rejection changed no data
     assert page.locator(".proposal-marker").count() == 0
     assert not page.js_errors
+
+
+def lone_site(store: Store, skip: set[str]) -> tuple[str, str]:
+    """A facility drawn as a point (not a placeholder) that a text search selects alone."""
+    from geo.catalog import PLACEHOLDER_PLACEMENTS
+    from geo.query import Filter
+
+    fac = store.atlas().facilities
+    for fid, row in fac.iterrows():
+        if fid in skip or row["placement"] in PLACEHOLDER_PLACEMENTS:
+            continue
+        if int(Filter.create(text=row["name_zh"]).mask(fac).sum()) == 1:
+            return str(fid), str(row["name_zh"])
+    raise AssertionError("no facility a search selects alone")
+
+
+def capture_callback(page: Any, trigger_id: str) -> list[dict[str, Any]]:
+    """Hold back the next /_dash-update-component POST triggered by ``trigger_id``: its body
+    and headers are recorded and the request is aborted (so it never reaches the server)."""
+    captured: list[dict[str, Any]] = []
+
+    def handle(route: Any) -> None:
+        body = route.request.post_data or ""
+        if not captured and '"changedPropIds"' in body:
+            import json
+
+            doc = json.loads(body)
+            if trigger_id in doc.get("changedPropIds", []):
+                captured.append({"body": body, "url": route.request.url})
+                route.abort()
+                return
+        route.continue_()
+
+    page.route("**/_dash-update-component*", handle)
+    return captured
+
+
+def wait_for(page: Any, captured: list[Any]) -> None:
+    for _ in range(600):
+        if captured:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the callback's request was not seen")
+
+
+def replay(url: str, captured: dict[str, Any], *, cookie: str | None,
+           origin: bool = True) -> Any:
+    import requests
+
+    headers = {"Content-Type": "application/json"}
+    if origin:
+        headers["Origin"] = url.rstrip("/")
+    cookies = {"newtown_session": cookie} if cookie else {}
+    return requests.post(captured["url"], data=captured["body"].encode(), headers=headers,
+                         cookies=cookies, timeout=60)
+
+
+def session_cookie(url: str, name: str) -> str:
+    import requests
+
+    r = requests.post(url + "auth/login", json={"name": name, "password": PASSWORDS[name]},
+                      headers={"Origin": url.rstrip("/")}, timeout=60)
+    assert r.status_code == 200, r.text
+    return str(r.cookies["newtown_session"])
+
+
+def store_state(store: Store, facility_id: str) -> tuple[int, list[Any], Any]:
+    return store.revision(), store.history(facility_id), store.facility(facility_id)
+
+
+def test_replayed_approval_by_a_viewer_or_anonymously_is_refused(page, served):
+    """The approve callback's real request body, replayed by hand: a viewer's and an anonymous
+    request are refused and change nothing; the reviewer's own cookie makes it work."""
+    url, store, _ = served
+    facility_id, _ = lone_site(store, {"JD-008", "JD-002"})
+    proposal = store.propose("ed", "set", facility_id, {"name_en": "Replayed"},
+                             reason="replay test", source="test")
+    open_review(page, url)
+    page.wait_for_selector(f"#proposal-{proposal.change_id}", timeout=TIMEOUT)
+    captured = capture_callback(page, ids_approve(proposal.change_id))
+    page.click(f"#proposal-{proposal.change_id} button:has-text('Approve')")
+    wait_for(page, captured)
+    before = store_state(store, facility_id)
+    assert before[1][-1].review_state == "proposed"
+
+    as_viewer = replay(url, captured[0], cookie=session_cookie(url, "view"))
+    assert as_viewer.status_code == 200
+    assert "Refused: view is a viewer: this needs the reviewer role or higher" in as_viewer.text
+    anonymous = replay(url, captured[0], cookie=None)
+    assert "Refused: sign in first" in anonymous.text
+    as_editor = replay(url, captured[0], cookie=session_cookie(url, "ed"))
+    assert "Refused: ed is a editor" in as_editor.text
+    foreign = replay(url, captured[0], cookie=session_cookie(url, "view"), origin=False)
+    assert foreign.status_code == 403
+    assert store_state(store, facility_id) == before  # revision, history, row: unchanged
+
+    # the same body with the reviewer's own session is accepted: the refusals were the role's
+    reviewer = next(c["value"] for c in page.context.cookies() if c["name"] == "newtown_session")
+    accepted = replay(url, captured[0], cookie=reviewer)
+    assert f"Change #{proposal.change_id} approved" in accepted.text
+    assert store.history(facility_id)[-1].review_state == "approved"
+    assert store.revision() == before[0] + 1
+
+
+def ids_approve(change_id: int) -> str:
+    from dashboard import ids
+
+    return f'{{"change":{change_id},"type":"{ids.REVIEW_APPROVE}"}}.n_clicks'
+
+
+def test_revert_from_the_history_panel_and_a_replayed_revert_refused(page, served):
+    url, store, _ = served
+    facility_id, name = lone_site(store, {"JD-008", "JD-002"})
+    first = store.facility(facility_id)
+    assert first is not None
+    store.propose("root", "set", facility_id, {"address": "wrong <script>x</script> address"},
+                  reason="typo <b>test</b>", source="test source")
+    version = first["version"] + 1
+    sign_in(page, url + "?lang=en&filters=off&q=" + name, "root")
+    marker = page.locator(f".facility-{facility_id}")
+    marker.wait_for(state="attached", timeout=TIMEOUT)
+    marker.dispatch_event("click")
+    page.wait_for_selector("#history-table", timeout=TIMEOUT)
+    table = page.inner_text("#history-table")
+    assert "typo <b>test</b>" in table and "test source" in table and "root" in table
+    assert " UTC" in table and "applied" in table
+    assert page.locator("#history-table b").count() == 0  # text, not markup
+
+    # a viewer's and an anonymous replay of the revert request change nothing
+    captured = capture_callback(page, ids_name("REVERT_BUTTON") + ".n_clicks")
+    page.fill("#revert-reason", "undo the typo")
+    page.fill("#revert-source", "the original row")
+    page.click("#revert-button")
+    wait_for(page, captured)
+    before = store_state(store, facility_id)
+    as_viewer = replay(url, captured[0], cookie=session_cookie(url, "view"))
+    assert "Refused: view is a viewer: this needs the editor role or higher" in as_viewer.text
+    anonymous = replay(url, captured[0], cookie=None)
+    assert "Refused: sign in first" in anonymous.text
+    assert store_state(store, facility_id) == before
+    page.unroute("**/_dash-update-component*")
+
+    page.click("#revert-button")  # for real now
+    page.wait_for_selector("#revert-status .nt-done", timeout=TIMEOUT)
+    assert page.inner_text("#revert-status").startswith(f"Reverted to version {version - 1}")
+    after = store.facility(facility_id)
+    assert after is not None and after["version"] == version + 1
+    assert after["address"] == first["address"]
+    last = store.history(facility_id)[-1]
+    assert (last.action, last.user, last.reason, last.source, last.review_state) == \
+        ("revert", "root", "undo the typo", "the original row", "applied")
+    # the history panel shows the new change without a reload
+    page.wait_for_selector(f"#history-{last.change_id}", timeout=TIMEOUT)
+    assert not page.js_errors
+
+
+def ids_name(attr: str) -> str:
+    from dashboard import ids
+
+    return str(getattr(ids, attr))
+
+
+def test_viewers_see_no_review_tab_no_proposals_and_no_revert(page, served):
+    url, store, _ = served
+    facility_id, name = lone_site(store, {"JD-008", "JD-002"})
+    pending = store.propose("ed", "set", facility_id, {"name_en": "Not yet"},
+                            reason="pending for viewers", source="test")
+    sign_in(page, url + "?lang=en&filters=off&tab=review&q=" + name, "view")
+    assert page.inner_text("#signed-in-as") == "Signed in as view (viewer)"
+    assert page.locator("#panel-review").count() == 0  # no tab, even asked for in the URL
+    marker = page.locator(f".facility-{facility_id}")
+    marker.wait_for(state="attached", timeout=TIMEOUT)
+    marker.dispatch_event("click")
+    page.wait_for_selector("#history-table, #history .nt-note", timeout=TIMEOUT)
+    history = page.inner_text("#history")
+    assert "pending for viewers" not in history  # a proposal is not shown to viewers
+    assert page.locator("#revert-button").count() == 0
+    assert page.locator(".proposal-marker").count() == 0
+    assert page.locator(f".proposal-{pending.change_id}").count() == 0
+    store.reject(pending.change_id, "rev", "tidy up")
