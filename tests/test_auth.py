@@ -225,3 +225,62 @@ def test_the_failure_count_is_in_the_store_so_every_process_agrees(tmp_path):
         assert 0 < info.value.retry_after_s <= 900
         # once the window has passed, the account signs in again
         assert store.sign_in("ed", PASSWORDS["ed"], "10.2.2.2", window_s=0).name == "ed"
+
+
+def test_private_needs_a_store(capsys):
+    from dashboard.cli import main
+
+    assert main(["serve", "--private"]) == 2
+    assert "--private needs --store" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_newtown_serve_store_private_over_http(tmp_path):
+    """The real command: every page needs sign-in, /healthz stays open, cookies flags hold."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    with _fresh(tmp_path) as store:
+        path = store.path
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--store",
+                               str(path), "--private", "--port", str(port), "--workers", "2"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                assert requests.get(base + "/healthz", timeout=5).status_code == 200
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        page = requests.get(base + "/?lang=en", timeout=10)
+        assert page.status_code == 401 and 'action="/auth/login"' in page.text
+        assert requests.get(base + "/_dash-layout", timeout=10).status_code == 401
+        session = requests.Session()
+        signed = session.post(base + "/auth/login", data={"name": "ed",
+                                                          "password": PASSWORDS["ed"],
+                                                          "next": "/?lang=en"},
+                              headers={"Origin": base}, allow_redirects=False, timeout=10)
+        assert signed.status_code == 303 and signed.headers["Location"] == "/?lang=en"
+        assert "HttpOnly" in signed.headers["Set-Cookie"]
+        assert session.get(base + "/?lang=en", timeout=10).status_code == 200
+        assert session.get(base + "/_dash-layout", timeout=10).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    assert PASSWORDS["ed"] not in (tmp_path / "server.log").read_text()
