@@ -85,6 +85,12 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
+def _fields() -> Any:
+    """The request's form fields, or its JSON object (anything else: no fields)."""
+    data: Any = request.get_json(silent=True) if request.is_json else request.form
+    return data if hasattr(data, "get") else {}
+
+
 def _wants_json() -> bool:
     return request.is_json or request.accept_mimetypes.best == "application/json"
 
@@ -159,9 +165,7 @@ def configure(server: Flask, store: Store, *, private: bool = False) -> None:
 
     @server.post(LOGIN_PATH)
     def login() -> Any:
-        data: Any = request.get_json(silent=True) if request.is_json else request.form
-        if not isinstance(data, dict) and not hasattr(data, "get"):
-            data = {}
+        data = _fields()
         name = str(data.get("name") or "").strip()
         password = str(data.get("password") or "")
         next_url = safe_next(data.get("next"))
@@ -191,8 +195,7 @@ def configure(server: Flask, store: Store, *, private: bool = False) -> None:
 
     @server.post(LOGOUT_PATH)
     def logout() -> Any:
-        data: Any = request.get_json(silent=True) if request.is_json else request.form
-        next_url = safe_next(data.get("next") if hasattr(data, "get") else None)
+        next_url = safe_next(_fields().get("next"))
         name = session.get(SESSION_USER)
         session.clear()
         if name:
