@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
 from geo import catalog
-from geo.printmap import cjk_font
+from geo.printmap import cjk_font, nice_scale_length_m, north_angle_deg
 
 __all__ = ["FONT_FAMILY", "coverage_map_svg", "growth_chart_svg", "town_map_svg"]
 
@@ -70,13 +71,24 @@ def _frame(ax: Any, town_m: shapely.Geometry, margin: float = 0.08,
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_facecolor("#f6f5f1")
-    # scale bar: a round length about a fifth of the width, bottom left
+    # scale bar: the print map's rule (a round length, at most a fifth of the width),
+    # bottom left
     width = x1 - x0 + 2 * pad
-    length = next(v for v in (500, 1000, 2000, 5000, 10000, 20000) if v >= width / 6)
+    length = nice_scale_length_m(width)
     bx, by = x0 - pad * 0.5, y0 - pad * 0.6
     ax.plot([bx, bx + length], [by, by], color="#222222", lw=2)
-    ax.text(bx + length / 2, by + pad * 0.15, f"{length / 1000:g} km", ha="center",
-            va="bottom", fontsize=7)
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    ax.text(bx + length / 2, by + pad * 0.15, label, ha="center", va="bottom", fontsize=7)
+    # north arrow: true north (the print map's meridian convergence), top right
+    angle = math.radians(north_angle_deg((x0 + x1) / 2, (y0 + y1) / 2))
+    size = pad * 1.2
+    nx, ny = x1 + pad * 0.4, y1 - pad * 0.6
+    tip = (nx + size * math.sin(angle), ny + size * math.cos(angle))
+    ax.annotate("", xy=tip, xytext=(nx, ny),
+                arrowprops={"arrowstyle": "-|>,head_width=0.3,head_length=0.6",
+                            "color": "#222222", "linewidth": 1.2})
+    ax.text(tip[0], tip[1] + pad * 0.1, "N", ha="center", va="bottom", fontsize=7,
+            fontweight="bold")
 
 
 def _layer_colour(layers: str) -> str:
