@@ -4,7 +4,7 @@
 """
 
 from geo.store.schema import ACTIONS, REVIEW_STATES, ROLES, SCHEMA_VERSION
-from geo.store.store import Change, Store, User, init_store, open_store
+from geo.store.store import Change, Store, User, init_store, open_store, upgrade_store
 
 __all__ = [
     "ACTIONS",
@@ -16,4 +16,5 @@ __all__ = [
     "User",
     "init_store",
     "open_store",
+    "upgrade_store",
 ]

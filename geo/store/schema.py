@@ -6,12 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from geo._errors import StoreError
 from geo.facilities import COLUMNS
 from geo.store import postgis
 
-#: Version of the table layout; :func:`upgrade` brings an older store to it.
-SCHEMA_VERSION = 2
+#: Version of the table layout (``meta.schema_version``); the Alembic migrations in
+#: ``geo/store/migrations`` bring an older store to it (``newtown store upgrade``).
+SCHEMA_VERSION = 3
 
 ACTIONS = ("add", "set", "move", "retire", "revert")
 REVIEW_STATES = ("proposed", "approved", "rejected", "applied")
@@ -94,8 +94,8 @@ def build_metadata(dialect: str = "sqlite") -> tuple[sa.MetaData, dict[str, sa.T
         sa.Column("key", sa.Text, primary_key=True),
         sa.Column("value", sa.Text, nullable=False),
     )
-    # Failed sign-ins (schema version 2): the dashboard limits them per account and per
-    # address; kept in the store so every server process counts the same failures.
+    # Failed sign-ins (schema version 2, migration 0002): the dashboard limits them per
+    # account and per address; kept in the store so every server process counts the same.
     login_failures = sa.Table(
         "login_failures", md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -105,8 +105,20 @@ def build_metadata(dialect: str = "sqlite") -> tuple[sa.MetaData, dict[str, sa.T
         sa.Index("ix_login_failures_account", "account", "time"),
         sa.Index("ix_login_failures_address", "address", "time"),
     )
+    # Schema version 3 (migration 0003): the validated facility frame of one revision
+    # (geo.store.snapshot), and the stripped id / parent id the incremental check looks up.
+    atlas_snapshot = sa.Table(
+        "atlas_snapshot", md,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("fingerprint", sa.Text, nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+    )
+    sa.Index("ix_facilities_trim_id", sa.func.trim(facilities.c.id))
+    if "parent_id" in facilities.c:
+        sa.Index("ix_facilities_trim_parent", sa.func.trim(facilities.c.parent_id))
     tables = {t.name: t for t in (facilities, source_lines, changes, users, layers, meta,
-                                  login_failures)}
+                                  login_failures, atlas_snapshot)}
     if dialect == "postgresql":  # SQLite keeps no comments
         for table, comments in ((facilities, postgis.FACILITY_COMMENTS),
                                 (changes, postgis.CHANGE_COMMENTS)):
@@ -119,25 +131,3 @@ def build_metadata(dialect: str = "sqlite") -> tuple[sa.MetaData, dict[str, sa.T
         meta.comment = "库信息 (schema_version, revision) / store settings and revision"
         login_failures.comment = "登录失败记录 (限速用) / failed sign-ins, for the rate limit"
     return md, tables
-
-
-def upgrade(conn: sa.Connection, found: int) -> None:
-    """Bring a store at schema version ``found`` to :data:`SCHEMA_VERSION`, in one transaction.
-
-    Facility columns the code has gained since the store was made (a newer data model) are
-    added as blank TEXT columns whatever the version; the new columns' rules then apply to
-    the next change of each row, and ``newtown check`` on a dump says which rows need them.
-    """
-    if found > SCHEMA_VERSION:
-        raise StoreError(f"the store has schema version {found}, newer than this program's "
-                         f"{SCHEMA_VERSION}; upgrade newtown-atlas to open it")
-    # Version 1 is the first layout. Each later version is one step here, with the DDL it
-    # needs; SCHEMA_VERSION is raised with it.
-    if found < 2:  # 2: failed sign-ins, for the dashboard's rate limit
-        build_metadata(conn.dialect.name)[1]["login_failures"].create(conn, checkfirst=True)
-    present = {c["name"] for c in sa.inspect(conn).get_columns("facilities")}
-    for column in facility_columns():
-        if column not in present:
-            name = conn.dialect.identifier_preparer.quote(column)
-            conn.exec_driver_sql(f"ALTER TABLE facilities ADD COLUMN {name} TEXT NOT NULL "
-                                 "DEFAULT ''")

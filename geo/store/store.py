@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
 import secrets
@@ -38,13 +39,12 @@ from geo.atlas import Atlas, annotate_facilities, check_placeholder_precision, l
 from geo.boundaries import read_boundaries
 from geo.facilities import validate_facilities
 from geo.settings import DataLayout, bundled_data_dir
-from geo.store import accounts, csvrows, gpkg, postgis
+from geo.store import accounts, csvrows, gpkg, migrate, postgis, snapshot
 from geo.store.schema import (
     ACTIONS,
     SCHEMA_VERSION,
     build_metadata,
     facility_columns,
-    upgrade,
 )
 
 #: The file ``dump`` writes retired facilities to (and ``init --from`` reads them back from).
@@ -55,6 +55,13 @@ FACILITIES_FILE = "facilities.csv"
 SIGN_IN_LIMIT = 5
 SIGN_IN_WINDOW_S = 15 * 60
 _MOVE_FIELDS = frozenset({"lon", "lat", "coord_source", "coord_precision_m"})
+#: Rows changed since the stored snapshot beyond which a process that opened the store
+#: writes a fresh snapshot (so later openings validate fewer rows).
+SNAPSHOT_REFRESH_ROWS = 1000
+#: Key of the validated facility frame in ``atlas_snapshot``.
+SNAPSHOT_KEY = "facilities"
+
+log = logging.getLogger("newtown")
 
 
 @dataclass(frozen=True)
@@ -154,10 +161,15 @@ class Store:
         self._table_revision = -1
         self._atlas: Atlas | None = None
         self._atlas_revision = -1
+        self._atlas_fids = np.zeros(0, dtype=np.int64)  # the store fid of each Atlas row
+        #: How the last Atlas was made: "full" (every row validated), "snapshot" (the stored
+        #: validated frame plus the rows changed since) or "patch" (an earlier Atlas plus the
+        #: changed rows); and how many rows were validated for it.
+        self.atlas_source: tuple[str, int] = ("", 0)
+        self._fingerprint = snapshot.fingerprint(self._columns)
         self._layers_dir: Path | None = None
         self._boundaries: tuple[shapely.Geometry, gpd.GeoDataFrame, gpd.GeoDataFrame] | None \
             = None
-        self._keys_cache: tuple[pd.DataFrame, list[str], list[str] | None] | None = None
 
     # ----------------------------------------------------------------- transactions
     @contextlib.contextmanager
@@ -464,66 +476,87 @@ class Store:
             self._boundaries = (shapely.union_all(city.geometry.to_numpy()), districts, towns)
         return self._boundaries
 
-    def _keys(self, table: pd.DataFrame) -> tuple[list[str], list[str] | None]:
-        """Stripped ids and parent ids of ``table``, computed once per table."""
-        cached = self._keys_cache
-        if cached is None or cached[0] is not table:
-            ids = [str(v).strip() for v in table["id"].to_numpy()]
-            parents = ([str(v).strip() for v in table["parent_id"].to_numpy()]
-                       if "parent_id" in self._columns else None)
-            cached = self._keys_cache = (table, ids, parents)
-        return cached[1], cached[2]
+    def _related(self, conn: sa.Connection, subjects: Mapping[int, Mapping[Any, Any] | None]
+                 ) -> dict[int, Mapping[Any, Any]]:
+        """The approved rows the loader's rules between rows would look at for ``subjects``.
 
-    def _loader_check(
-        self, table: pd.DataFrame, subjects: Mapping[int, Mapping[Any, Any] | None]
-    ) -> gpd.GeoDataFrame | None:
-        """Validate rows as the loader would validate the whole table they would make.
-
-        ``table`` is the approved table (index fid, ascending); ``subjects`` maps fids to their
-        new raw row (None: the row leaves the table). The loader's rules that look at one row
-        run on the subjects; the rules between rows (duplicate ids, parents) see every row
-        they involve: rows sharing a subject's id, children of a subject, and ancestors of
-        all of these. Problems are numbered by the row each would have in ``facilities.csv``.
-        Returns the validated subject rows (None when no row is left to validate).
+        Rows sharing a subject's id (duplicates), children of a subject, and ancestors of all
+        of these, read from the database in the caller's transaction (indexes on the
+        stripped id and parent id), so no process needs the whole table in memory.
         """
-        fids = table.index.to_numpy()
-        ids, parents = self._keys(table)
+        t = self._t["facilities"]
+        cols = [t.c.fid, *(t.c[c] for c in self._columns)]
+        has_parent = "parent_id" in self._columns
         out = set(subjects)
         members: dict[int, Mapping[Any, Any]] = {
             fid: row for fid, row in subjects.items() if row is not None}
 
-        def take(matches: set[str], column: list[str]) -> list[Mapping[Any, Any]]:
+        def take(column: str, matches: set[str]) -> list[Mapping[Any, Any]]:
+            if not matches:
+                return []
             found = []
-            for i, value in enumerate(column):
-                fid = int(fids[i])
-                if value in matches and fid not in out and fid not in members:
-                    members[fid] = table.iloc[i].to_dict()
-                    found.append(members[fid])
+            query = sa.select(*cols).where((t.c.retired == 0)
+                                           & sa.func.trim(t.c[column]).in_(sorted(matches)))
+            for row in conn.execute(query).mappings():
+                fid = int(row["fid"])
+                if (str(row[column]).strip() in matches and fid not in out
+                        and fid not in members):
+                    members[fid] = row
+                    found.append(row)
             return found
 
         key_ids = {str(r["id"]).strip() for r in members.values()}
-        key_ids |= {ids[i] for i in np.flatnonzero(np.isin(fids, list(subjects)))}
-        take(key_ids, ids)  # rows sharing an id (duplicates)
-        if parents is not None:
-            take(key_ids, parents)  # children of a subject
+        gone = [f for f, r in subjects.items() if r is None]
+        if gone:  # the id a leaving row had (its children and duplicates are involved)
+            key_ids |= {str(v).strip() for v in conn.execute(
+                sa.select(t.c.id).where(t.c.fid.in_(gone))).scalars()}
+        take("id", key_ids)  # rows sharing an id (duplicates)
+        if has_parent:
+            take("parent_id", key_ids)  # children of a subject
             frontier = list(members.values())
             while frontier:  # ancestors of everything involved
                 wanted = {str(r["parent_id"]).strip() for r in frontier} - {""}
-                frontier = take(wanted, ids) if wanted else []
-        if not members:
-            return None
-        order = sorted(members)
-        # Row numbers in the table the change would make: rows kept before, new rows before.
-        leaving = np.array(sorted(f for f in out if f in set(fids.tolist())), dtype=np.int64)
+                frontier = take("id", wanted)
+        return members
+
+    def _row_numbers(self, conn: sa.Connection, order: list[int],
+                     subjects: Mapping[int, Mapping[Any, Any] | None]) -> list[int]:
+        """The row each fid would have in ``facilities.csv`` once ``subjects`` are applied."""
+        t = self._t["facilities"]
+        active = {int(f) for f in conn.execute(sa.select(t.c.fid).where(
+            (t.c.retired == 0) & t.c.fid.in_(list(subjects)))).scalars()}
+        leaving = np.array(sorted(active), dtype=np.int64)
         arriving = np.array(sorted(f for f, r in subjects.items() if r is not None),
                             dtype=np.int64)
-        numbers = [int(np.searchsorted(fids, f) - np.searchsorted(leaving, f)
-                       + np.searchsorted(arriving, f) + 1) for f in order]
+        numbers = []
+        for f in order:
+            before = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+                (t.c.retired == 0) & (t.c.fid < f))).scalar_one()
+            numbers.append(int(before - np.searchsorted(leaving, f)
+                               + np.searchsorted(arriving, f) + 1))
+        return numbers
+
+    def _loader_check(
+        self, conn: sa.Connection, subjects: Mapping[int, Mapping[Any, Any] | None]
+    ) -> tuple[gpd.GeoDataFrame | None, list[int]]:
+        """Validate rows as the loader would validate the whole table they would make.
+
+        ``subjects`` maps fids to their new raw row (None: the row leaves the table). The
+        loader's rules that look at one row run on the subjects; the rules between rows
+        (duplicate ids, parents) see every row they involve (:meth:`_related`). Problems are
+        numbered by the row each would have in ``facilities.csv``. Returns the validated
+        subject rows and their fids (None and [] when no row is left to validate).
+        """
+        members = self._related(conn, subjects)
+        if not members:
+            return None, []
+        order = sorted(members)
         sub = pd.DataFrame([{c: members[f][c] for c in self._columns} for f in order],
                            columns=list(self._columns), dtype=object)
         city, districts, towns = self._boundary_frames()
 
         def renumbered(problems: list[Problem]) -> DataError:
+            numbers = self._row_numbers(conn, order, subjects)
             return DataError([dataclasses.replace(p, row=numbers[p.row - 1] if p.row else None)
                               for p in problems], file=FACILITIES_FILE)
 
@@ -536,8 +569,9 @@ class Store:
         placeholder = check_placeholder_precision(valid, towns, districts, file=FACILITIES_FILE)
         if placeholder:
             raise renumbered(placeholder)
-        keep = [str(members[f]["id"]).strip() for f in order if subjects.get(f) is not None]
-        return valid.loc[keep]
+        chosen = [f for f in order if subjects.get(f) is not None]
+        keep = [str(members[f]["id"]).strip() for f in chosen]
+        return valid.loc[keep], chosen
 
     def atlas(self) -> Atlas:
         """An Atlas of the approved facilities and the store's boundary files.
@@ -549,8 +583,11 @@ class Store:
     def versioned_atlas(self) -> tuple[int, Atlas]:
         """The current revision and an Atlas of its approved facilities and boundary files.
 
-        The first call validates everything (the loader's rules, as ``load_atlas``); later
-        calls after a change validate and annotate only the changed rows.
+        The first call reads the validated frame the store keeps (``atlas_snapshot``, made
+        by the same code) and validates only the rows changed since; without a usable one it
+        validates everything (the loader's rules, as ``load_atlas``) and stores the result
+        for the next process. Later calls after a change validate and annotate only the
+        changed rows.
 
         Returns
         -------
@@ -559,48 +596,124 @@ class Store:
             a new Atlas.
         """
         with self._lock:
+            save = False
             with self._read() as conn:
-                revision, table, _ = self._refresh(conn)
+                revision = int(self._meta(conn)["revision"])
                 if self._atlas is not None and revision == self._atlas_revision:
                     return revision, self._atlas
-                changed_fids: list[int] = []
+                base: tuple[Atlas, np.ndarray, int] | None = None
                 if self._atlas is not None:
-                    t = self._t["facilities"]
-                    changed_fids = [int(f) for f in conn.execute(sa.select(t.c.fid).where(
-                        t.c.revision > self._atlas_revision)).scalars()]
-            if self._atlas is None:
-                raw = table.reset_index(drop=True)
-                atlas = load_atlas(self._layers_folder(), facilities_table=raw)
-            else:
-                atlas = self._patched_atlas(self._atlas, table, changed_fids)
-            self._atlas, self._atlas_revision = atlas, revision
+                    base = (self._atlas, self._atlas_fids, self._atlas_revision)
+                    source = "patch"
+                else:
+                    base = self._stored_snapshot(conn)
+                    source = "snapshot"
+                if base is not None:
+                    atlas, fids, n = self._patched_atlas(conn, *base)
+                    save = source == "snapshot" and n > SNAPSHOT_REFRESH_ROWS
+                else:
+                    atlas, fids = self._full_atlas(conn)
+                    source, n, save = "full", len(fids), True
+            self._atlas, self._atlas_fids, self._atlas_revision = atlas, fids, revision
+            self.atlas_source = (source, n)
+            if save:
+                self._save_snapshot(revision, atlas, fids)
             return revision, atlas
 
-    def _patched_atlas(self, atlas: Atlas, table: pd.DataFrame, fids: list[int]) -> Atlas:
-        """The Atlas with the rows of ``fids`` validated, annotated and put in place."""
-        positions = table.index.get_indexer(pd.Index(fids))
+    def _full_atlas(self, conn: sa.Connection) -> tuple[Atlas, np.ndarray]:
+        """Every approved row validated by ``load_atlas`` (the loader's own path)."""
+        t = self._t["facilities"]
+        quote = conn.dialect.identifier_preparer.quote
+        sql = (f"SELECT fid, {', '.join(quote(c) for c in self._columns)} FROM facilities "
+               "WHERE retired = 0 ORDER BY fid")
+        del t
+        # The driver's own cursor: plain tuples, no SQLAlchemy Row per facility.
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            rows = cursor.execute(sql).fetchall()
+        finally:
+            cursor.close()
+        table = _frame(rows, self._columns)
+        atlas = load_atlas(self._layers_folder(), facilities_table=table.reset_index(drop=True))
+        return atlas, table.index.to_numpy(dtype=np.int64)
+
+    def _stored_snapshot(self, conn: sa.Connection) -> tuple[Atlas, np.ndarray, int] | None:
+        """(Atlas, fids, revision) from the stored validated frame, if this code made it."""
+        s = self._t["atlas_snapshot"]
+        row = conn.execute(sa.select(s.c.revision, s.c.fingerprint).where(
+            s.c.key == SNAPSHOT_KEY)).first()
+        if row is None or row.fingerprint != self._fingerprint:
+            return None
+        data = conn.execute(sa.select(s.c.data).where(s.c.key == SNAPSHOT_KEY)).scalar_one()
+        facilities, fids = snapshot.decode(bytes(data))
+        # The boundaries as load_atlas reads and checks them, with one stored root row (no
+        # parent) standing in for the facility file; the stored frame then replaces it.
+        t = self._t["facilities"]
+        query = sa.select(*(t.c[c] for c in self._columns)).where(t.c.retired == 0)
+        if "parent_id" in self._columns:
+            query = query.where(sa.func.trim(t.c.parent_id) == "")
+        one = conn.execute(query.order_by(t.c.fid).limit(1)).mappings().first()
+        if one is None:
+            return None
+        frame = pd.DataFrame([dict(one)], columns=list(self._columns), dtype=object)
+        atlas = load_atlas(self._layers_folder(), facilities_table=frame)
+        facilities = facilities.set_crs(atlas.facilities.crs, allow_override=True)
+        return dataclasses.replace(atlas, facilities=facilities), fids, int(row.revision)
+
+    def _save_snapshot(self, revision: int, atlas: Atlas, fids: np.ndarray) -> None:
+        """Store the validated frame of ``revision`` for the next process that opens the store.
+
+        A cache: if it cannot be written (a read-only role or file) serving goes on and the
+        next opening validates in full again; the reason is logged.
+        """
+        data = snapshot.encode(atlas.facilities, fids)
+        s = self._t["atlas_snapshot"]
+        try:
+            with self._write() as conn:
+                stored = conn.execute(sa.select(s.c.revision).where(
+                    s.c.key == SNAPSHOT_KEY)).scalar()
+                values = dict(revision=revision, fingerprint=self._fingerprint, data=data)
+                if stored is None:
+                    conn.execute(sa.insert(s).values(key=SNAPSHOT_KEY, **values))
+                else:
+                    conn.execute(sa.update(s).where(s.c.key == SNAPSHOT_KEY).values(**values))
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            log.warning("%s: could not store the validated snapshot (%s); the next opening "
+                        "validates every row", self.url, exc)
+
+    def _patched_atlas(self, conn: sa.Connection, atlas: Atlas, fids: np.ndarray,
+                       since: int) -> tuple[Atlas, np.ndarray, int]:
+        """``atlas`` (rows ``fids``, of revision ``since``) with the rows changed since then
+        validated, annotated and put in place; (Atlas, fids, rows changed)."""
+        t = self._t["facilities"]
+        changed = conn.execute(sa.select(t.c.fid, *(t.c[c] for c in self._columns),
+                                         t.c.retired).where(t.c.revision > since)
+                               ).mappings().all()
+        if not changed:
+            return atlas, fids, 0
         subjects: dict[int, Mapping[Any, Any] | None] = {
-            f: (table.iloc[p].to_dict() if p >= 0 else None)
-            for f, p in zip(fids, positions, strict=True)}
-        valid = self._loader_check(table, subjects)
+            int(r["fid"]): (None if r["retired"] else r) for r in changed}
+        valid, new_fids = self._loader_check(conn, subjects)
         old = atlas.facilities
         new = (annotate_facilities(valid, atlas.towns)[old.columns]
                if valid is not None and len(valid) else old.iloc[:0])
-        order = self._keys(table)[0]
-        at = old.index.get_indexer(new.index)
-        if len(order) == len(old) and (at >= 0).all():
+        at = pd.Index(fids).get_indexer(pd.Index(new_fids, dtype=np.int64))
+        leaving = np.isin(fids, [f for f, r in subjects.items() if r is None])
+        if not leaving.any() and (at >= 0).all():
             # Only rows changed in place: copy the Atlas' frame and overwrite those rows.
             facilities = old.copy()
             for j, column in enumerate(old.columns):
                 facilities.iloc[at, j] = new[column].to_numpy()
+            out_fids = fids
         else:
-            # Rows added, retired or brought back: rebuild the order of the table.
-            gone = set(new.index)
-            keep = np.array([i not in gone for i in old.index.tolist()])
+            # Rows added, retired or brought back: rebuild the order of the table (fid).
+            keep = ~np.isin(fids, list(subjects))
             merged = pd.concat([old.iloc[np.flatnonzero(keep)], new])
-            facilities = merged.iloc[merged.index.get_indexer(order)]
+            merged_fids = np.concatenate([fids[keep], np.asarray(new_fids, dtype=np.int64)])
+            order = np.argsort(merged_fids, kind="stable")
+            facilities, out_fids = merged.iloc[order], merged_fids[order]
         facilities = gpd.GeoDataFrame(facilities, geometry=old.geometry.name, crs=old.crs)
-        return dataclasses.replace(atlas, facilities=facilities)
+        return dataclasses.replace(atlas, facilities=facilities), out_fids, len(changed)
 
     # ----------------------------------------------------------------- changes
     def _last_change(self, conn: sa.Connection, facility_id: str) -> str:
@@ -744,8 +857,7 @@ class Store:
             current = self._current(conn, facility_id)
             self._check_expected(conn, facility_id, current, expect_version)
             after = self._new_state(conn, action, facility_id, current, values or {}, reason)
-            _, table, _ = self._refresh(conn)
-            self._check_change(table, current, after)
+            self._check_change(conn, current, after)
             review = self._meta(conn)["review_required"] == "1"
             apply_now = not review or accounts.at_least(actor.role, "reviewer")
             base = int(current["version"]) if current is not None else 0
@@ -766,12 +878,13 @@ class Store:
                              .values(revision=revision))
             return self._change(conn, int(change_id))
 
-    def _check_change(self, table: pd.DataFrame, current: Mapping[Any, Any] | None,
+    def _check_change(self, conn: sa.Connection, current: Mapping[Any, Any] | None,
                       after: Mapping[Any, Any]) -> None:
-        # A new row sorts after every row ever stored (AUTOINCREMENT fids only grow).
-        fid = int(current["fid"]) if current is not None else 2**62
+        # A new row sorts after every row ever stored (AUTOINCREMENT fids only grow; the
+        # largest 32-bit value, as PostgreSQL's serial fid is one).
+        fid = int(current["fid"]) if current is not None else 2**31 - 1
         row = None if after["retired"] else {c: after[c] for c in self._columns}
-        self._loader_check(table, {fid: row})
+        self._loader_check(conn, {fid: row})
 
     def _apply(self, conn: sa.Connection, current: Mapping[Any, Any] | None,
                after: Mapping[Any, Any], version: int) -> int:
@@ -828,8 +941,7 @@ class Store:
                     f"proposed (now version {version}, proposal made against "
                     f"{change.base_version}): {self._last_change(conn, change.facility_id)}; "
                     "reject it and propose again")
-            _, table, _ = self._refresh(conn)
-            self._check_change(table, current, change.after)
+            self._check_change(conn, current, change.after)
             revision = self._apply(conn, current, change.after, change.base_version + 1)
             conn.execute(sa.update(t).where(t.c.change_id == change_id)
                          .values(review_state="approved", revision=revision, **done))
@@ -998,6 +1110,7 @@ class Store:
             with engine.connect().execution_options(immediate=True) as conn, conn.begin():
                 gpkg.create_core(conn)
                 md.create_all(conn)
+                migrate.stamp_head(conn)  # open_store checked: the source is at the head
                 for r in facilities:
                     r["geom"] = gpkg.point_blob(r.pop("x"), r.pop("y"))
                 if facilities:
@@ -1092,18 +1205,21 @@ def _to_change(row: Mapping[Any, Any]) -> Change:
 
 
 # --------------------------------------------------------------------- open and init
-def open_store(url: str | os.PathLike[str]) -> Store:
+def open_store(url: str | os.PathLike[str], *, check: bool = True) -> Store:
     """Open an existing store (a file path, ``sqlite:///PATH`` or ``postgresql://...``).
 
     Parameters
     ----------
     url : str or path
         The store's file (a GeoPackage made by :func:`init_store`).
+    check : bool
+        Refuse a store whose schema is not this program's (one line: run ``newtown store
+        upgrade`` for an older one, upgrade the program for a newer one). Only
+        :func:`upgrade_store` opens without the check.
 
     Returns
     -------
     Store
-        Upgraded to this program's schema version if it was older.
     """
     engine, path, shown = _engine(url)
     if path is not None and not path.is_file():
@@ -1118,15 +1234,8 @@ def open_store(url: str | os.PathLike[str]) -> Store:
             if not {"meta", "facilities", "changes"} <= tables:
                 raise StoreError(f"{shown}: not a New Town Atlas store (no meta/facilities/"
                                  f"changes tables); create one with `newtown store init {shown}`")
-            found = int(store._meta(conn)["schema_version"])
-        present = {c["name"] for c in sa.inspect(engine).get_columns("facilities")}
-        if found != SCHEMA_VERSION or not set(store._columns) <= present:
-            with store._write() as conn:
-                try:
-                    upgrade(conn, found)
-                except StoreError as exc:
-                    raise StoreError(f"{shown}: {exc}") from None
-                store._set_meta(conn, "schema_version", str(SCHEMA_VERSION))
+            if check:
+                migrate.check(conn, shown)
     except sqlite3.DatabaseError as exc:
         store.close()
         raise StoreError(f"{shown}: cannot open as a store ({exc})") from exc
@@ -1139,6 +1248,35 @@ def open_store(url: str | os.PathLike[str]) -> Store:
         store.close()
         raise
     return store
+
+
+def upgrade_store(url: str | os.PathLike[str]) -> tuple[str | None, str]:
+    """Bring a store to this program's schema (Alembic migrations, one transaction).
+
+    Also stores the validated facility frame of the current revision, so the first serving
+    process does not validate every row.
+
+    Parameters
+    ----------
+    url : str or path
+        The store (file path or PostgreSQL URL).
+
+    Returns
+    -------
+    (str or None, str)
+        The schema revision before and after.
+    """
+    with open_store(url, check=False) as store:
+        try:
+            with store._write() as conn:
+                before, after = migrate.upgrade(conn, store.url)
+        except sa.exc.DBAPIError as exc:
+            if store._pg:
+                raise postgis.describe(store.url, exc) from None
+            raise StoreError(f"{store.url}: the upgrade failed and was rolled back "
+                             f"({exc.orig})") from exc
+        store.atlas()  # validates in full if needed and stores the frame for the next opening
+    return before, after
 
 
 def init_store(url: str | os.PathLike[str], from_dir: str | os.PathLike[str] | None = None,
@@ -1301,6 +1439,11 @@ def _create(engine: sa.Engine, shown: str, source: Path, csv_text: csvrows.CsvTe
         }
         conn.execute(sa.insert(tables["meta"]),
                      [{"key": k, "value": v} for k, v in meta.items()])
+        migrate.stamp_head(conn)
+        # The rows were just validated by load_atlas: keep the result for the first opening.
+        conn.execute(sa.insert(tables["atlas_snapshot"]).values(
+            key=SNAPSHOT_KEY, revision=0, fingerprint=snapshot.fingerprint(columns),
+            data=snapshot.encode(fac, np.arange(1, len(fac) + 1, dtype=np.int64))))
         if pg:
             postgis.create_gis_tables(conn, source)
             _current_view(conn, columns)
