@@ -494,7 +494,7 @@ class Store:
         def take(column: str, matches: set[str]) -> list[Mapping[Any, Any]]:
             if not matches:
                 return []
-            found = []
+            found: list[Mapping[Any, Any]] = []
             query = sa.select(*cols).where((t.c.retired == 0)
                                            & sa.func.trim(t.c[column]).in_(sorted(matches)))
             for row in conn.execute(query).mappings():
