@@ -93,6 +93,7 @@ def create_app(
     store: Store | None = None,
     private: bool = False,
     on_change: Callable[[], int] | None = None,
+    mapdata: MapData | None = None,
 ) -> Dash:
     """Build the app for an Atlas (loaded from ``data_dir`` or the bundled data if not given).
 
@@ -103,10 +104,15 @@ def create_app(
     ``private`` makes every page and callback need a signed-in user; ``on_change`` is called
     by a callback that committed a change: it makes the server swap to the new revision and
     returns it (dashboard/storeapp.py). Without a store the app is read-only as before.
+    ``mapdata`` is the Atlas' display data when the caller has it already (a served store
+    derives each revision's from the previous one: ``MapData.following``).
     """
     if atlas is None:
-        atlas = load_atlas(data_dir)
-    mapdata = MapData(atlas)
+        atlas = load_atlas(data_dir) if mapdata is None else mapdata.atlas
+    if mapdata is None:
+        mapdata = MapData(atlas)
+    elif mapdata.atlas is not atlas:
+        raise ValueError("create_app: mapdata belongs to another Atlas")
     # Prepare display data before serving, so the first user's first view is not the slow one.
     _ = (mapdata.boundaries, mapdata.town_labels, mapdata.metric_xy, mapdata.colours,
          mapdata.tooltips)

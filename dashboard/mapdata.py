@@ -60,11 +60,73 @@ def _feature_collection(gdf: gpd.GeoDataFrame, columns: list[str],
     return {"type": "FeatureCollection", "features": features}
 
 
+def _escaped(text: pd.Series) -> pd.Series:
+    """``html.escape`` of every cell (object dtype), calling it only on cells that need it."""
+    out = text.astype(object)
+    special = np.flatnonzero(text.str.contains(r"[&<>\"']", regex=True).to_numpy(dtype=bool))
+    if len(special):
+        out.iloc[special] = text.iloc[special].map(html.escape).to_numpy(dtype=object)
+    return out
+
+
+def _tooltip_texts(fac: pd.DataFrame) -> dict[str, pd.Series]:
+    """The (unescaped) tooltip text per facility, per language."""
+    return {"zh": fac["name_zh"], "en": fac["name_en"].where(fac["name_en"] != "",
+                                                             fac["name_zh"])}
+
+
 @dataclass(frozen=True, eq=False)
 class MapData:
     """Everything the map shows, prepared once per process and then only read."""
 
     atlas: Atlas
+
+    @classmethod
+    def following(cls, previous: MapData, atlas: Atlas) -> MapData:
+        """The display data of ``atlas``, a later revision of ``previous.atlas``.
+
+        What depends only on the boundaries is shared when they are the same frames (an
+        edit of the store changes facilities only); per-facility display columns are taken
+        from ``previous`` for rows whose inputs did not change and computed for the rest
+        (compared column by column, vectorised), so a one-row edit costs a fraction of a
+        fresh build at 1e5-1e6 facilities. The result equals ``MapData(atlas)`` (tested).
+        """
+        new = cls(atlas)
+        old = previous.atlas
+        seeded = new.__dict__
+        for name in ("_to_metric", "_to_wgs84"):  # building a transformer costs ~0.1 s
+            if name in previous.__dict__:
+                seeded[name] = previous.__dict__[name]
+        if all(getattr(old, n) is getattr(atlas, n) for n in _DISPLAY_COLUMNS):
+            for name in ("boundaries", "town_labels", "town_bounds"):
+                if name in previous.__dict__:
+                    seeded[name] = previous.__dict__[name]
+        fac, before = atlas.facilities, old.facilities
+        # The previous revision's rows in this revision's order (new rows: missing values).
+        aligned = before[["name_zh", "name_en"]].reindex(fac.index)
+        if "tooltips" in previous.__dict__:
+            texts, old_texts = _tooltip_texts(fac), _tooltip_texts(aligned)
+            tips = {}
+            for lang, text in texts.items():
+                redo = np.flatnonzero((text != old_texts[lang]).to_numpy(dtype=bool))
+                tip = previous.tooltips[lang].reindex(fac.index)
+                if len(redo):
+                    tip.iloc[redo] = _escaped(text.iloc[redo]).to_numpy(dtype=object)
+                tips[lang] = tip
+            seeded["tooltips"] = tips
+        if "metric_xy" in previous.__dict__:
+            at = before.index.get_indexer(fac.index)
+            px, py = previous.metric_xy
+            lon, lat = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+            old_lon = before.geometry.x.to_numpy()[at]
+            old_lat = before.geometry.y.to_numpy()[at]
+            same = (at >= 0) & (lon == old_lon) & (lat == old_lat)
+            x, y = px[at], py[at]  # fancy indexing copies
+            redo = np.flatnonzero(~same)
+            if len(redo):
+                x[redo], y[redo] = new._to_metric.transform(lon[redo], lat[redo])
+            seeded["metric_xy"] = (x, y)
+        return new
 
     @cached_property
     def boundaries(self) -> dict[str, dict[Datum, dict[str, Any]]]:
@@ -121,18 +183,18 @@ class MapData:
     @cached_property
     def colours(self) -> pd.Series:
         """Marker colour per facility: the colour of its first industry layer."""
-        first = self.atlas.facilities["layers"].str.split(";").str[0]
-        colours: pd.Series = first.map(
-            lambda k: catalog.INDUSTRIES[k].colour if k else DEFAULT_COLOUR)
-        return colours
+        # a few hundred distinct layer lists, however many facilities: colour each list once
+        codes, lists = pd.factorize(self.atlas.facilities["layers"])
+        firsts = [str(text).split(";")[0] for text in lists]
+        palette = np.array([catalog.INDUSTRIES[k].colour if k else DEFAULT_COLOUR
+                            for k in firsts] + [DEFAULT_COLOUR], dtype=object)
+        return pd.Series(palette[codes], index=self.atlas.facilities.index, dtype=object)
 
     @cached_property
     def tooltips(self) -> dict[str, pd.Series]:
         """Escaped tooltip HTML per facility, per language."""
-        fac = self.atlas.facilities
-        zh = fac["name_zh"].map(html.escape)
-        en = fac["name_en"].where(fac["name_en"] != "", fac["name_zh"]).map(html.escape)
-        return {"zh": zh, "en": en}
+        return {lang: _escaped(text)
+                for lang, text in _tooltip_texts(self.atlas.facilities).items()}
 
     def facility_features(self, selected: pd.DataFrame, *, datum: Datum,
                           lang: str) -> dict[str, Any]:
@@ -207,8 +269,13 @@ class MapData:
     @cached_property
     def metric_xy(self) -> tuple[np.ndarray, np.ndarray]:
         """Facility x, y in EPSG:4549 metres, in the order of ``atlas.facilities``."""
-        geoms = self.atlas.facilities_m.geometry
-        return geoms.x.to_numpy(), geoms.y.to_numpy()
+        geoms = self.atlas.facilities.geometry
+        x, y = self._to_metric.transform(geoms.x.to_numpy(), geoms.y.to_numpy())
+        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+    @cached_property
+    def _to_metric(self) -> Transformer:
+        return Transformer.from_crs(GEOGRAPHIC_CRS, METRIC_CRS, always_xy=True)
 
     @cached_property
     def _to_wgs84(self) -> Transformer:

@@ -12,11 +12,13 @@ from typing import Any
 from dash import Dash
 
 from dashboard.callbacks.filters import first_view
+from dashboard.mapdata import MapData
 from geo.store import Store
 
 log = logging.getLogger("newtown")
 
-#: How often the watcher asks the store for its revision (one indexed read), seconds.
+#: How often the watcher asks the store for its revision (one indexed read), seconds; on
+#: PostgreSQL the watcher is woken by LISTEN/NOTIFY and this is only the fallback.
 POLL_S = 0.2
 
 StartResponse = Callable[..., Any]
@@ -26,11 +28,16 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 class StoreServer:
     """A WSGI app that serves the store's current approved revision.
 
-    A watcher thread polls the store's revision; when it moves, the new Atlas is built
-    (incrementally: only the changed rows are validated) and a new Dash app made from it,
-    then swapped in. Each request runs entirely on the app it started with, so no request
-    sees half of a change; per-user state lives in the URL and the browser, so switching
-    apps between requests is invisible. Every response carries ``X-Newtown-Revision``.
+    A watcher thread waits for the store's revision to move (PostgreSQL: LISTEN/NOTIFY,
+    with a poll as a fallback; SQLite: a poll of one indexed read); then the new Atlas is
+    patched from the previous one (only the changed rows are validated), its display data
+    derived from the previous revision's (``MapData.following``: the boundaries shared,
+    per-facility columns recomputed only for changed rows), a Dash app made on it, and the
+    pair swapped in with one assignment. Each request runs entirely on the app it started
+    with, so no request sees half of a change; per-user state lives in the URL and the
+    browser, so switching apps between requests is invisible. Every response carries
+    ``X-Newtown-Revision``. ``make_app(atlas, mapdata=..., store=..., private=...,
+    on_change=...)`` builds an app (``create_app``).
     """
 
     def __init__(self, store: Store, make_app: Callable[..., Dash], *, poll_s: float = POLL_S,
@@ -43,7 +50,9 @@ class StoreServer:
         self._poll_s = poll_s
         self._swap = threading.Lock()  # one rebuild at a time (watcher and callbacks)
         revision, atlas = store.versioned_atlas()
-        self._current: tuple[int, Dash] = (revision, self._make_app(atlas))
+        self._mapdata = MapData(atlas)
+        self._current: tuple[int, Dash] = (revision,
+                                           self._make_app(atlas, mapdata=self._mapdata))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="store-watcher", daemon=True)
         self._thread.start()
@@ -59,11 +68,15 @@ class StoreServer:
         return self._current[1]
 
     def _watch(self) -> None:
-        while not self._stop.wait(self._poll_s):
+        while not self._stop.is_set():
             try:
-                self.refresh()
+                self._store.wait_for_revision(self._current[0], timeout_s=self._poll_s,
+                                              stop=self._stop)
+                if not self._stop.is_set():
+                    self.refresh()
             except Exception:  # keep serving the last good revision; say why in the log
                 log.exception("store watcher: could not build the new revision")
+                self._stop.wait(self._poll_s)
 
     def refresh(self) -> bool:
         """Build and swap in the store's revision if it moved; True if it did."""
@@ -84,10 +97,12 @@ class StoreServer:
             return False
         started = time.perf_counter()
         revision, atlas = self._store.versioned_atlas()
+        mapdata = MapData.following(self._mapdata, atlas)
         # The shared first views are cached per MapData: drop the old revision's, or every
         # revision served would stay in memory with them.
         first_view.cache_clear()
-        self._current = (revision, self._make_app(atlas))
+        app = self._make_app(atlas, mapdata=mapdata)
+        self._mapdata, self._current = mapdata, (revision, app)
         log.info("serving revision %d (%d facilities), built in %.2f s", revision,
                  len(atlas.facilities), time.perf_counter() - started)
         return True

@@ -141,3 +141,29 @@ def test_add_retire_revert(store_path, capsys):
     assert code == 0 and "version 3" in out, err
     with open_store(store_path) as store:
         assert store.facility("JD-900")["retired"] is False
+
+
+def test_store_upgrade_brings_an_older_store_to_the_head(store_path, capsys):
+    """`newtown store upgrade`: an older store is refused by every other command with the
+    one-line advice to run it; after it the store opens with its rows and accounts."""
+    import sqlalchemy as sa
+
+    from geo.store import migrate
+
+    engine = sa.create_engine(f"sqlite:///{store_path}")
+    with engine.begin() as conn:  # back to schema version 1 (before the migrations)
+        migrate.downgrade(conn, migrate.BASELINE)
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+    engine.dispose()
+    code, _, err = run(capsys, "users", "list", "--store", store_path)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"run `newtown store upgrade {Path(store_path).resolve()}`" in err
+    code, out, err = run(capsys, "store", "upgrade", store_path)
+    assert code == 0, err
+    assert f"schema revision 0001 -> {migrate.head()}" in out
+    code, out, _ = run(capsys, "users", "list", "--store", store_path)
+    assert code == 0 and "root" in out and "vic" in out
+    code, out, _ = run(capsys, "store", "upgrade", store_path)
+    assert code == 0 and "nothing to do" in out
+    with open_store(store_path) as store:
+        assert len(store.atlas().facilities) == N_BUNDLED

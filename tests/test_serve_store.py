@@ -93,3 +93,35 @@ def test_serve_store_shows_a_change_made_by_another_process(store, tmp_path):
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def test_a_new_revisions_display_data_equals_a_fresh_build(store):
+    """`MapData.following` (what a swap uses) gives what `MapData(atlas)` computes, after a
+    rename with HTML in it, a move, a retirement and an addition; the boundaries are shared."""
+    import numpy as np
+    import pandas as pd
+
+    from dashboard.mapdata import MapData
+
+    before = MapData(store.atlas())
+    _ = (before.boundaries, before.tooltips, before.metric_xy, before.colours)
+    _, table = store.snapshot()
+    row = table.set_index("id").loc["JD-002"].to_dict()
+    store.propose("root", "set", "JD-003", {"name_en": "<b>R&D</b> 'centre'"}, **WHY)
+    store.propose("root", "move", "JD-005", {"lon": "121.2500", "lat": "31.3800"}, **WHY)
+    store.propose("root", "retire", "JD-008", **WHY)
+    store.propose("root", "add", "NEW-1", {**row, "name_zh": "新<平台>"}, **WHY)
+    atlas = store.atlas()
+    derived, fresh = MapData.following(before, atlas), MapData(atlas)
+    assert derived.boundaries is before.boundaries  # the same frames: not rebuilt
+    for lang in ("zh", "en"):
+        pd.testing.assert_series_equal(derived.tooltips[lang], fresh.tooltips[lang])
+    assert derived.tooltips["en"]["JD-003"] == "&lt;b&gt;R&amp;D&lt;/b&gt; &#x27;centre&#x27;"
+    assert derived.tooltips["zh"]["NEW-1"] == "新&lt;平台&gt;"
+    for got, want in zip(derived.metric_xy, fresh.metric_xy, strict=True):
+        np.testing.assert_array_equal(got, want)
+    pd.testing.assert_series_equal(derived.colours, fresh.colours)
+    # the metric coordinates are the Atlas' own projection (EPSG:4549), to the millimetre
+    np.testing.assert_allclose(fresh.metric_xy[0], atlas.facilities_m.geometry.x, atol=1e-3)
+    np.testing.assert_allclose(fresh.metric_xy[1], atlas.facilities_m.geometry.y, atol=1e-3)
+    assert derived.boundaries == fresh.boundaries

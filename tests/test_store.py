@@ -408,9 +408,81 @@ def test_incremental_atlas_equals_a_full_rebuild(store, store_url):
     store.propose("root", "retire", "JD-008", reason="closed", source="notice")
     store.propose("root", "add", "NEW-9", row, **WHY)
     patched = store.atlas()
+    assert store.atlas_source == ("patch", 3)
     assert patched is not before and len(patched.facilities) == len(before.facilities)
+    with open_store(store_url) as fresh:  # the stored frame of revision 0 + the 3 rows since
+        from_snapshot = fresh.atlas()
+        assert fresh.atlas_source == ("snapshot", 3)
+    assert_geodataframe_equal(patched.facilities, from_snapshot.facilities)
+    drop_snapshot(store_url)
+    with open_store(store_url) as fresh:  # no stored frame: every row validated
+        full = fresh.atlas()
+        assert fresh.atlas_source == ("full", len(full.facilities))
+    assert_geodataframe_equal(patched.facilities, full.facilities)
+    with open_store(store_url) as fresh:  # ... and the full validation was stored for next time
+        assert_geodataframe_equal(fresh.atlas().facilities, full.facilities)
+        assert fresh.atlas_source == ("snapshot", 0)
+
+
+def drop_snapshot(url):
+    """Delete the stored validated frame (what a store made before schema version 2 lacks)."""
+    engine = sa.create_engine(url if "://" in url else f"sqlite:///{url}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM atlas_snapshot")
+    engine.dispose()
+
+
+def test_a_snapshot_made_by_other_code_is_not_used(store, store_url):
+    engine = sa.create_engine(store_url if "://" in store_url else f"sqlite:///{store_url}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE atlas_snapshot SET fingerprint = 'other rules'")
+    engine.dispose()
     with open_store(store_url) as fresh:
-        assert_geodataframe_equal(patched.facilities, fresh.atlas().facilities)
+        atlas = fresh.atlas()
+        assert fresh.atlas_source == ("full", len(atlas.facilities))
+    assert_geodataframe_equal(atlas.facilities, load_atlas(DATA).facilities)
+
+
+def test_upgrade_from_the_previous_schema_keeps_every_row(store, store_url):
+    """A store at schema version 1 (made before the Alembic migrations) is refused with the
+    one-line advice, and `upgrade_store` brings it to the head keeping all its data."""
+    from geo.store import SCHEMA_VERSION, migrate, upgrade_store
+
+    store.propose("ed", "set", "JD-003", {"name_en": "Proposed"}, **WHY)
+    store.propose("root", "retire", "JD-008", reason="closed", source="notice")
+    history, users = store.history(), store.users()
+    _, table = store.snapshot()
+    atlas = store.atlas()
+    store.close()
+    engine = sa.create_engine(store_url if "://" in store_url else f"sqlite:///{store_url}")
+    with engine.begin() as conn:  # the layout of schema version 1, as releases before made it
+        migrate.downgrade(conn, migrate.BASELINE)
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+        assert not sa.inspect(conn).has_table("atlas_snapshot")
+        assert conn.exec_driver_sql(
+            "SELECT value FROM meta WHERE key = 'schema_version'").scalar() == "1"
+    engine.dispose()
+    with pytest.raises(StoreError) as caught:
+        open_store(store_url)
+    message = str(caught.value)
+    assert "\n" not in message and "older than this program's" in message
+    assert "run `newtown store upgrade " in message
+    assert upgrade_store(store_url) == ("0001", migrate.head())
+    with open_store(store_url) as upgraded:
+        assert upgraded.history() == history and upgraded.users() == users
+        revision, after = upgraded.snapshot()
+        pd.testing.assert_frame_equal(after, table)
+        assert_geodataframe_equal(upgraded.atlas().facilities, atlas.facilities)
+        assert upgraded.atlas_source == ("snapshot", 0)  # the upgrade stored the frame
+        assert upgraded.proposals()[0].after["name_en"] == "Proposed"
+    engine = sa.create_engine(store_url if "://" in store_url else f"sqlite:///{store_url}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() \
+            == migrate.head()
+        assert conn.exec_driver_sql(
+            "SELECT value FROM meta WHERE key = 'schema_version'").scalar() == str(SCHEMA_VERSION)
+    engine.dispose()
+    assert upgrade_store(store_url) == (migrate.head(), migrate.head())  # nothing left to do
 
 
 # ---------------------------------------------------------------- dump and backup

@@ -290,3 +290,28 @@ def test_two_dashboard_processes_on_one_database_show_a_change_made_by_the_cli(f
         for server in servers:
             server.terminate()
             server.wait(timeout=30)
+
+
+def test_a_waiting_process_is_woken_by_the_notify_of_a_change(pg_store_url):
+    """`Store.wait_for_revision` LISTENs: it returns the new revision when another
+    connection commits a change, long before its (60 s) timeout, without polling."""
+    import threading
+
+    with open_store(pg_store_url) as waiting, open_store(pg_store_url) as writer:
+        known = waiting.revision()
+        assert waiting.wait_for_revision(known - 1, timeout_s=60) == known  # moved already
+        got: list[tuple[int, float]] = []
+
+        def wait() -> None:
+            got.append((waiting.wait_for_revision(known, timeout_s=60), time.monotonic()))
+
+        thread = threading.Thread(target=wait)
+        thread.start()
+        time.sleep(1.5)  # the waiter is listening (and has read the revision once)
+        assert not got
+        started = time.monotonic()
+        writer.propose("root", "set", "JD-004", {"name_en": "Heard"}, **WHY)
+        thread.join(timeout=60)
+        assert got and got[0][0] == known + 1
+        print(f"woken {(got[0][1] - started) * 1000:.0f} ms after the edit began")
+        assert got[0][1] - started < 30  # woken by the NOTIFY, not by the 60 s timeout

@@ -10,6 +10,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 
@@ -124,6 +125,31 @@ def points(lon: Iterable[float], lat: Iterable[float]) -> list[str]:
 def notify(conn: sa.Connection, revision: int) -> None:
     """Announce a new revision to listeners; PostgreSQL delivers it at commit (or never)."""
     conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (CHANNEL, str(revision)))
+
+
+class RevisionListener:
+    """A connection of its own that LISTENs on :data:`CHANNEL` (autocommit, opened once).
+
+    Notifications sent while nobody waits queue on the connection, so a caller who checks
+    the revision and then waits never misses one sent in between.
+    """
+
+    def __init__(self, engine: sa.Engine):
+        url = engine.url.set(drivername="postgresql")
+        self._conn = psycopg.connect(url.render_as_string(hide_password=False),
+                                     autocommit=True, connect_timeout=10,
+                                     application_name="newtown-atlas listener")
+        self._conn.execute(f"LISTEN {CHANNEL}")
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for a notification; True if one came (or had come)."""
+        for _ in self._conn.notifies(timeout=timeout_s, stop_after=1):
+            return True
+        return False
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
 
 
 def copy_rows(conn: sa.Connection, table: str, columns: Sequence[str],

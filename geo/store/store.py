@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import psycopg
 import shapely
 import sqlalchemy as sa
 
@@ -167,6 +169,8 @@ class Store:
         #: changed rows); and how many rows were validated for it.
         self.atlas_source: tuple[str, int] = ("", 0)
         self._fingerprint = snapshot.fingerprint(self._columns)
+        self._listener: postgis.RevisionListener | None = None
+        self._listener_lock = threading.Lock()
         self._layers_dir: Path | None = None
         self._boundaries: tuple[shapely.Geometry, gpd.GeoDataFrame, gpd.GeoDataFrame] | None \
             = None
@@ -185,6 +189,10 @@ class Store:
 
     def close(self) -> None:
         """Release the database connections and the temporary boundary folder."""
+        with self._listener_lock:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
         self._engine.dispose()
         if self._layers_dir is not None:
             shutil.rmtree(self._layers_dir, ignore_errors=True)
@@ -211,6 +219,68 @@ class Store:
         with self._read() as conn:
             return int(conn.execute(sa.select(t.c.value).where(t.c.key == "revision"))
                        .scalar_one())
+
+    def wait_for_revision(self, known: int, *, timeout_s: float,
+                          stop: threading.Event | None = None) -> int:
+        """Wait until the revision differs from ``known`` or ``timeout_s`` passes; the revision.
+
+        PostgreSQL: woken by the NOTIFY every applied change sends at commit (LISTEN on a
+        connection of its own), so a change reaches a waiting process in milliseconds; the
+        timeout is only a fallback. SQLite has no notifications: this sleeps ``timeout_s``
+        (or until ``stop`` is set) and reads the revision (one indexed read).
+
+        Parameters
+        ----------
+        known : int
+            The revision the caller has.
+        timeout_s : float
+            Longest wait, seconds.
+        stop : threading.Event, optional
+            Ends a SQLite wait early when set.
+
+        Returns
+        -------
+        int
+            The store's revision after the wait.
+        """
+        if not self._pg:
+            if stop is not None:
+                stop.wait(timeout_s)
+            else:
+                time.sleep(timeout_s)
+            return self.revision()
+        deadline = time.monotonic() + timeout_s
+        checked = False
+        while True:
+            with self._listener_lock:  # close() takes it too: wait in slices of <= 1 s
+                try:
+                    if self._listener is None:
+                        self._listener = postgis.RevisionListener(self._engine)
+                        checked = False
+                    if not checked:  # once LISTENing: a later commit cannot go unheard
+                        revision = self.revision()
+                        if revision != known:
+                            return revision
+                        checked = True
+                    left = deadline - time.monotonic()
+                    if left <= 0 or (stop is not None and stop.is_set()):
+                        return self.revision()
+                    if self._listener.wait(min(left, 1.0)):
+                        return self.revision()
+                    continue
+                except psycopg.Error as exc:  # a dropped connection: poll until it is back
+                    log.warning("%s: LISTEN failed (%s); polling the revision", self.url, exc)
+                    if self._listener is not None:
+                        with contextlib.suppress(psycopg.Error):
+                            self._listener.close()
+                    self._listener = None
+            pause = min(max(deadline - time.monotonic(), 0.0), 1.0)
+            if stop is not None:
+                stop.wait(pause)
+            else:
+                time.sleep(pause)
+            if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+                return self.revision()
 
     @property
     def review_required(self) -> bool:
@@ -697,21 +767,14 @@ class Store:
         old = atlas.facilities
         new = (annotate_facilities(valid, atlas.towns)[old.columns]
                if valid is not None and len(valid) else old.iloc[:0])
-        at = pd.Index(fids).get_indexer(pd.Index(new_fids, dtype=np.int64))
-        leaving = np.isin(fids, [f for f, r in subjects.items() if r is None])
-        if not leaving.any() and (at >= 0).all():
-            # Only rows changed in place: copy the Atlas' frame and overwrite those rows.
-            facilities = old.copy()
-            for j, column in enumerate(old.columns):
-                facilities.iloc[at, j] = new[column].to_numpy()
-            out_fids = fids
-        else:
-            # Rows added, retired or brought back: rebuild the order of the table (fid).
-            keep = ~np.isin(fids, list(subjects))
-            merged = pd.concat([old.iloc[np.flatnonzero(keep)], new])
-            merged_fids = np.concatenate([fids[keep], np.asarray(new_fids, dtype=np.int64)])
-            order = np.argsort(merged_fids, kind="stable")
-            facilities, out_fids = merged.iloc[order], merged_fids[order]
+        # The unchanged rows and the new ones, put back in the table's order (fid). Whole
+        # column takes, not row writes: the text columns are Arrow arrays, where writing a
+        # few cells copies the column each time.
+        keep = ~np.isin(fids, list(subjects))
+        merged = pd.concat([old.iloc[np.flatnonzero(keep)], new])
+        merged_fids = np.concatenate([fids[keep], np.asarray(new_fids, dtype=np.int64)])
+        order = np.argsort(merged_fids, kind="stable")
+        facilities, out_fids = merged.iloc[order], merged_fids[order]
         facilities = gpd.GeoDataFrame(facilities, geometry=old.geometry.name, crs=old.crs)
         return dataclasses.replace(atlas, facilities=facilities), out_fids, len(changed)
 
