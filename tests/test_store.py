@@ -451,7 +451,7 @@ def test_upgrade_from_the_previous_schema_keeps_every_row(store, store_url):
     store.propose("ed", "set", "JD-003", {"name_en": "Proposed"}, **WHY)
     store.propose("root", "retire", "JD-008", reason="closed", source="notice")
     history, users = store.history(), store.users()
-    _, table = store.snapshot()
+    revision_before, table = store.snapshot()
     atlas = store.atlas()
     store.close()
     engine = sa.create_engine(store_url if "://" in store_url else f"sqlite:///{store_url}")
@@ -471,6 +471,7 @@ def test_upgrade_from_the_previous_schema_keeps_every_row(store, store_url):
     with open_store(store_url) as upgraded:
         assert upgraded.history() == history and upgraded.users() == users
         revision, after = upgraded.snapshot()
+        assert revision == revision_before == 1
         pd.testing.assert_frame_equal(after, table)
         assert_geodataframe_equal(upgraded.atlas().facilities, atlas.facilities)
         assert upgraded.atlas_source == ("snapshot", 0)  # the upgrade stored the frame
