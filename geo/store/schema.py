@@ -16,6 +16,9 @@ SCHEMA_VERSION = 3
 ACTIONS = ("add", "set", "move", "retire", "revert")
 REVIEW_STATES = ("proposed", "approved", "rejected", "applied")
 ROLES = ("viewer", "editor", "reviewer", "admin")
+#: What ``atlas_snapshot`` is, for GIS clients (PostgreSQL keeps table comments).
+SNAPSHOT_COMMENT = ("校验后的设施表 (缓存) / the validated facility frame of one revision: a "
+                    "cache that lets opening skip revalidating every row")
 
 
 def facility_columns() -> tuple[str, ...]:
@@ -130,4 +133,5 @@ def build_metadata(dialect: str = "sqlite") -> tuple[sa.MetaData, dict[str, sa.T
         layers.comment = "边界文件原文 / the boundary files, byte for byte"
         meta.comment = "库信息 (schema_version, revision) / store settings and revision"
         login_failures.comment = "登录失败记录 (限速用) / failed sign-ins, for the rate limit"
+        atlas_snapshot.comment = SNAPSHOT_COMMENT
     return md, tables

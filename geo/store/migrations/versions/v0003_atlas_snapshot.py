@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("revision", sa.Integer, nullable=False),
         sa.Column("fingerprint", sa.Text, nullable=False),
         sa.Column("data", sa.LargeBinary, nullable=False),
+        comment="校验后的设施表 (缓存) / the validated facility frame of one revision: a cache "
+        "that lets opening skip revalidating every row",
     )
     op.create_index("ix_facilities_trim_id", "facilities", [sa.text("trim(id)")])
     op.create_index("ix_facilities_trim_parent", "facilities", [sa.text("trim(parent_id)")])
