@@ -11,6 +11,8 @@ from typing import Any, cast
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import Transformer
 
@@ -69,6 +71,18 @@ def _escaped(text: pd.Series) -> pd.Series:
     return out
 
 
+def _same_cells(now: pd.Series, then: pd.Series) -> np.ndarray:
+    """Cell by cell, whether two aligned text columns hold the same value (missing = missing),
+    compared by Arrow in C rather than one Python comparison per cell."""
+    try:
+        a, b = pa.array(now), pa.array(then)
+        equal = pc.fill_null(pc.equal(a, b), False)
+        same = pc.or_(equal, pc.and_(pc.is_null(a), pc.is_null(b)))
+        return np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return np.asarray(now.to_numpy() == then.to_numpy(), dtype=bool)
+
+
 def _tooltip_texts(fac: pd.DataFrame) -> dict[str, pd.Series]:
     """The (unescaped) tooltip text per facility, per language."""
     return {"zh": fac["name_zh"], "en": fac["name_en"].where(fac["name_en"] != "",
@@ -102,29 +116,46 @@ class MapData:
                 if name in previous.__dict__:
                     seeded[name] = previous.__dict__[name]
         fac, before = atlas.facilities, old.facilities
-        # The previous revision's rows in this revision's order (new rows: missing values).
-        aligned = before[["name_zh", "name_en"]].reindex(fac.index)
+        if fac.index is before.index or fac.index.equals(before.index):
+            at = np.arange(len(fac))  # the same rows in the same order (an in-place edit)
+        else:
+            at = before.index.get_indexer(fac.index)  # new rows: -1
+        known = at >= 0
+        take = np.where(known, at, 0)
+
+        aligned = len(at) == len(before) and bool(known.all()) and \
+            bool((at == np.arange(len(at))).all())
+
+        def changed(column: str) -> np.ndarray:
+            """Rows whose ``column`` differs from the previous revision's (new rows too)."""
+            now = fac[column]
+            then = before[column] if aligned else before[column].iloc[take]
+            if column == fac.geometry.name:  # compare coordinates, in C
+                a, b = now.to_numpy(), then.to_numpy()
+                same = ((shapely.get_x(a) == shapely.get_x(b))
+                        & (shapely.get_y(a) == shapely.get_y(b)))
+            else:
+                same = _same_cells(now, then)
+            differs: np.ndarray = ~known | ~same
+            return differs
+
         if "tooltips" in previous.__dict__:
-            texts, old_texts = _tooltip_texts(fac), _tooltip_texts(aligned)
+            redo = np.flatnonzero(changed("name_zh") | changed("name_en"))
+            texts = _tooltip_texts(fac.iloc[redo])
             tips = {}
-            for lang, text in texts.items():
-                redo = np.flatnonzero((text != old_texts[lang]).to_numpy(dtype=bool))
-                tip = previous.tooltips[lang].reindex(fac.index)
-                if len(redo):
-                    tip.iloc[redo] = _escaped(text.iloc[redo]).to_numpy(dtype=object)
-                tips[lang] = tip
+            for lang, tip in previous.tooltips.items():
+                values = tip.to_numpy()[take]  # a copy, in this revision's order
+                values[redo] = _escaped(texts[lang]).to_numpy(dtype=object)
+                tips[lang] = pd.Series(values, index=fac.index, dtype=object, name=tip.name)
             seeded["tooltips"] = tips
         if "metric_xy" in previous.__dict__:
-            at = before.index.get_indexer(fac.index)
             px, py = previous.metric_xy
-            lon, lat = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
-            old_lon = before.geometry.x.to_numpy()[at]
-            old_lat = before.geometry.y.to_numpy()[at]
-            same = (at >= 0) & (lon == old_lon) & (lat == old_lat)
-            x, y = px[at], py[at]  # fancy indexing copies
-            redo = np.flatnonzero(~same)
+            x, y = px[take], py[take]  # fancy indexing copies
+            redo = np.flatnonzero(changed(fac.geometry.name))
             if len(redo):
-                x[redo], y[redo] = new._to_metric.transform(lon[redo], lat[redo])
+                points = fac.geometry.iloc[redo]
+                x[redo], y[redo] = new._to_metric.transform(points.x.to_numpy(),
+                                                            points.y.to_numpy())
             seeded["metric_xy"] = (x, y)
         return new
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from geo import catalog
@@ -65,6 +67,33 @@ class Atlas:
         return counts_by_town_and_layer(self.facilities)
 
 
+def category_codes(values: pd.Series, categories: list[str]) -> np.ndarray:
+    """The position of each value in ``categories`` (-1 for any other value or a missing one).
+
+    What ``pd.Categorical(values, categories).codes`` gives, computed by Arrow in C: on the
+    Arrow-backed text columns of an Atlas that is ~0.02 s for 1e6 rows instead of ~0.5 s
+    (pandas converts every cell to a Python string first). Runs on every filter change.
+
+    Parameters
+    ----------
+    values : Series
+        Text values.
+    categories : list of str
+        The known values, in code order.
+
+    Returns
+    -------
+    ndarray of int64
+    """
+    try:
+        found = pc.index_in(pa.array(values), value_set=pa.array(categories, type=pa.string()))
+        return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False),
+                          dtype=np.int64)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        codes = pd.Categorical(values, categories=categories).codes
+        return np.asarray(codes, dtype=np.int64)
+
+
 def counts_by_town_and_layer(facilities: pd.DataFrame) -> pd.DataFrame:
     """Table of facility counts: rows are towns, columns industry layers, plus a total column.
 
@@ -75,7 +104,7 @@ def counts_by_town_and_layer(facilities: pd.DataFrame) -> pd.DataFrame:
     layers = list(catalog.INDUSTRY_LAYERS)
     # Count facilities per (town, distinct ';'-joined layer list) first (a vectorised
     # group-by), then spread each of the few hundred distinct lists over its layers.
-    town_codes = pd.Categorical(facilities["town"], categories=towns).codes
+    town_codes = category_codes(facilities["town"], towns)
     if (town_codes < 0).any():
         unknown = facilities["town"].to_numpy()[town_codes < 0][0]
         raise KeyError(unknown)
@@ -388,9 +417,8 @@ def membership_counts(facilities: pd.DataFrame) -> pd.DataFrame:
     # one bincount over (town, membership) codes, as counts_by_town_and_layer does (a filter
     # change pays this): at 1e6 rows ~0.38 s, against ~0.65 s for pd.crosstab, most of it
     # the category encoding
-    town_codes = pd.Categorical(facilities["town"], categories=towns).codes.astype(np.int64)
-    kind_codes = pd.Categorical(facilities["membership"],
-                                categories=kinds).codes.astype(np.int64)
+    town_codes = category_codes(facilities["town"], towns)
+    kind_codes = category_codes(facilities["membership"], kinds)
     known = (town_codes >= 0) & (kind_codes >= 0)
     pairs = np.bincount(town_codes[known] * len(kinds) + kind_codes[known],
                         minlength=len(towns) * len(kinds)).reshape(len(towns), len(kinds))

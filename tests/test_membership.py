@@ -193,3 +193,17 @@ def test_info_and_the_export_sidecar_report_the_same_membership(tmp_path, capsys
     for town in ("qingpu", "songjiang"):
         assert exported["towns"][town] == info["towns"][town]["membership"]
     assert sum(exported["total"].values()) == len(selected)
+
+
+def test_category_codes_match_pandas_categorical_on_every_kind_of_text_column():
+    """The Arrow path of category_codes gives pandas' codes (-1 for unknown or missing) on
+    Arrow-backed and object columns alike."""
+    from geo.atlas import category_codes
+
+    towns = ["jiading", "qingpu", "songjiang"]
+    values = ["qingpu", "jiading", "atlantis", "songjiang", "", "qingpu"]
+    for series in (pd.Series(values, dtype="str"), pd.Series(values, dtype=object),
+                   pd.Series([*values, None], dtype=object)):
+        want = pd.Categorical(series.where(series.isin(towns)), categories=towns).codes
+        np.testing.assert_array_equal(category_codes(series, towns), want)
+    assert category_codes(pd.Series([], dtype="str"), towns).tolist() == []

@@ -767,14 +767,28 @@ class Store:
         old = atlas.facilities
         new = (annotate_facilities(valid, atlas.towns)[old.columns]
                if valid is not None and len(valid) else old.iloc[:0])
-        # The unchanged rows and the new ones, put back in the table's order (fid). Whole
-        # column takes, not row writes: the text columns are Arrow arrays, where writing a
-        # few cells copies the column each time.
-        keep = ~np.isin(fids, list(subjects))
-        merged = pd.concat([old.iloc[np.flatnonzero(keep)], new])
-        merged_fids = np.concatenate([fids[keep], np.asarray(new_fids, dtype=np.int64)])
-        order = np.argsort(merged_fids, kind="stable")
-        facilities, out_fids = merged.iloc[order], merged_fids[order]
+        at = pd.Index(fids).get_indexer(pd.Index(new_fids, dtype=np.int64))
+        if len(new_fids) == len(subjects) and (at >= 0).all():
+            # Rows changed in place (the usual edit): share every column whose cells did not
+            # change (no copy) and rewrite only the others. The text columns are Arrow
+            # arrays: writing a few cells copies the column, so only changed columns pay.
+            facilities = old.copy(deep=False)
+            for column in old.columns:
+                before, after = old[column].iloc[at], new[column]
+                if before.dtype == after.dtype and before.equals(after):
+                    continue
+                rewritten = old[column].copy()
+                rewritten.iloc[at] = after.to_numpy()
+                facilities[column] = rewritten
+            out_fids = fids
+        else:
+            # Rows added, retired or brought back: the unchanged rows and the new ones, put
+            # back in the table's order (fid) by whole-column takes.
+            keep = ~np.isin(fids, list(subjects))
+            merged = pd.concat([old.iloc[np.flatnonzero(keep)], new])
+            merged_fids = np.concatenate([fids[keep], np.asarray(new_fids, dtype=np.int64)])
+            order = np.argsort(merged_fids, kind="stable")
+            facilities, out_fids = merged.iloc[order], merged_fids[order]
         facilities = gpd.GeoDataFrame(facilities, geometry=old.geometry.name, crs=old.crs)
         return dataclasses.replace(atlas, facilities=facilities), out_fids, len(changed)
 
