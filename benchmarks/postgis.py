@@ -226,7 +226,8 @@ def swap_time(url: str, ids: list[str]) -> tuple[float, float]:
 
     walls, cpus = [], []
     with open_store(url) as store:
-        server = StoreServer(store, create_app, poll_s=3600)  # refreshed by hand
+        server = StoreServer(store, create_app, poll_s=3600)
+        server.close()  # stop its watcher (LISTEN would swap first): refreshed by hand
         try:
             for n, fid in enumerate(ids):
                 store.propose("bench", "set", fid, {"name_en": f"swap edit {n}"},
