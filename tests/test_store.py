@@ -651,18 +651,28 @@ def test_sign_in_failures_are_counted_in_the_store_per_account_and_address(store
         store.sign_in("rev", "rev-password", "10.9.9.9")  # that address is blocked
 
 
-def test_a_version_1_store_is_upgraded_with_the_sign_in_table(store, store_url):
-    """Schema step 1 -> 2 adds login_failures; the store opens and counts failures after."""
+@pytest.mark.parametrize("version", ["0001", "0002"])
+def test_a_store_from_before_the_migrations_is_upgraded_with_the_sign_in_table(
+        store, store_url, version):
+    """A store as the releases before Alembic left it (``meta.schema_version`` 1 or 2, no
+    ``alembic_version``) is refused until upgraded; the upgrade adds what it lacks (the
+    sign-in table from 1, the validated frame from either) and failures are counted after."""
+    from geo.store import SCHEMA_VERSION, migrate, upgrade_store
+
     store.close()
     raw = sa.create_engine(sa_url(store_url))
-    with raw.begin() as conn:  # make it look like a version-1 store
-        conn.exec_driver_sql("DROP TABLE login_failures")
-        conn.exec_driver_sql("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with raw.begin() as conn:  # make it look like such a store
+        migrate.downgrade(conn, version)
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+        assert sa.inspect(conn).has_table("login_failures") == (version == "0002")
+    with pytest.raises(StoreError, match="run `newtown store upgrade "):
+        open_store(store_url)
+    assert upgrade_store(store_url) == (version, migrate.head())
     with open_store(store_url) as upgraded:
         with raw.connect() as conn:
             assert sa.inspect(conn).has_table("login_failures")
             assert conn.exec_driver_sql("SELECT value FROM meta WHERE key = 'schema_version'"
-                                        ).scalar_one() == "2"
+                                        ).scalar_one() == str(SCHEMA_VERSION)
         raw.dispose()
         with pytest.raises(AccessDeniedError):
             upgraded.sign_in("ed", "wrong-password", "10.0.0.1")
