@@ -111,7 +111,9 @@ def reasons(result):
     return {u.address: u.reason for u in result.unresolved}
 
 
-TODAY = datetime.now(UTC).date().isoformat()
+def today() -> str:
+    """Today's UTC date, read when asserting (a run that crosses midnight must not fail)."""
+    return datetime.now(UTC).date().isoformat()
 
 
 # ------------------------------------------------------------------------ precision tables
@@ -156,7 +158,7 @@ def test_amap_gcj02_answer_is_converted_to_wgs84(fake, tmp_path):
     assert row["lon"] == pytest.approx(121.245, abs=2e-6)  # back on the WGS84 truth
     assert row["lat"] == pytest.approx(31.389, abs=2e-6)
     assert abs(row["lon"] - glon) > 3e-3  # the raw GCJ-02 point is ~450 m away: not stored
-    assert row["coord_source"] == f"geocode:amap level=门牌号 {TODAY}"
+    assert row["coord_source"] == f"geocode:amap level=门牌号 {today()}"
     assert row["coord_precision_m"] == 50
     request = fake.requests[0]
     assert request["q:city"] == "上海市" and request["q:key"] == "test-key"
@@ -218,7 +220,7 @@ def test_tianditu_request_and_answer(fake, tmp_path):
     row = result.table.iloc[0]
     # CGCS2000 is taken as WGS84: no shift
     assert (row["lon"], row["lat"]) == (121.218, 31.053)
-    assert row["coord_source"] == f"geocode:tianditu level=兴趣点 {TODAY}"
+    assert row["coord_source"] == f"geocode:tianditu level=兴趣点 {today()}"
     assert row["coord_precision_m"] == 100
 
 
@@ -230,7 +232,7 @@ def test_nominatim_request_identifies_the_app(fake, tmp_path):
     assert "q:key" not in request and "q:city" not in request
     row = result.table.iloc[0]
     assert (row["lon"], row["lat"]) == (121.245, 31.389)
-    assert row["coord_source"] == f"geocode:nominatim level=building {TODAY}"
+    assert row["coord_source"] == f"geocode:nominatim level=building {today()}"
 
 
 # ------------------------------------------------------------------ rows already placed
@@ -282,7 +284,7 @@ def test_cache_stores_the_raw_answer(fake, tmp_path):
     cache = GeocodeCache(tmp_path / "cache.sqlite")
     body, fetched_at = cache.get("amap", fake.base_url, fs.JIADING_GUANGJISUO, "上海市")
     assert json.loads(body)["geocodes"][0]["level"] == "门牌号"
-    assert fetched_at.date().isoformat() == TODAY
+    assert fetched_at.date().isoformat() == today()
     assert len(cache) == 1
     cache.close()
 
@@ -468,7 +470,7 @@ def test_csv_encodings_in_and_utf8_bom_out_input_unchanged(encoding, fake, tmp_p
     assert rows[0] == ["id", "name_zh", "address", "lon", "lat", "coord_source",
                        "coord_precision_m"]
     assert rows[1] == ["A", "上海光机所", fs.JIADING_GUANGJISUO, "121.245000", "31.389000",
-                       f"geocode:amap level=门牌号 {TODAY}", "50"]
+                       f"geocode:amap level=门牌号 {today()}", "50"]
     assert rows[2] == ["B", "查不到", fs.NO_MATCH, "", "", "", ""]
     assert [(u.row, u.reason) for u in result.unresolved] == [(2, "no match")]
 
