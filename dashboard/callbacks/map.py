@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash_leaflet as dl
-from dash import Dash, Input, Output, State, no_update
+from dash import Dash, Input, Output, State, ctx, no_update
 
 from dashboard import ids
 from dashboard.components.details import details_panel
@@ -74,19 +74,22 @@ def register(app: Dash, mapdata: MapData, *, tianditu_key: str | None) -> None:
         Output(ids.SELECTED, "children"),
         Output(ids.DETAILS_POPUP, "className"),
         Input(ids.FACILITIES, "clickData"),
+        # a served store's change: this app is the new revision's, so show its row
+        Input(ids.DATA_REVISION, "data"),
         State(ids.PAGE_LANG, "data"),
         State(ids.BASEMAP, "value"),
         prevent_initial_call=True,
     )
-    def show_details(click: dict[str, Any] | None, lang: str | None,
+    def show_details(click: dict[str, Any] | None, _revision: Any, lang: str | None,
                      basemap: str | None) -> tuple[Any, Any, Any]:
         props = (click or {}).get("properties") or {}
         if props.get("cluster") or "id" not in props:
             return no_update, no_update, no_update
         fid = str(props["id"])
+        # A new revision refreshes what is shown but never reopens a closed popup.
+        opened = no_update if ctx.triggered_id == ids.DATA_REVISION else "nt-popup open"
         return (details_panel(mapdata, fid, lang or "zh"),
-                precision_circle(mapdata, fid, datum_for(basemap), lang or "zh"),
-                "nt-popup open")
+                precision_circle(mapdata, fid, datum_for(basemap), lang or "zh"), opened)
 
     @app.callback(
         Output(ids.MAP, "viewport", allow_duplicate=True),

@@ -241,12 +241,13 @@ def ids_approve(change_id: int) -> str:
 
 
 def test_revert_from_the_history_panel_and_a_replayed_revert_refused(page, served):
-    url, store, _ = served
+    url, store, server = served
     facility_id, name = lone_site(store, {"JD-008", "JD-002"})
     first = store.facility(facility_id)
     assert first is not None
     store.propose("root", "set", facility_id, {"address": "wrong <script>x</script> address"},
                   reason="typo <b>test</b>", source="test source")
+    server.sync()  # served now (the watcher would within a second)
     version = first["version"] + 1
     sign_in(page, url + "?lang=en&filters=off&q=" + name, "root")
     marker = page.locator(f".facility-{facility_id}")
@@ -257,6 +258,8 @@ def test_revert_from_the_history_panel_and_a_replayed_revert_refused(page, serve
     assert "typo <b>test</b>" in table and "test source" in table and "root" in table
     assert " UTC" in table and "applied" in table
     assert page.locator("#history-table b").count() == 0  # text, not markup
+    assert "wrong <script>x</script> address" in page.inner_text("#details")
+    assert page.locator("#details script").count() == 0
 
     # a viewer's and an anonymous replay of the revert request change nothing
     captured = capture_callback(page, ids_name("REVERT_BUTTON") + ".n_clicks")
@@ -281,8 +284,11 @@ def test_revert_from_the_history_panel_and_a_replayed_revert_refused(page, serve
     last = store.history(facility_id)[-1]
     assert (last.action, last.user, last.reason, last.source, last.review_state) == \
         ("revert", "root", "undo the typo", "the original row", "applied")
-    # the history panel shows the new change without a reload
+    # the history panel and the details show the new change without a reload
     page.wait_for_selector(f"#history-{last.change_id}", timeout=TIMEOUT)
+    page.wait_for_function("(a) => document.querySelector('#details').textContent.includes(a)",
+                           arg=first["address"], timeout=TIMEOUT)
+    assert "wrong" not in page.inner_text("#details")
     assert not page.js_errors
 
 
