@@ -253,3 +253,24 @@ def test_cli_table_and_bad_input(capsys):
     assert "Songjiang New Town" in out and "G60" in out
     assert newtown(["scorecard", "--radius-m", "-1"]) == 2
     assert "radius_m" in capsys.readouterr().err
+
+
+def test_cli_since_lines_name_the_town_in_the_chosen_language(capsys):
+    assert newtown(["scorecard", "--since", "2020", "--lang", "en"]) == 0
+    since = [x for x in capsys.readouterr().out.splitlines() if x.startswith("Change since")]
+    assert len(since) == 5
+    assert any("Songjiang New Town: " in x for x in since)
+    assert not any("songjiang:" in x for x in since)
+    assert newtown(["scorecard", "--since", "2020"]) == 0
+    since = [x for x in capsys.readouterr().out.splitlines() if x.startswith("自 2020")]
+    assert any("松江新城: " in x for x in since)
+
+
+@pytest.mark.parametrize("command", ["scorecard", "brief"])
+def test_cli_since_after_as_of_is_refused(command, tmp_path, capsys):
+    out = tmp_path / "b.pdf"
+    extra = ["--town", "songjiang", "-o", str(out)] if command == "brief" else []
+    assert newtown([command, "--as-of", "2015", "--since", "2020", *extra]) == 2
+    err = capsys.readouterr().err
+    assert "--since 2020" in err and "--as-of 2015" in err
+    assert not out.exists()

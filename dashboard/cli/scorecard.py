@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from dashboard.cli._common import (
+    UsageError,
     add_data_option,
     add_filter_arguments,
     aligned_rows,
@@ -47,7 +48,12 @@ def add_scorecard_options(p: argparse.ArgumentParser) -> None:
 
 
 def params_from_args(args: argparse.Namespace) -> ScorecardParams:
-    """The ScorecardParams the options ask for."""
+    """The ScorecardParams the options ask for (``--since`` no later than ``--as-of``)."""
+    as_of = getattr(args, "as_of", None)
+    if args.since is not None and as_of is not None and args.since > as_of:
+        # the "change since" would compare a later year with an earlier one
+        raise UsageError(f"--since {args.since} is after --as-of {as_of}: compare with a year "
+                         f"in or before {as_of}")
     return ScorecardParams(radius_m=args.radius_m, grid_m=args.grid_m, since=args.since)
 
 
@@ -88,7 +94,8 @@ def format_scorecard(result: ScorecardResult, lang: str) -> list[str]:
     for r in since:
         s = r["since"]
         assert isinstance(s, dict)
-        lines.append(f"{label('since', lang, year=s['year'])} · {r['key']}: {s['then']} → "
+        name = r["name_zh"] if lang == "zh" else r["name_en"]
+        lines.append(f"{label('since', lang, year=s['year'])} · {name}: {s['then']} → "
                      f"{s['now']} ({s['change']:+d}; {label('undated_then', lang, year=s['year'])}"
                      f" {s['undated_not_in_then']})")
     if result.excluded_placeholders:
