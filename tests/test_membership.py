@@ -207,3 +207,18 @@ def test_category_codes_match_pandas_categorical_on_every_kind_of_text_column():
         want = pd.Categorical(series.where(series.isin(towns)), categories=towns).codes
         np.testing.assert_array_equal(category_codes(series, towns), want)
     assert category_codes(pd.Series([], dtype="str"), towns).tolist() == []
+
+
+@pytest.mark.parametrize("lang, words", [("en", "distinct sites"), ("zh", "不重复地点")])
+def test_info_table_prints_the_distinct_sites_of_its_json(lang, words, capsys):
+    """The README promises distinct sites from `newtown info`, not only from --json."""
+    import json
+    import re
+
+    from dashboard.cli import main
+
+    assert main(["info", "--json", "--town", "jiading"]) == 0
+    expected = json.loads(capsys.readouterr().out)["distinct_sites"]
+    assert main(["info", "--town", "jiading", "--lang", lang]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if words in x)
+    assert re.search(rf"\b{expected}\b", line)

@@ -86,6 +86,11 @@ def _info(args: argparse.Namespace) -> int:
         print(f"filter: {flt.to_query_string()}")
     print(format_table(table, lang=lang))
     print(format_membership(members, lang=lang))
+    sites = len(distinct_sites(selected))
+    print(f"不重复地点：{sites}（{len(selected)} 个设施；嵌套在所选上级设施中的只计一次）"
+           if lang == "zh" else
+           f"distinct sites: {sites} (of {len(selected)} facilities; one nested under a "
+           "selected parent counts once)")
     if undated:
         print(("未注明年份、未计入：" if lang == "zh" else "undated, not selected: ")
               + str(undated))
