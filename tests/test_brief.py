@@ -161,3 +161,16 @@ def test_one_computation_scorecard_cached(bundled_atlas):
     first = run_scorecard(bundled_atlas, Filter(), params)
     brief = build_brief(bundled_atlas, Filter(), towns="nanhui", params=params, generated=WHEN)
     assert brief.scorecard.to_json()["towns"] == first.to_json()["towns"]
+
+
+def test_the_parameters_line_speaks_the_brief_language(bundled_atlas):
+    params = ScorecardParams(radius_m=2500, since=2019)
+    zh = build_brief(bundled_atlas, Filter(), towns="fengxian", lang="zh", params=params,
+                     generated=WHEN).html
+    line = next(x for x in zh.splitlines() if "参数" in x and "2500" in x)
+    for english in ("radius:", "grid:", "since:"):
+        assert english not in line
+    assert "服务半径 2500 m" in line and "2019" in line
+    en = build_brief(bundled_atlas, Filter(), towns="fengxian", lang="en", params=params,
+                     generated=WHEN).html
+    assert "radius: 2500 m; grid: 250 m; since: 2019" in en

@@ -73,9 +73,10 @@ def _filter_text(flt: Filter, lang: str) -> str:
 def _params_text(params: ScorecardParams, lang: str) -> str:
     radius = (f"{params.radius_m:g} m" if params.radius_m is not None
               else label("radius_default", lang))
-    parts = [f"radius: {radius}", f"grid: {params.grid_m:g} m"]
+    parts = [f"{label('param_radius', lang)}{radius}",
+             f"{label('param_grid', lang)}{params.grid_m:g} m"]
     if params.since is not None:
-        parts.append(f"since: {params.since}")
+        parts.append(f"{label('param_since', lang)}{params.since}")
     return "; ".join(parts)
 
 
