@@ -438,3 +438,16 @@ def test_summary_table_splits_each_town_total_by_membership(mapdata, bundled_atl
         # the same figures as an independent count of the frame
         assert values == [int(((fac["town"] == t) & (fac["membership"] == kind)).sum())
                           for t in towns], kind
+
+
+@pytest.mark.parametrize("lang, sep, other", [("en", ", ", "、"), ("zh", "、", ", ")])
+def test_cluster_rows_list_names_with_the_language_s_separator(mapdata, lang, sep, other):
+    """English rows say 'Automotive, High-end equipment', not 'Automotive、High-end ...'."""
+    from dashboard.callbacks.clusters import run_clusters
+
+    result = run_clusters(mapdata, Filter(), method="dbscan", eps_m=3000, min_samples=3,
+                          min_cluster_size=5, extras=[], bandwidth_m=2000, cell="h3:8",
+                          lang=lang)
+    several = [r["layers"] for r in result["rows"] if sep in r["layers"]]
+    assert several, "the bundled data has clusters with several dominant layers"
+    assert not any(other in r["layers"] or other in r["towns"] for r in result["rows"])

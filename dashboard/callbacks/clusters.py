@@ -73,6 +73,7 @@ def run_clusters(
     hulls = clusters.hulls
     members = clusters.members()
     rows = []
+    sep = "、" if lang == "zh" else ", "
     for number, row in hulls.iterrows():
         layers = [catalog.INDUSTRIES[k].label(lang) for k in str(row["dominant_layers"]).split(";")
                   if k in catalog.INDUSTRIES]
@@ -80,7 +81,7 @@ def run_clusters(
                  if k in catalog.TOWNS]
         rows.append({"cluster": int(number), "size": int(row["size"]),
                      "area_km2": round(float(row["area_m2"]) / 1e6, 2),
-                     "towns": "、".join(towns), "layers": "、".join(layers),
+                     "towns": sep.join(towns), "layers": sep.join(layers),
                      "members": ";".join(members.get(int(number), [])),
                      })
     colours = [CLUSTER_COLOURS[int(i) % len(CLUSTER_COLOURS)] for i in hulls.index]
