@@ -274,3 +274,31 @@ def test_cli_since_after_as_of_is_refused(command, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--since 2020" in err and "--as-of 2015" in err
     assert not out.exists()
+
+
+def _text(component: object) -> str:
+    """Every string in a Dash component tree, joined."""
+    if isinstance(component, str | int | float):
+        return str(component)
+    children = getattr(component, "children", None)
+    if children is None:
+        return ""
+    if not isinstance(children, list | tuple):
+        children = [children]
+    return " ".join(_text(c) for c in children)
+
+
+def test_dashboard_scorecard_notes_say_no_none_and_no_backwards_change(bundled_atlas):
+    """The panel's notes: an empty selection shows '—' (not 'None/None'); a compare year
+    after the as-of year gives no negative 'change since' but says why."""
+    from dashboard.callbacks.scorecard import scorecard_view
+
+    empty = run_scorecard(bundled_atlas, Filter.create(towns=["qingpu"], as_of=1900),
+                          ScorecardParams())
+    text = _text(scorecard_view(empty, "en"))
+    assert "None" not in text and "G60" in text
+    backwards = run_scorecard(bundled_atlas, Filter(as_of=2015), ScorecardParams(since=2020))
+    for lang in ("en", "zh"):
+        text = _text(scorecard_view(backwards, lang))
+        assert "-2" not in text and "2020" in text and "2015" in text
+    assert "after the as-of year" in _text(scorecard_view(backwards, "en"))

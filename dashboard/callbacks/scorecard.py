@@ -61,15 +61,20 @@ def scorecard_view(result: ScorecardResult, lang: str) -> html.Div:
         html.Td(fmt_m(r["median_nearest_m"]))], **_data_town(str(r["key"])))
         for r in result.towns]
     g60 = result.g60
-    notes = [html.Div(t("sc_g60", lang, share=fmt_share(g60["share"]), hits=g60["in_band"],
-                        n=g60["platforms"]))]
+    notes = [html.Div(t("sc_g60", lang, share=fmt_share(g60["share"]),
+                        hits=fmt_count(g60["in_band"]), n=fmt_count(g60["platforms"])))]
     undated = int(result.total["undated_not_shown"])  # type: ignore[call-overload]
     if undated:
         notes.append(html.Div(t("sc_undated", lang, n=undated)))
     if result.excluded_placeholders:
         notes.append(html.Div(t("sc_excluded", lang, n=len(result.excluded_placeholders))))
     since = [r for r in result.towns if "since" in r]
-    if since:
+    as_of = result.filter.as_of
+    if since and as_of is not None and since[0]["since"]["year"] > as_of:
+        # a change from a later year to an earlier one would read as a loss
+        notes.append(html.Div(label("since_after_as_of", lang,
+                                    year=since[0]["since"]["year"], as_of=as_of)))
+    elif since:
         year = since[0]["since"]["year"]
         notes.append(html.Div(label("since", lang, year=year) + ": " + ", ".join(
             f"{r['name_zh'] if lang == 'zh' else r['name_en']} "

@@ -53,6 +53,9 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
                        "en": "{n} undated facilities are not in the curve."},
     "strategy": {"zh": "2021 新城战略", "en": "2021 new-town strategy"},
     "since": {"zh": "自 {year} 年以来的变化", "en": "Change since {year}"},
+    "since_after_as_of": {"zh": "对比年份 {year} 晚于截至年份 {as_of}，不显示变化。",
+                          "en": "No change shown: the compare year {year} is after the as-of "
+                                "year {as_of}."},
     "then": {"zh": "{year} 年", "en": "In {year}"},
     "now": {"zh": "现在", "en": "Now"},
     "change": {"zh": "变化", "en": "Change"},
