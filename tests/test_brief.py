@@ -174,3 +174,18 @@ def test_the_parameters_line_speaks_the_brief_language(bundled_atlas):
     en = build_brief(bundled_atlas, Filter(), towns="fengxian", lang="en", params=params,
                      generated=WHEN).html
     assert "radius: 2500 m; grid: 250 m; since: 2019" in en
+
+
+def test_the_change_table_names_the_as_of_year_and_never_runs_backwards(bundled_atlas):
+    """With --as-of 2023 the 'now' column is 2023, not 'Now'; a compare year after the as-of
+    year gives a note, not a negative change."""
+    html = build_brief(bundled_atlas, Filter(as_of=2023), towns="jiading", lang="en",
+                       params=ScorecardParams(since=2019), generated=WHEN).html
+    assert "<th>In 2019</th><th>In 2023</th>" in html
+    html = build_brief(bundled_atlas, Filter(as_of=2015), towns="jiading", lang="en",
+                       params=ScorecardParams(since=2020), generated=WHEN).html
+    assert "the compare year 2020 is after the as-of year 2015" in html
+    assert "<th>In 2020</th>" not in html
+    html = build_brief(bundled_atlas, Filter(), towns="jiading", lang="en",
+                       params=ScorecardParams(since=2020), generated=WHEN).html
+    assert "<th>In 2020</th><th>Now</th>" in html
