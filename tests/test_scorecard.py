@@ -121,7 +121,8 @@ def test_counts_and_breakdowns_known(small):
     jd = result.row("jiading")
     assert (jd["inside"], jd["total"], jd["per_100k_planned"]) == (1, 1, None)
     assert [r["key"] for r in result.towns][:2] == ["songjiang", "jiading"]
-    assert [r["rank"] for r in result.towns] == [1, 2, 3, 4, 5]
+    # qingpu, fengxian and nanhui have nothing: tied third, not 3rd/4th/5th
+    assert [r["rank"] for r in result.towns] == [1, 2, 3, 3, 3]
     assert result.row("qingpu")["total"] == 0
     assert result.total["total"] == 5
     assert result.excluded_placeholders == ("SJ-D",)
@@ -302,3 +303,12 @@ def test_dashboard_scorecard_notes_say_no_none_and_no_backwards_change(bundled_a
         text = _text(scorecard_view(backwards, lang))
         assert "-2" not in text and "2020" in text and "2015" in text
     assert "after the as-of year" in _text(scorecard_view(backwards, "en"))
+
+
+def test_tied_towns_share_a_rank(bundled_atlas):
+    """Five towns with nothing selected are tied, not ranked 1..5 (the brief printed
+    'rank 3' for a town with no facility); otherwise ranks follow the order."""
+    empty = run_scorecard(bundled_atlas, Filter(as_of=1900), ScorecardParams())
+    assert [r["rank"] for r in empty.towns] == [1, 1, 1, 1, 1]
+    full = run_scorecard(bundled_atlas, Filter(), ScorecardParams())
+    assert [r["rank"] for r in full.towns] == [1, 2, 3, 4, 5]

@@ -461,12 +461,13 @@ def _cached(atlas: Atlas, flt: Filter, params: ScorecardParams) -> ScorecardResu
                             "undated_not_in_then": int(since_undated.get(key, 0))}
         rows.append(row)
 
-    order = sorted(range(len(rows)), key=lambda i: (
-        -int(rows[i]["inside"]),
-        -float(rows[i]["density_inside_per_10km2"] or 0.0),
-        i))
-    for rank, i in enumerate(order, start=1):
-        rows[i]["rank"] = rank
+    def merit(i: int) -> tuple[int, float]:
+        return (-int(rows[i]["inside"]), -float(rows[i]["density_inside_per_10km2"] or 0.0))
+
+    order = sorted(range(len(rows)), key=lambda i: (*merit(i), i))
+    # competition ranking: tied towns share a rank (five empty towns are all first, not 1..5)
+    for i in order:
+        rows[i]["rank"] = 1 + sum(merit(j) < merit(i) for j in order)
     ranked = tuple(rows[i] for i in order)
 
     total_area = float(sum(float(r["area_km2"]) for r in rows))
