@@ -85,6 +85,15 @@ def _index_string(prefix: str) -> str:
         "<footer>\n{%config%}\n{%scripts%}\n{%renderer%}\n</footer>\n</body>\n</html>\n")
 
 
+def warm_up(mapdata: MapData) -> None:
+    """Prepare the display data and the unfiltered first view in each language (the page
+    most users open), so the first user's first view is not the slow one."""
+    _ = (mapdata.boundaries, mapdata.town_labels, mapdata.metric_xy, mapdata.colours,
+         mapdata.tooltips)
+    for lang in ("zh", "en"):
+        filters.first_view(mapdata, Filter(), "wgs84", lang, DEFAULT_ZOOM)
+
+
 def create_app(
     atlas: Atlas | None = None,
     *,
@@ -94,6 +103,7 @@ def create_app(
     private: bool = False,
     on_change: Callable[[], int] | None = None,
     mapdata: MapData | None = None,
+    warm: bool = True,
 ) -> Dash:
     """Build the app for an Atlas (loaded from ``data_dir`` or the bundled data if not given).
 
@@ -105,7 +115,9 @@ def create_app(
     by a callback that committed a change: it makes the server swap to the new revision and
     returns it (dashboard/storeapp.py). Without a store the app is read-only as before.
     ``mapdata`` is the Atlas' display data when the caller has it already (a served store
-    derives each revision's from the previous one: ``MapData.following``).
+    derives each revision's from the previous one: ``MapData.following``). ``warm=False``
+    leaves :func:`warm_up` to the caller (a swap inside an editing callback does it after
+    answering).
     """
     if atlas is None:
         atlas = load_atlas(data_dir) if mapdata is None else mapdata.atlas
@@ -113,12 +125,8 @@ def create_app(
         mapdata = MapData(atlas)
     elif mapdata.atlas is not atlas:
         raise ValueError("create_app: mapdata belongs to another Atlas")
-    # Prepare display data before serving, so the first user's first view is not the slow one.
-    _ = (mapdata.boundaries, mapdata.town_labels, mapdata.metric_xy, mapdata.colours,
-         mapdata.tooltips)
-    # ... and the unfiltered first view in each language (the page most users open).
-    for lang in ("zh", "en"):
-        filters.first_view(mapdata, Filter(), "wgs84", lang, DEFAULT_ZOOM)
+    if warm:
+        warm_up(mapdata)
     tianditu_key = os.environ.get("TIANDITU_KEY") or None
     app = Dash(
         __name__,

@@ -11,6 +11,7 @@ from typing import Any
 
 from dash import Dash
 
+from dashboard.app import warm_up
 from dashboard.callbacks.filters import first_view
 from dashboard.mapdata import MapData
 from geo.store import Store
@@ -89,10 +90,23 @@ class StoreServer:
         Called inside the callback that committed, so the browser's next request (the
         selection it triggers through ``ids.DATA_REVISION``) is served by the new revision.
         """
-        self.refresh()
+        with self._swap:
+            # Answer first: the new revision's first views are warmed after the swap, off
+            # the committing request (they are cached per MapData and computed on demand
+            # by whichever request needs one first).
+            if self._refresh(warm=False):
+                threading.Thread(target=self._warm, args=(self._mapdata,),
+                                 name="store-warm", daemon=True).start()
         return self.revision
 
-    def _refresh(self) -> bool:
+    @staticmethod
+    def _warm(mapdata: MapData) -> None:
+        try:
+            warm_up(mapdata)
+        except Exception:  # only a cache: the views are computed again on demand
+            log.exception("store: could not warm the new revision's first views")
+
+    def _refresh(self, *, warm: bool = True) -> bool:
         if self._store.revision() == self._current[0]:
             return False
         started = time.perf_counter()
@@ -101,7 +115,7 @@ class StoreServer:
         # The shared first views are cached per MapData: drop the old revision's, or every
         # revision served would stay in memory with them.
         first_view.cache_clear()
-        app = self._make_app(atlas, mapdata=mapdata)
+        app = self._make_app(atlas, mapdata=mapdata, warm=warm)
         self._mapdata, self._current = mapdata, (revision, app)
         log.info("serving revision %d (%d facilities), built in %.2f s", revision,
                  len(atlas.facilities), time.perf_counter() - started)

@@ -125,3 +125,41 @@ def test_a_new_revisions_display_data_equals_a_fresh_build(store):
     np.testing.assert_allclose(fresh.metric_xy[0], atlas.facilities_m.geometry.x, atol=1e-3)
     np.testing.assert_allclose(fresh.metric_xy[1], atlas.facilities_m.geometry.y, atol=1e-3)
     assert derived.boundaries == fresh.boundaries
+
+
+def test_a_sync_inside_a_callback_answers_before_warming_the_first_views(store, monkeypatch):
+    """``sync`` (called by an editing callback) swaps in the new revision without computing
+    its first views on the committing request; a background thread warms them after."""
+    import threading
+
+    import dashboard.storeapp as storeapp
+    from dashboard.callbacks.filters import first_view
+
+    server = StoreServer(store, create_app, poll_s=3600)
+    warmed: list[object] = []
+    release = threading.Event()
+    real_warm_up = storeapp.warm_up
+
+    def slow_warm(mapdata):  # the real warm-up, held back until the swap has answered
+        release.wait(10)
+        real_warm_up(mapdata)
+        warmed.append(mapdata)
+
+    monkeypatch.setattr(storeapp, "warm_up", slow_warm)
+    try:
+        store.propose("root", "retire", "JD-008", **WHY)
+        first_view.cache_clear()
+        assert server.sync() == 1  # returned while the warm-up is still held back
+        assert first_view.cache_info().currsize == 0 and not warmed
+        client = Client(server)
+        assert client.get("/healthz").get_data(as_text=True) == \
+            f"ok {N_BUNDLED - 1} facilities\n"
+        release.set()
+        for _ in range(100):
+            if warmed:
+                break
+            time.sleep(0.05)
+        assert warmed and first_view.cache_info().currsize == 2  # zh and en
+    finally:
+        release.set()
+        server.close()
