@@ -17,6 +17,7 @@ from dashboard.callbacks import (
     cards,
     clusters,
     coverage,
+    edit,
     export,
     filters,
     frame,
@@ -156,6 +157,7 @@ def create_app(
     timeline.register(app)
     if store is not None:
         review.register(app, store, on_change)
+        edit.register(app, store, on_change=on_change)
     # Uploads are checked in the browser first; this caps what any request may carry.
     app.server.config["MAX_CONTENT_LENGTH"] = 2 * max_upload_bytes + 1_000_000
 

@@ -284,6 +284,66 @@ STRINGS.update({
 })
 
 
+# The Edit tab (serving a store): the facility form.
+STRINGS.update({
+    "tab_edit": ("编辑", "Edit"),
+    "edit_intro": ("新增设施：点击“新增”，再在地图上点击位置或输入坐标；编辑：先在地图上点选设施，"
+                   "再点击“编辑所选”。可拖动地图上的橙色标记移动位置。每次修改都需填写原因和依据。",
+                   "To add: press New, then click the map or type coordinates. To edit: click "
+                   "a facility on the map, then Edit selected; drag the orange handle to move "
+                   "it. Every change needs a reason and a source."),
+    "edit_new": ("新增", "New"),
+    "edit_load": ("编辑所选", "Edit selected"),
+    "edit_save": ("保存", "Save"),
+    "edit_retire": ("撤销（保留记录）", "Retire (kept on record)"),
+    "edit_mode_add": ("新增设施：在地图上点击设定位置（坐标系随底图），或输入坐标",
+                      "Adding a facility: click the map to set its position (in the "
+                      "basemap's datum) or type coordinates"),
+    "edit_mode_edit": ("编辑 {id}（第 {version} 版）", "Editing {id} (version {version})"),
+    "edit_no_selection": ("请先在地图上点选一个设施", "Click a facility on the map first"),
+    "edit_not_found": ("设施 {id} 不在数据库中", "Facility {id} is not in the store"),
+    "edit_review_on": ("本数据库需要审核：编辑员的修改将作为提案提交，经审核员批准后才显示。",
+                       "This store requires review: an editor's change becomes a proposal "
+                       "and shows once a reviewer approves it."),
+    "edit_review_off": ("本数据库无需审核：修改保存后立即生效。",
+                        "Review is off for this store: a saved change applies at once."),
+    "edit_id": ("编号", "ID"),
+    "edit_lon": ("经度", "Longitude"),
+    "edit_lat": ("纬度", "Latitude"),
+    "edit_datum": ("坐标系（输入或点击的坐标）", "Datum of these coordinates"),
+    "edit_precision": ("坐标精度（米）", "Coordinate precision (m)"),
+    "edit_parent": ("上级设施编号", "Parent facility ID"),
+    "edit_year_event": ("年份事件", "Event of the year"),
+    "edit_reason": ("修改原因（必填）", "Reason for the change (required)"),
+    "edit_change_source": ("修改依据（必填，引用来源）",
+                           "Source of the change (required citation)"),
+    "edit_required": ("必填", "required"),
+    "edit_not_number": ("需要数字（十进制度）", "a number is needed (decimal degrees)"),
+    "edit_refused": ("被拒绝：{msg}", "Refused: {msg}"),
+    "edit_sign_in": ("请以编辑员或更高权限登录后再修改。",
+                     "Sign in as an editor (or higher) to edit."),
+    "edit_conflict": ("保存被拒绝：该设施已被他人修改。您填写的内容仍保留在表单中；"
+                      "请查看最新版本后重新修改。",
+                      "Not saved: someone else changed this facility first. What you typed is "
+                      "still in the form; look at the new version and make your edit again."),
+    "edit_invalid": ("未保存：{n} 个问题（见各字段下方）", "Not saved: {n} problem(s), shown at "
+                     "their fields"),
+    "edit_nothing": ("没有修改任何内容", "Nothing was changed"),
+    "edit_applied": ("已保存：修改 #{change}，{id} 现为第 {version} 版",
+                     "Saved: change #{change}; {id} is now at version {version}"),
+    "edit_proposed": ("已提交提案 #{change}（{id}），审核员批准后显示",
+                      "Proposal #{change} for {id} submitted; it shows once a reviewer "
+                      "approves it"),
+    "edit_retired": ("已撤销：修改 #{change}，{id} 保留在历史记录中",
+                     "Retired: change #{change}; {id} is kept in the history"),
+    "edit_retire_proposed": ("已提交撤销提案 #{change}（{id}），审核员批准后生效",
+                             "Proposal #{change} to retire {id} submitted; it applies once a "
+                             "reviewer approves it"),
+    "edit_retire_needs_edit": ("撤销前请先选择并载入一个设施",
+                               "Load a facility before retiring it"),
+})
+
+
 def t(key: str, lang: str, **values: object) -> str:
     """The string for ``key`` in ``lang`` (zh or en), formatted with ``values``."""
     zh, en = STRINGS[key]

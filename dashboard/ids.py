@@ -154,3 +154,20 @@ REVERT_REASON = "revert-reason"
 REVERT_SOURCE = "revert-source"
 REVERT_BUTTON = "revert-button"
 REVERT_STATUS = "revert-status"
+
+# edit tab (serving a store): the facility form, its map handle and the save/retire buttons
+EDIT_FIELD = "edit-field"  # pattern-matching: {"type": EDIT_FIELD, "field": column}
+EDIT_ERROR = "edit-error"  # pattern-matching: {"type": EDIT_ERROR, "field": column}: its error
+EDIT_DATUM = "edit-datum"  # the datum the typed (or clicked) coordinates are in
+EDIT_REASON = "edit-reason"
+EDIT_SOURCE = "edit-source"  # the citation for the change (not the facility's own source)
+EDIT_NEW = "edit-new"
+EDIT_LOAD = "edit-load"  # load the facility selected on the map into the form
+EDIT_SAVE = "edit-save"
+EDIT_RETIRE = "edit-retire"
+EDIT_TARGET = "edit-target"  # store: {"mode": add|edit, "id", "version", "row"} (as loaded)
+EDIT_MODE_NOTE = "edit-mode-note"
+EDIT_REVIEW_NOTE = "edit-review-note"
+EDIT_SUMMARY = "edit-summary"  # the outcome of the last save: saved, proposed, refused, errors
+EDIT_LAYER = "layer-edit"  # the draggable handle of the position being edited
+EDIT_HANDLE = "edit-handle"  # pattern-matching: {"type": EDIT_HANDLE, "n": 0}

@@ -16,7 +16,7 @@ GCJ02_BASEMAPS = frozenset({"amap"})
 #: The analysis panels, tabs of the right-hand drawer, in order.
 TABS = ("summary", "scorecard", "coverage", "clusters", "export", "upload")
 #: Tabs shown only when a store is served, to users whose role may use them.
-STORE_TABS = ("review",)
+STORE_TABS = ("edit", "review")
 
 
 @dataclass(frozen=True)

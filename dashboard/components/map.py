@@ -173,6 +173,7 @@ def the_map(mapdata: MapData, state: PageState, *, tianditu_key: str | None,
                 *extra_overlays,
             ]),
             dl.LayerGroup(id=ids.SELECTED),
+            dl.LayerGroup(id=ids.EDIT_LAYER),  # the Edit tab's draggable handle
             dl.FeatureGroup([dl.EditControl(
                 id=ids.DRAW, position="topright",
                 draw={"polyline": False, "marker": False, "circle": False,
