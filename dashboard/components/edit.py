@@ -9,7 +9,6 @@ import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.components import aria
 from dashboard.i18n import t
 from geo import catalog
 from geo.catalog import Term
@@ -68,13 +67,15 @@ def _control(field: str, kind: str, lang: str) -> Any:
         return dcc.Dropdown(id=cid, options=field_options(field, lang), multi=kind == "multi",
                             value=[] if kind == "multi" else None, clearable=True,
                             placeholder=label, className="nt-edit-select")
-    return dcc.Input(id=cid, type="text", value="", className="nt-input",
-                     placeholder=label, **aria(label=label))
+    return dcc.Input(id=cid, type="text", value="", className="nt-input", placeholder=label)
 
 
-def _row(field: str, control: Any, lang: str) -> html.Div:
-    return html.Div([html.Label(field_label(field, lang), className="nt-label"), control,
-                     error_slot(field)], className=f"nt-edit-row nt-edit-{field}")
+def _row(field: str, control: Any, lang: str, control_id: str | None = None) -> html.Div:
+    # A pattern id cannot be a label's "for": those controls carry their label as placeholder.
+    label = html.Label(field_label(field, lang), className="nt-label",
+                       **({"htmlFor": control_id} if control_id else {}))
+    return html.Div([label, control, error_slot(field)],
+                    className=f"nt-edit-row nt-edit-{field}")
 
 
 def edit_panel(lang: str) -> html.Div:
@@ -92,12 +93,11 @@ def edit_panel(lang: str) -> html.Div:
                                         {"label": "BD-09", "value": "bd09"}]),
             ], className="nt-edit-row"))
     change = [
-        _row("reason", dcc.Input(id=ids.EDIT_REASON, type="text", value="",
-                                 className="nt-input", **aria(label=t("edit_reason", lang))),
-             lang),
+        _row("reason", dcc.Input(id=ids.EDIT_REASON, type="text", value="", required=True,
+                                 className="nt-input"), lang, ids.EDIT_REASON),
         _row("change_source", dcc.Input(id=ids.EDIT_SOURCE, type="text", value="",
-                                        className="nt-input",
-                                        **aria(label=t("edit_change_source", lang))), lang),
+                                        required=True, className="nt-input"),
+             lang, ids.EDIT_SOURCE),
     ]
     return html.Div([
         html.P(t("edit_intro", lang), className="nt-note"),
