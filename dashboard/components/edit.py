@@ -72,8 +72,7 @@ def _control(field: str, kind: str, lang: str) -> Any:
 
 def _row(field: str, control: Any, lang: str, control_id: str | None = None) -> html.Div:
     # A pattern id cannot be a label's "for": those controls carry their label as placeholder.
-    label = html.Label(field_label(field, lang), className="nt-label",
-                       **({"htmlFor": control_id} if control_id else {}))
+    label = html.Label(field_label(field, lang), className="nt-label", htmlFor=control_id)
     return html.Div([label, control, error_slot(field)],
                     className=f"nt-edit-row nt-edit-{field}")
 
