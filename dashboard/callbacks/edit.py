@@ -270,6 +270,7 @@ def register(app: Dash, store: Store, *, on_change: Callable[[], int] | None = N
         Output(ids.EDIT_SUMMARY, "children"),
         Output(ids.EDIT_REASON, "value"),
         Output(ids.EDIT_SOURCE, "value"),
+        Output(ids.DETAILS_POPUP, "className", allow_duplicate=True),
         Input(ids.EDIT_NEW, "n_clicks"),
         Input(ids.EDIT_LOAD, "n_clicks"),
         State(ids.FACILITIES, "clickData"),
@@ -284,18 +285,19 @@ def register(app: Dash, store: Store, *, on_change: Callable[[], int] | None = N
         if callback_context.triggered_id == ids.EDIT_NEW:
             blank = form_values({})
             return ([blank[f["id"]["field"]] for f in fields], "wgs84", {"mode": "add"},
-                    _errors_out(errors, {}), "", "", "")
+                    _errors_out(errors, {}), "", "", "", no_update)
         fid = str(((click or {}).get("properties") or {}).get("id") or "")
         row = store.facility(fid) if fid else None
         if row is None or row.get("retired"):
             message = t("edit_not_found", lang, id=fid) if fid else t("edit_no_selection", lang)
             return (no_update, no_update, no_update, no_update,
-                    html.Div(message, className="nt-edit-bad"), no_update, no_update)
+                    html.Div(message, className="nt-edit-bad"), no_update, no_update, no_update)
         values = form_values(row)
         target = {"mode": "edit", "id": fid, "version": int(row["version"]),
                   "row": {c: str(row.get(c, "")) for c in COLUMNS}}
+        # The details popup closes: the facility's handle (to drag it) may lie under it.
         return ([values[f["id"]["field"]] for f in fields], "wgs84", target,
-                _errors_out(errors, {}), "", "", "")
+                _errors_out(errors, {}), "", "", "", "nt-popup")
 
     @app.callback(
         Output(_field("lon"), "value", allow_duplicate=True),

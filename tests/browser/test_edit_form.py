@@ -152,3 +152,138 @@ def test_editor_adds_a_facility_by_clicking_the_amap_basemap(page, served):
     page.wait_for_selector("path.facility-JD-901", state="attached", timeout=TIMEOUT)
     assert page.locator("b").filter(has_text="一").count() == 0  # the name stayed text
     assert page.inner_text("#edit-mode-note") == "Editing JD-901 (version 1)"
+
+
+def open_selected(page: Any, url: str, store: Store, fid: str, user: str,
+                  lang: str = "en") -> dict[str, Any]:
+    """Sign in, show ``fid`` close up, click it and load it into the form."""
+    row = store.facility(fid)
+    assert row is not None
+    sign_in(page, f"{url}?lang={lang}&tab=edit&view={row['lat']},{row['lon']},16", user)
+    click_facility(page, fid)
+    page.wait_for_selector(f"#details-{fid}", timeout=TIMEOUT)
+    page.click("#edit-load")
+    page.wait_for_function(
+        f"() => document.querySelector(`{field('id')}`).value === '{fid}'", timeout=TIMEOUT)
+    return row
+
+
+def test_a_rejected_save_shows_the_loaders_message_at_its_field_and_keeps_the_input(
+        page, served):
+    url, store = served
+    before = open_selected(page, url, store, "JD-008", "ed")
+    assert page.input_value(field("name_zh")) == before["name_zh"]
+    assert page.inner_text("#edit-mode-note") == f"Editing JD-008 (version {before['version']})"
+    page.fill(field("name_zh"), "")
+    page.fill(field("name_en"), "Typed by ed, kept")
+    page.fill(field("year"), "abc")
+    page.fill("#edit-reason", "correct the name")
+    page.fill("#edit-source", "https://example.org/jd-008")
+    page.click("#edit-save")
+    summary = wait_status(page, "invalid")
+    # The loader's own messages, in full in the summary, each under its field.
+    assert "field 'name_zh': required value is blank" in summary
+    assert "field 'year': not a number (got 'abc')" in summary
+    assert page.inner_text(error_at("name_zh")) == "required value is blank"
+    assert "not a number" in page.inner_text(error_at("year"))
+    assert page.inner_text(error_at("name_en")) == ""
+    # Nothing was saved, and the form still holds what was typed.
+    assert store.facility("JD-008") == before
+    assert page.input_value(field("name_en")) == "Typed by ed, kept"
+    assert page.input_value(field("year")) == "abc"
+    assert page.input_value("#edit-reason") == "correct the name"
+
+
+def test_a_stale_save_is_refused_naming_who_changed_it_and_keeps_the_form(browser, served):
+    url, store = served
+    before = store.facility("SJ-007")
+    assert before is not None
+    pages = []
+    for _ in range(2):  # two people, two browser sessions
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        pages.append(context.new_page())
+    ann, ed = pages
+    try:
+        open_selected(ann, url, store, "SJ-007", "ann")
+        open_selected(ed, url, store, "SJ-007", "ed")
+        ann.fill(field("name_en"), "Renamed by ann")
+        ann.fill("#edit-reason", "official name")
+        ann.fill("#edit-source", "https://example.org/sj-007")
+        ann.click("#edit-save")
+        wait_status(ann, "applied")
+        ed.fill(field("address"), "ed's typed address 1号")
+        ed.fill("#edit-reason", "address from the notice")
+        ed.fill("#edit-source", "notice 2026-11")
+        ed.click("#edit-save")
+        summary = wait_status(ed, "conflict")
+        assert "someone else changed this facility first" in summary
+        assert f"is at version {before['version'] + 1}, not {before['version']}" in summary
+        assert "changed by ann at 20" in summary  # who, and when (UTC)
+        assert ed.input_value(field("address")) == "ed's typed address 1号"
+        assert ed.input_value("#edit-reason") == "address from the notice"
+        after = store.facility("SJ-007")
+        assert after is not None
+        assert after["name_en"] == "Renamed by ann" and after["address"] == before["address"]
+    finally:
+        for p in pages:
+            p.context.close()
+
+
+def test_retire_keeps_the_facility_on_record_and_takes_it_off_the_map(page, served):
+    url, store = served
+    open_selected(page, url, store, "NH-012", "ed")
+    page.click("#edit-retire")  # without a reason: refused at the field
+    wait_status(page, "invalid")
+    assert page.inner_text(error_at("reason")) == "required"
+    assert store.facility("NH-012")["retired"] is False  # type: ignore[index]
+    page.fill("#edit-reason", "moved out of Lingang")
+    page.fill("#edit-source", "notice 2026-11")
+    page.click("#edit-retire")
+    assert "NH-012 is kept in the history" in wait_status(page, "applied")
+    row = store.facility("NH-012")
+    assert row is not None and row["retired"] is True
+    assert row["retired_reason"] == "moved out of Lingang"
+    assert [c.action for c in store.history("NH-012")] == ["retire"]
+    page.wait_for_selector("path.facility-NH-012", state="detached", timeout=TIMEOUT)
+
+
+def test_dragging_the_handle_moves_the_facility(page, served):
+    url, store = served
+    before = open_selected(page, url, store, "NH-008", "ed")
+    handle = page.locator(".nt-edit-handle")
+    handle.wait_for(timeout=TIMEOUT)
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 30, y, steps=5)
+    page.mouse.move(x + 60, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function(
+        f"() => document.querySelector(`{field('lon')}`).value !== '{before['lon']}'",
+        timeout=TIMEOUT)
+    page.fill("#edit-reason", "gate surveyed")
+    page.fill("#edit-source", "site visit 2026-11-30")
+    page.click("#edit-save")
+    wait_status(page, "applied")
+    after = store.facility("NH-008")
+    assert after is not None
+    moved = metres_between((float(after["lon"]), float(after["lat"])),
+                           (float(before["lon"]), float(before["lat"])))
+    assert 60 < moved < 200  # 60 px east at zoom 16 (about 2 m a pixel here)
+    assert float(after["lon"]) > float(before["lon"])
+    assert store.history("NH-008")[-1].action == "move"
+
+
+def test_a_viewer_is_refused_and_nothing_changes(page, served):
+    url, store = served
+    revision = store.revision()
+    sign_in(page, f"{url}?lang=en&tab=edit", "view")
+    page.fill(field("id"), "JD-902")
+    page.fill(field("name_zh"), "viewer's try")
+    page.fill("#edit-reason", "x")
+    page.fill("#edit-source", "y")
+    page.click("#edit-save")
+    summary = wait_status(page, "refused")
+    assert "view is a viewer" in summary
+    assert store.facility("JD-902") is None and store.revision() == revision
