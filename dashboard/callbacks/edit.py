@@ -143,6 +143,7 @@ def save_facility(store: Store, user: User, target: Mapping[str, Any],
     if errors:
         return EditResult("invalid", t("edit_invalid", lang, n=len(errors)),
                           field_errors=errors)
+    version: int | None
     if target.get("mode") == "edit":
         fid, version = str(target["id"]), int(target["version"])
         loaded = {c: str(v) for c, v in (target.get("row") or {}).items()}
@@ -156,7 +157,9 @@ def save_facility(store: Store, user: User, target: Mapping[str, Any],
         else:
             action = "set"
     else:
-        fid, version, action, changed = cells["id"], 0, "add", cells
+        # No expected version for an add: a taken id (also one added meanwhile) is refused
+        # by the store as such ("facility id ... is taken"), shown at the id field.
+        fid, version, action, changed = cells["id"], None, "add", cells
     try:
         change = store.propose(user.name, action, fid, changed, reason=reason,
                                source=source, expect_version=version)
