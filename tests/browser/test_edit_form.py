@@ -287,3 +287,57 @@ def test_a_viewer_is_refused_and_nothing_changes(page, served):
     summary = wait_status(page, "refused")
     assert "view is a viewer" in summary
     assert store.facility("JD-902") is None and store.revision() == revision
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory) -> Iterator[tuple[str, Store]]:
+    """A store with review on (the default of `newtown store init`), served over HTTP."""
+    path = tmp_path_factory.mktemp("reviewed") / "atlas.gpkg"
+    newtown("store", "init", str(path))
+    for name in ("root", "ed"):
+        actor = [] if name == "root" else ["--user", "root"]
+        newtown("users", "add", name, "--role", ROLES[name], "--store", str(path), *actor,
+                "--password-stdin", stdin=PASSWORDS[name] + "\n")
+    store = open_store(path)
+    server = StoreServer(store, create_app)
+    http = make_server("127.0.0.1", 0, server, threaded=True)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}/", store
+    finally:
+        http.shutdown()
+        server.close()
+        store.close()
+
+
+def test_under_review_a_typed_bd09_add_becomes_a_proposal_and_the_page_says_so(page,
+                                                                               reviewed):
+    from geo.crs import wgs84_to_bd09
+
+    url, store = reviewed
+    sign_in(page, f"{url}?lang=en&tab=edit", "ed")
+    assert "becomes a proposal" in page.inner_text("#edit-review-note")
+    bx, by = wgs84_to_bd09(121.2455, 31.3885)
+    page.fill(field("id"), "JD-903")
+    page.fill(field("name_zh"), "百度坐标录入")
+    choose(page, "category", "Incubator (incubator)")
+    choose(page, "industries", "Biomedicine (biomed)")
+    choose(page, "town", "Jiading New Town (jiading)")
+    choose(page, "district", "Jiading District (嘉定区)")
+    page.fill(field("lon"), f"{float(bx):.6f}")
+    page.fill(field("lat"), f"{float(by):.6f}")
+    page.check("#edit-datum input[value=bd09]")
+    page.fill(field("coord_source"), "Baidu Maps pin")
+    page.fill(field("coord_precision_m"), "30")
+    choose(page, "placement", "Site (site)")
+    page.fill(field("source"), "https://example.org/jd-903")
+    page.fill("#edit-reason", "new incubator")
+    page.fill("#edit-source", "district notice")
+    page.click("#edit-save")
+    assert "it shows once a reviewer approves it" in wait_status(page, "proposed")
+    assert store.facility("JD-903") is None  # not approved: not in the approved state
+    (proposal,) = store.proposals()
+    assert (proposal.facility_id, proposal.user) == ("JD-903", "ed")
+    stored = (float(proposal.after["lon"]), float(proposal.after["lat"]))
+    assert metres_between(stored, (121.2455, 31.3885)) < 1  # BD-09 -> WGS84 before storing
+    assert page.locator("path.facility-JD-903").count() == 0
