@@ -249,7 +249,7 @@ def test_retire_keeps_the_facility_on_record_and_takes_it_off_the_map(page, serv
 
 def test_dragging_the_handle_moves_the_facility(page, served):
     url, store = served
-    before = open_selected(page, url, store, "NH-008", "ed")
+    before = open_selected(page, url, store, "FX-007", "ed")
     handle = page.locator(".nt-edit-handle")
     handle.wait_for(timeout=TIMEOUT)
     box = handle.bounding_box()
@@ -266,13 +266,13 @@ def test_dragging_the_handle_moves_the_facility(page, served):
     page.fill("#edit-source", "site visit 2026-11-30")
     page.click("#edit-save")
     wait_status(page, "applied")
-    after = store.facility("NH-008")
+    after = store.facility("FX-007")
     assert after is not None
     moved = metres_between((float(after["lon"]), float(after["lat"])),
                            (float(before["lon"]), float(before["lat"])))
     assert 60 < moved < 200  # 60 px east at zoom 16 (about 2 m a pixel here)
     assert float(after["lon"]) > float(before["lon"])
-    assert store.history("NH-008")[-1].action == "move"
+    assert store.history("FX-007")[-1].action == "move"
 
 
 def test_a_viewer_is_refused_and_nothing_changes(page, served):
