@@ -272,13 +272,18 @@ def test_a_save_by_a_signed_in_editor_commits_and_reports_the_new_revision(store
 
 
 def test_the_edit_tab_is_there_only_when_a_store_is_served(store, bundled_atlas):
+    from dashboard.callbacks.page import store_panels
     from dashboard.components.page import page
     from dashboard.mapdata import MapData
     from dashboard.urlstate import parse_state
 
     mapdata = MapData(bundled_atlas)
-    with_store = str(page(mapdata, parse_state("?tab=edit"), tianditu_key=None,
-                          store_served=True))
-    without = str(page(mapdata, parse_state("?tab=edit"), tianditu_key=None))
+    state = parse_state("?tab=edit")
+    assert set(store_panels(store, None, "en")) == {"edit"}  # everyone sees it; saving checks
+    assert set(store_panels(store, user(store, "root"), "en")) == {"edit", "review"}
+    assert store_panels(None, None, "en") == {}
+    with_store = str(page(mapdata, state, tianditu_key=None, store_served=True,
+                          extra_panels=store_panels(store, None, "en")))
+    without = str(page(mapdata, state, tianditu_key=None))
     assert "panel-edit" in with_store and "tab-edit" in with_store
     assert "panel-edit" not in without and "tab-edit" not in without
