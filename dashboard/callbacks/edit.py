@@ -398,7 +398,11 @@ def register(app: Dash, store: Store, *, on_change: Callable[[], int] | None = N
                                        datum=as_datum(datum), reason=reason or "",
                                        source=source or "", lang=lang)
         revision: Any = no_update
-        if result.status == "applied" and on_change is not None:
-            revision = on_change()
+        if result.status == "applied":
+            revision = on_change() if on_change is not None else store.revision()
+        elif result.status == "proposed":
+            # Same revision, written again: the proposals layer and the review queue
+            # (which follow ids.DATA_REVISION) show the new proposal.
+            revision = store.revision()
         return (summary_view(result), _errors_out(errors_ids, result.field_errors),
                 result.target if result.target is not None else no_update, revision)

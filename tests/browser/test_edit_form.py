@@ -341,3 +341,6 @@ def test_under_review_a_typed_bd09_add_becomes_a_proposal_and_the_page_says_so(p
     stored = (float(proposal.after["lon"]), float(proposal.after["lat"]))
     assert metres_between(stored, (121.2455, 31.3885)) < 1  # BD-09 -> WGS84 before storing
     assert page.locator("path.facility-JD-903").count() == 0
+    # Drawn for the editor as a pending proposal (a dashed ring), not as a facility.
+    page.wait_for_selector(f"path.proposal-{proposal.change_id}", state="attached",
+                           timeout=TIMEOUT)
