@@ -294,6 +294,7 @@ STRINGS.update({
                    "it. Every change needs a reason and a source."),
     "edit_new": ("新增", "New"),
     "edit_load": ("编辑所选", "Edit selected"),
+    "edit_load_id": ("或输入编号（如占位点）", "or type an ID (e.g. a placeholder)"),
     "edit_save": ("保存", "Save"),
     "edit_retire": ("撤销（保留记录）", "Retire (kept on record)"),
     "edit_mode_add": ("新增设施：在地图上点击设定位置（坐标系随底图），或输入坐标",

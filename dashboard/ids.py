@@ -163,6 +163,7 @@ EDIT_REASON = "edit-reason"
 EDIT_SOURCE = "edit-source"  # the citation for the change (not the facility's own source)
 EDIT_NEW = "edit-new"
 EDIT_LOAD = "edit-load"  # load the facility selected on the map into the form
+EDIT_LOAD_ID = "edit-load-id"  # ... or the one whose id is typed here (placeholders too)
 EDIT_SAVE = "edit-save"
 EDIT_RETIRE = "edit-retire"
 EDIT_TARGET = "edit-target"  # store: {"mode": add|edit, "id", "version", "row"} (as loaded)

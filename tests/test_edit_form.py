@@ -13,6 +13,7 @@ from dashboard import ids
 from dashboard.app import create_app
 from dashboard.callbacks.edit import (
     clicked_position,
+    facility_to_load,
     form_cells,
     form_values,
     handle_position,
@@ -83,6 +84,14 @@ def test_the_form_holds_every_column_and_round_trips_a_stored_row(store):
     assert form_cells(values) == {c: row[c] for c in COLUMNS}
     blank = form_values({})
     assert blank["category"] is None and blank["industries"] == [] and blank["name_zh"] == ""
+
+
+def test_edit_selected_loads_the_typed_id_first_then_the_clicked_facility():
+    click = {"properties": {"id": "JD-004", "name_zh": "x"}}
+    assert facility_to_load(click, "") == "JD-004"
+    assert facility_to_load(click, " JD-001 ") == "JD-001"  # a placeholder, not clickable
+    assert facility_to_load(None, None) == ""
+    assert facility_to_load({"properties": {"cluster": True}}, "") == ""
 
 
 def test_typed_coordinates_are_converted_from_their_declared_datum():

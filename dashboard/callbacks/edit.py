@@ -203,6 +203,15 @@ def retire_facility(store: Store, user: User, target: Mapping[str, Any], *, reas
                                     id=fid), change=change)
 
 
+def facility_to_load(click: Mapping[str, Any] | None, typed: str | None) -> str:
+    """The facility "Edit selected" loads: the id typed beside the button if any (the only
+    way to reach a placeholder, which is not a clickable site), else the one clicked on the
+    map; "" for none."""
+    if typed and typed.strip():
+        return typed.strip()
+    return str(((click or {}).get("properties") or {}).get("id") or "")
+
+
 def clicked_position(latlng: Mapping[str, Any], basemap: str | None) -> tuple[str, str, Datum]:
     """A map click (or the end of a drag) as the form's coordinates: the map's own datum
     (GCJ-02 over AMap), declared as such, so the save converts it to WGS84."""
@@ -277,11 +286,12 @@ def register(app: Dash, store: Store, *, on_change: Callable[[], int] | None = N
         Input(ids.EDIT_NEW, "n_clicks"),
         Input(ids.EDIT_LOAD, "n_clicks"),
         State(ids.FACILITIES, "clickData"),
+        State(ids.EDIT_LOAD_ID, "value"),
         State(ids.PAGE_LANG, "data"),
         prevent_initial_call=True,
     )
     def fill_form(_new: int | None, _load: int | None, click: dict[str, Any] | None,
-                  lang: str | None) -> tuple[Any, ...]:
+                  typed: str | None, lang: str | None) -> tuple[Any, ...]:
         lang = lang or "zh"
         fields = callback_context.outputs_list[0]
         errors = callback_context.outputs_list[3]
@@ -289,7 +299,7 @@ def register(app: Dash, store: Store, *, on_change: Callable[[], int] | None = N
             blank = form_values({})
             return ([blank[f["id"]["field"]] for f in fields], "wgs84", {"mode": "add"},
                     _errors_out(errors, {}), "", "", "", no_update)
-        fid = str(((click or {}).get("properties") or {}).get("id") or "")
+        fid = facility_to_load(click, typed)
         row = store.facility(fid) if fid else None
         if row is None or row.get("retired"):
             message = t("edit_not_found", lang, id=fid) if fid else t("edit_no_selection", lang)

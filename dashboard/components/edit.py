@@ -103,6 +103,8 @@ def edit_panel(lang: str) -> html.Div:
         html.Div([
             html.Button(t("edit_new", lang), id=ids.EDIT_NEW, className="nt-btn"),
             html.Button(t("edit_load", lang), id=ids.EDIT_LOAD, className="nt-btn"),
+            dcc.Input(id=ids.EDIT_LOAD_ID, type="text", value="", debounce=False,
+                      placeholder=t("edit_load_id", lang), className="nt-input nt-edit-load-id"),
         ], className="nt-edit-buttons"),
         html.Div(t("edit_mode_add", lang), id=ids.EDIT_MODE_NOTE, className="nt-edit-mode"),
         html.Div(id=ids.EDIT_REVIEW_NOTE, className="nt-note"),

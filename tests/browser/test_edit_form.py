@@ -344,3 +344,26 @@ def test_under_review_a_typed_bd09_add_becomes_a_proposal_and_the_page_says_so(p
     # Drawn for the editor as a pending proposal (a dashed ring), not as a facility.
     page.wait_for_selector(f"path.proposal-{proposal.change_id}", state="attached",
                            timeout=TIMEOUT)
+
+
+def test_a_placeholder_is_loaded_by_its_id_and_edited(page, served):
+    url, store = served
+    before = store.facility("JD-001")
+    assert before is not None and before["placement"] == "town_placeholder"
+    sign_in(page, f"{url}?lang=en&tab=edit", "ed")
+    page.fill("#edit-load-id", "JD-001")
+    page.click("#edit-load")
+    page.wait_for_function(
+        f"() => document.querySelector(`{field('id')}`).value === 'JD-001'", timeout=TIMEOUT)
+    assert page.is_disabled(field("id"))  # an id never changes
+    assert page.input_value(field("coord_precision_m")) == before["coord_precision_m"]
+    page.fill(field("name_en"), "SAIC Motor Innovation Research Institute")
+    page.fill("#edit-reason", "shorter English name")
+    page.fill("#edit-source", "https://example.org/saic")
+    page.click("#edit-save")
+    assert f"now at version {before['version'] + 1}" in wait_status(page, "applied")
+    after = store.facility("JD-001")
+    assert after is not None and after["name_en"] == "SAIC Motor Innovation Research Institute"
+    assert {k: v for k, v in after.items() if k not in ("name_en", "version")} == \
+        {k: v for k, v in before.items() if k not in ("name_en", "version")}
+    assert store.history("JD-001")[-1].action == "set"
