@@ -105,6 +105,12 @@ def wait_status(page: Any, status: str) -> str:
     return str(page.inner_text("#edit-summary"))
 
 
+def wait_text(page: Any, selector: str, text: str) -> None:
+    """Wait until the element's text is ``text`` (set by a callback of its own)."""
+    page.wait_for_function("([s, t]) => document.querySelector(s)?.textContent === t",
+                           arg=[selector, text], timeout=TIMEOUT)
+
+
 def metres_between(a: tuple[float, float], b: tuple[float, float]) -> float:
     from pyproj import Transformer
 
@@ -151,7 +157,7 @@ def test_editor_adds_a_facility_by_clicking_the_amap_basemap(page, served):
     # The map shows it without a reload (the save's revision redraws the selection).
     page.wait_for_selector("path.facility-JD-901", state="attached", timeout=TIMEOUT)
     assert page.locator("b").filter(has_text="一").count() == 0  # the name stayed text
-    assert page.inner_text("#edit-mode-note") == "Editing JD-901 (version 1)"
+    wait_text(page, "#edit-mode-note", "Editing JD-901 (version 1)")
 
 
 def open_selected(page: Any, url: str, store: Store, fid: str, user: str,
@@ -173,7 +179,7 @@ def test_a_rejected_save_shows_the_loaders_message_at_its_field_and_keeps_the_in
     url, store = served
     before = open_selected(page, url, store, "JD-008", "ed")
     assert page.input_value(field("name_zh")) == before["name_zh"]
-    assert page.inner_text("#edit-mode-note") == f"Editing JD-008 (version {before['version']})"
+    wait_text(page, "#edit-mode-note", f"Editing JD-008 (version {before['version']})")
     page.fill(field("name_zh"), "")
     page.fill(field("name_en"), "Typed by ed, kept")
     page.fill(field("year"), "abc")
@@ -316,7 +322,8 @@ def test_under_review_a_typed_bd09_add_becomes_a_proposal_and_the_page_says_so(p
 
     url, store = reviewed
     sign_in(page, f"{url}?lang=en&tab=edit", "ed")
-    assert "becomes a proposal" in page.inner_text("#edit-review-note")
+    page.wait_for_function("() => document.getElementById('edit-review-note')"
+                           ".textContent.includes('becomes a proposal')", timeout=TIMEOUT)
     bx, by = wgs84_to_bd09(121.2455, 31.3885)
     page.fill(field("id"), "JD-903")
     page.fill(field("name_zh"), "百度坐标录入")
@@ -355,7 +362,7 @@ def test_a_placeholder_is_loaded_by_its_id_and_edited(page, served):
     page.click("#edit-load")
     page.wait_for_function(
         f"() => document.querySelector(`{field('id')}`).value === 'JD-001'", timeout=TIMEOUT)
-    assert page.is_disabled(field("id"))  # an id never changes
+    page.wait_for_selector(field("id") + ":disabled", timeout=TIMEOUT)  # an id never changes
     assert page.input_value(field("coord_precision_m")) == before["coord_precision_m"]
     page.fill(field("name_en"), "SAIC Motor Innovation Research Institute")
     page.fill("#edit-reason", "shorter English name")
