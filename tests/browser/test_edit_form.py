@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from werkzeug.serving import make_server
 
 from dashboard.app import create_app
@@ -83,11 +84,26 @@ def error_at(name: str) -> str:
 
 
 def choose(page: Any, name: str, label: str) -> None:
-    """Pick the option ``label`` of a form dropdown (typing to search)."""
-    page.click(field(name))
-    page.keyboard.type(label.split(" (")[0])
-    page.get_by_role("option", name=label, exact=True).click()
-    page.keyboard.press("Escape")
+    """Pick the option ``label`` of a form dropdown (typing to search), and check it shows.
+
+    The option list is redrawn as the search text filters it; on a loaded machine an option
+    found a moment before can be detached by the time it is clicked, so the pick is tried
+    again from a closed dropdown (at most three times).
+    """
+    for attempt in range(3):
+        try:
+            page.click(field(name))
+            page.keyboard.type(label.split(" (")[0])
+            page.get_by_role("option", name=label, exact=True).click(timeout=10_000)
+            page.keyboard.press("Escape")
+            page.wait_for_function(
+                "([s, t]) => document.querySelector(s)?.textContent.includes(t)",
+                arg=[field(name), label], timeout=10_000)
+            return
+        except PlaywrightTimeout:  # retried; the third failure is raised
+            page.keyboard.press("Escape")
+            if attempt == 2:
+                raise
 
 
 def click_facility(page: Any, fid: str) -> tuple[float, float]:
