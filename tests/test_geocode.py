@@ -76,9 +76,13 @@ def _close_caches():
 
 
 def make(provider, fake, tmp_path, **kw):
-    """A client of the fake with a cache in tmp_path, no rate limit and tiny back-off."""
+    """A client of the fake with a cache in tmp_path, no rate limit and tiny back-off.
+
+    The timeout is generous: a loaded machine must not turn a normal answer into a retry
+    (tests that want a timeout pass their own).
+    """
     options = dict(key=KEYS[provider], base_url=fake.base_url, min_interval_s=0.0,
-                   timeout_s=0.3, max_tries=3, backoff_s=0.001,
+                   timeout_s=5.0, max_tries=3, backoff_s=0.001,
                    cache=GeocodeCache(tmp_path / "cache.sqlite"))
     options.update(kw)
     coder = Geocoder(provider, **options)
