@@ -451,3 +451,22 @@ def test_cluster_rows_list_names_with_the_language_s_separator(mapdata, lang, se
     several = [r["layers"] for r in result["rows"] if sep in r["layers"]]
     assert several, "the bundled data has clusters with several dominant layers"
     assert not any(other in r["layers"] or other in r["towns"] for r in result["rows"])
+
+
+def test_the_coverage_card_agrees_with_the_table_for_the_filtered_town(mapdata):
+    """Filtered to Songjiang, the card showed the five towns' share (10.5 %) beside the
+    table's Songjiang row (53.8 %); it now shows the filtered towns' share."""
+    from dashboard.callbacks.cards import cards_for
+    from dashboard.callbacks.coverage import run_coverage
+
+    flt = Filter.create(towns=["songjiang"])
+    result = run_coverage(mapdata, flt, radius_mode="fixed", radius_m=3000, k=0,
+                          new_radius_m=3000, lang="en")
+    row = next(r for r in result["rows"] if r["town"] == "songjiang")
+    expected = f"{float(row['share']):.1%}"  # the table's figure
+    cards = " ".join(str(c) for c in cards_for(mapdata, flt, result, "en"))
+    assert expected in cards
+    everything = cards_for(mapdata, Filter(), result, "en")
+    covered = sum(float(r["covered_km2"]) for r in result["rows"])
+    area = sum(float(r["area_km2"]) for r in result["rows"])
+    assert f"{covered / area:.1%}" in " ".join(str(c) for c in everything)

@@ -19,9 +19,14 @@ def cards_for(mapdata: MapData, flt: Filter, coverage: dict[str, Any] | None,
     """The cards for a filter and the last coverage run (a COV_STORE result, or None)."""
     facilities = mapdata.atlas.facilities
     rows = (coverage or {}).get("rows") or []
+    if flt.towns:
+        # the towns the filter names, as the coverage table's rows for them say
+        rows = [r for r in rows if r.get("town") in flt.towns]
+    # the table's exact share times the area (the km² in a row are rounded to 0.1)
     figures = selection_indicators(
         facilities, flt.mask(facilities), undated=flt.undated_mask(facilities),
-        coverage_km2=[(float(r["covered_km2"]), float(r["area_km2"])) for r in rows] or None)
+        coverage_km2=[(float(r["share"]) * float(r["area_km2"]), float(r["area_km2"]))
+                      for r in rows if r.get("share") is not None] or None)
     return indicator_cards(figures, lang)
 
 
