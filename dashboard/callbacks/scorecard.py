@@ -51,8 +51,9 @@ def scorecard_view(result: ScorecardResult, lang: str) -> html.Div:
     """The ranked comparison table and the notes (Dash escapes every text)."""
     head = html.Tr([html.Th(label(c, lang)) for c in _COLUMNS])
     rows = [html.Tr([
-        html.Td(fmt_count(r["rank"])), html.Td(str(r["name_zh"] if lang == "zh"
-                                                   else r["name_en"])),
+        html.Td(fmt_count(r["rank"])),
+        html.Td(str(r["name_zh"] if lang == "zh" else r["name_en"]),
+                style={"whiteSpace": "nowrap"}),
         html.Td(fmt_count(r["inside"])), html.Td(fmt_count(r["associated"])),
         html.Td(fmt_count(r["placeholder"])), html.Td(fmt_count(r["total"])),
         html.Td(fmt_count(r["distinct_sites"])),
@@ -79,8 +80,10 @@ def scorecard_view(result: ScorecardResult, lang: str) -> html.Div:
         notes.append(html.Div(label("since", lang, year=year) + ": " + ", ".join(
             f"{r['name_zh'] if lang == 'zh' else r['name_en']} "
             f"{r['since']['change']:+d}" for r in since)))
-    return html.Div([html.Table([html.Thead(head), html.Tbody(rows)],
-                                className="nt-table", id="sc-table"),
+    # the bordered style of the summary table; wider than the drawer, it scrolls in its holder
+    table = html.Table([html.Thead(head), html.Tbody(rows)], className="nt-table summary-table",
+                       id="sc-table")
+    return html.Div([html.Div(table, style={"overflowX": "auto", "maxWidth": "100%"}),
                      html.Div(notes, className="nt-notes")])
 
 

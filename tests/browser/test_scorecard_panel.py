@@ -175,3 +175,28 @@ def test_one_computation_panel_json_pdf_and_export(page, server_url, capsys, tmp
     for key in ("towns", "total", "g60", "growth", "parameters"):
         assert scorecard[key] == doc[key], key
     assert not page.js_errors
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_scorecard_table_fits_its_drawer_and_keeps_town_names_on_one_line(page, server_url,
+                                                                          lang):
+    """At 1440x900 the table ran past the drawer's right edge (the last two columns cut
+    off) and Chinese town names wrapped one character per line."""
+    page.set_viewport_size({"width": 1440, "height": 900})
+    open_scorecard(page, server_url + f"?lang={lang}&filters=off")
+    page.click("#sc-run")
+    page.wait_for_selector("#sc-table tbody tr", timeout=TIMEOUT)
+    panel = page.locator("#panel-scorecard").bounding_box()
+    holder = page.locator("#sc-table").locator("xpath=..").bounding_box()
+    assert panel and holder
+    assert holder["x"] + holder["width"] <= panel["x"] + panel["width"] + 1
+    # whatever does not fit scrolls inside its holder instead of being cut off
+    reachable = page.evaluate("""() => { const t = document.getElementById('sc-table');
+        const h = t.parentElement; const s = getComputedStyle(h).overflowX;
+        return t.scrollWidth <= h.clientWidth + 1 || s === 'auto' || s === 'scroll'; }""")
+    assert reachable
+    name = page.locator("#sc-table tbody tr[data-town=songjiang] td").nth(1)
+    line = page.evaluate("(e) => parseFloat(getComputedStyle(e).lineHeight) || 20",
+                         name.element_handle())
+    assert page.evaluate("(e) => e.getClientRects().length", name.element_handle()) == 1
+    assert name.evaluate("(e) => e.scrollHeight") < 2 * line + 8
