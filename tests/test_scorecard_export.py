@@ -154,3 +154,12 @@ def test_scorecard_table_rows_are_the_result_rows(bundled_atlas):
     assert str(table["planned_population"].dtype) == "Int64"
     assert all(column in TABLE_HOW for column in table.columns if column != "geometry")
     assert "since_year" not in table.columns  # no --since: no since columns
+
+
+def test_export_refuses_a_since_after_the_as_of_year(tmp_path, capsys):
+    """As `newtown scorecard`: a later compare year than --as-of would export negative changes."""
+    out = tmp_path / "sc.csv"
+    assert newtown(["export", "--format", "csv", "--layers", "scorecard", "--as-of", "2015",
+                    "--since", "2020", "-o", str(out)]) == 2
+    assert "--since 2020 is after --as-of 2015" in capsys.readouterr().err
+    assert not out.exists()

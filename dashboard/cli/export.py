@@ -135,6 +135,11 @@ def select_layers(atlas: Atlas, names: tuple[str, ...], facilities_filter: Any) 
 def analysis_params(args: argparse.Namespace) -> dict[str, AnalysisParams]:
     """The analysis parameters the export options ask for, by analysis kind."""
     placeholders = bool(getattr(args, "include_placeholders", False))
+    since, as_of = getattr(args, "since", None), getattr(args, "as_of", None)
+    if since is not None and as_of is not None and since > as_of:
+        # as `newtown scorecard`: a later compare year would read as a loss
+        raise UsageError(f"--since {since} is after --as-of {as_of}: compare with a year "
+                         f"in or before {as_of}")
     given = getattr(args, "radius_m", None)
     radius = DEFAULT_RADIUS_M if given is None else float(given)
     return {
