@@ -80,23 +80,32 @@ class StoreServer:
                 self._stop.wait(self._poll_s)
 
     def refresh(self) -> bool:
-        """Build and swap in the store's revision if it moved; True if it did."""
+        """Swap in the store's revision if it moved, then warm its first views; True if it did.
+
+        The swap comes first: a change is served as soon as its Atlas and app exist; the
+        first views (cached per MapData, computed on demand by whichever request needs one
+        first) are warmed after it.
+        """
         with self._swap:
-            return self._refresh()
+            swapped = self._refresh()
+            mapdata = self._mapdata
+        if swapped:
+            self._warm(mapdata)
+        return swapped
 
     def sync(self) -> int:
         """Serve the store's latest revision now (a callback committed a change); return it.
 
         Called inside the callback that committed, so the browser's next request (the
         selection it triggers through ``ids.DATA_REVISION``) is served by the new revision.
+        The callback answers without waiting for the first views: a thread warms them.
         """
         with self._swap:
-            # Answer first: the new revision's first views are warmed after the swap, off
-            # the committing request (they are cached per MapData and computed on demand
-            # by whichever request needs one first).
-            if self._refresh(warm=False):
-                threading.Thread(target=self._warm, args=(self._mapdata,),
-                                 name="store-warm", daemon=True).start()
+            swapped = self._refresh()
+            mapdata = self._mapdata
+        if swapped:
+            threading.Thread(target=self._warm, args=(mapdata,), name="store-warm",
+                             daemon=True).start()
         return self.revision
 
     @staticmethod
@@ -106,7 +115,7 @@ class StoreServer:
         except Exception:  # only a cache: the views are computed again on demand
             log.exception("store: could not warm the new revision's first views")
 
-    def _refresh(self, *, warm: bool = True) -> bool:
+    def _refresh(self) -> bool:
         if self._store.revision() == self._current[0]:
             return False
         started = time.perf_counter()
@@ -115,7 +124,7 @@ class StoreServer:
         # The shared first views are cached per MapData: drop the old revision's, or every
         # revision served would stay in memory with them.
         first_view.cache_clear()
-        app = self._make_app(atlas, mapdata=mapdata, warm=warm)
+        app = self._make_app(atlas, mapdata=mapdata, warm=False)
         self._mapdata, self._current = mapdata, (revision, app)
         log.info("serving revision %d (%d facilities), built in %.2f s", revision,
                  len(atlas.facilities), time.perf_counter() - started)

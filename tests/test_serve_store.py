@@ -163,3 +163,19 @@ def test_a_sync_inside_a_callback_answers_before_warming_the_first_views(store, 
     finally:
         release.set()
         server.close()
+
+
+def test_the_watchers_refresh_serves_the_change_before_warming(store, monkeypatch):
+    """A second process's watcher swaps the new revision in first; the warm-up comes after."""
+    import dashboard.storeapp as storeapp
+
+    server = StoreServer(store, create_app, poll_s=3600)
+    seen: list[int] = []
+    monkeypatch.setattr(storeapp, "warm_up", lambda mapdata: seen.append(server.revision))
+    try:
+        store.propose("root", "retire", "JD-008", **WHY)
+        assert server.refresh() is True
+        assert seen == [1]  # already serving revision 1 when the warm-up ran
+        assert server.refresh() is False and seen == [1]
+    finally:
+        server.close()
