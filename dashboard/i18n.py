@@ -281,6 +281,7 @@ STRINGS.update({
     "layer_corridor": LAYER_LABELS["corridors"],
     "layer_g60_line": LAYER_LABELS["corridor_lines"],
     "layer_zone": LAYER_LABELS["zones"],
+    "layer_parks": LAYER_LABELS["parks"],
 })
 
 

@@ -64,6 +64,7 @@ LAYER_LABELS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
         "corridors": ("G60科创走廊（示意）", "G60 corridor (schematic)"),
         "corridor_lines": ("G60沪昆高速（示意）", "G60 expressway (schematic)"),
         "zones": ("南汇未来产业先导区（示意）", "Nanhui future-industry zone (schematic)"),
+        "parks": ("产业园区（多为近似点位）", "Industrial parks (mostly approximate points)"),
         "within": ("绘制区域（筛选范围）", "Drawn area (filter)"),
     }
 )

@@ -470,3 +470,20 @@ def test_the_coverage_card_agrees_with_the_table_for_the_filtered_town(mapdata):
     covered = sum(float(r["covered_km2"]) for r in result["rows"])
     area = sum(float(r["area_km2"]) for r in result["rows"])
     assert f"{covered / area:.1%}" in " ".join(str(c) for c in everything)
+
+
+def test_the_export_tab_offers_the_parks_layer_like_the_cli(mapdata, bundled_atlas):
+    import io
+    import zipfile
+
+    from dashboard.callbacks.export import export_bundle
+    from dashboard.components.export import EXPORT_LAYERS
+
+    assert "parks" in EXPORT_LAYERS
+    _name, data, _ = export_bundle(mapdata, Filter(), fmt="geojson",
+                                   layer_names=["facilities", "parks"], datum="wgs84")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        parks = next(n for n in archive.namelist() if "parks" in n and n.endswith(".geojson"))
+        doc = json.loads(archive.read(parks))
+    assert {f["properties"]["id"] for f in doc["features"]} == set(bundled_atlas.parks["id"])
+    assert len(doc["features"]) == len(bundled_atlas.parks) > 0

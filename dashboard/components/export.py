@@ -12,7 +12,7 @@ from geo.export import Format
 
 #: Layers a user can tick; "facilities" is always the current selection.
 EXPORT_LAYERS = ("facilities", "towns", "districts", "corridors", "corridor_lines", "zones",
-                 "uploaded", "analysis", "scorecard")
+                 "parks", "uploaded", "analysis", "scorecard")
 #: Result layers of the analysis panels (stores in the browser, WGS84 GeoJSON) by export name.
 ANALYSIS_LAYERS = {"clusters": "clusters", "density": "density", "hotspots": "hotspots",
                    "coverage": "coverage", "gaps": "coverage_gaps", "sites": "suggested_sites"}
@@ -35,7 +35,8 @@ def export_panel(lang: str) -> html.Div:
         "facilities": t("layer_facilities", lang) + " (" + t("filters", lang) + ")",
         "towns": t("layer_towns", lang), "districts": t("layer_districts", lang),
         "corridors": t("layer_corridor", lang), "corridor_lines": t("layer_g60_line", lang),
-        "zones": t("layer_zone", lang), "uploaded": t("layer_uploaded", lang),
+        "zones": t("layer_zone", lang), "parks": t("layer_parks", lang),
+        "uploaded": t("layer_uploaded", lang),
         "analysis": t("layer_analysis", lang), "scorecard": t("layer_scorecard", lang),
     }
     return html.Div([
