@@ -14,7 +14,7 @@ from pyproj import Transformer
 
 from dashboard.cli import main as newtown
 from geo.analysis.scorecard import ScorecardParams, grid_points, run_scorecard
-from geo.atlas import distinct_sites, load_atlas
+from geo.atlas import Atlas, distinct_sites, load_atlas
 from geo.boundaries import read_boundaries
 from geo.facilities import COLUMNS
 from geo.query import Filter
@@ -131,8 +131,9 @@ def test_counts_and_breakdowns_known(small):
 def test_since_and_growth_known(small):
     result = run_scorecard(small["atlas"], Filter(), ScorecardParams(since=2020))
     sj = result.row("songjiang")
-    assert sj["since"] == {"year": 2020, "then": 2, "now": 4, "change": 2,
-                           "undated_not_in_then": 1}
+    # like with like: dated in or before 2020 (SJ-A 2015, SJ-D 2019) against all dated
+    # (plus SJ-B 2022); the undated SJ-C is reported apart, not counted as new
+    assert sj["since"] == {"year": 2020, "then": 2, "now": 3, "change": 1, "undated": 1}
     growth = result.growth
     years = growth["years"]
     assert years[0] == 2015 and years[-1] == 2022 and growth["strategy_year"] == 2021
@@ -213,6 +214,62 @@ def test_planned_population_must_have_year_and_source(tmp_path):
 
 
 # -- the bundled data: consistency (the data is being replaced; no fixed counts here) ----------
+
+
+@pytest.fixture(scope="module")
+def dated_mix(tmp_path_factory: pytest.TempPathFactory) -> Atlas:
+    """Qingpu: 3 facilities dated before 2020, 2 dated after, 4 undated."""
+    folder = tmp_path_factory.mktemp("since") / "data"
+    shutil.copytree(bundled_data_dir() / "boundaries", folder / "boundaries")
+    town, _district = _town_and_district("qingpu", "青浦区")
+    spot = town.representative_point()
+    years = ["2015", "2018", "2019", "2021", "2023", "", "", "", ""]
+    rows = [_row(f"QP-{i}", "qingpu", "青浦区", shapely.Point(spot.x + 50 * i, spot.y), year=y)
+            for i, y in enumerate(years)]
+    with (folder / "facilities.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS))
+        writer.writeheader()
+        writer.writerows(rows)
+    return load_atlas(folder)
+
+
+def test_since_compares_dated_with_dated_and_reports_undated_apart(dated_mix):
+    result = run_scorecard(dated_mix, Filter(), ScorecardParams(since=2020))
+    qp = result.row("qingpu")
+    assert qp["total"] == 9
+    assert qp["since"] == {"year": 2020, "then": 3, "now": 5, "change": 2, "undated": 4}
+    assert result.row("nanhui")["since"] == {"year": 2020, "then": 0, "now": 0, "change": 0,
+                                             "undated": 0}
+    # with an as-of year, "now" is that year's dated view; the undated are still apart
+    as_of = run_scorecard(dated_mix, Filter(as_of=2021), ScorecardParams(since=2020))
+    qp = as_of.row("qingpu")
+    assert qp["since"] == {"year": 2020, "then": 3, "now": 4, "change": 1, "undated": 4}
+    assert qp["undated_not_shown"] == 4
+    # the flat table (export layer) carries the same figures
+    table = result.table()
+    row = table.loc[table["key"] == "qingpu"].iloc[0]
+    assert (row["since_then"], row["since_now"], row["since_change"],
+            row["since_undated"]) == (3, 5, 2, 4)
+    how = result.to_json()["how"]["since"]
+    assert "undated" in how["en"] and "never counted as new" in how["en"]
+    assert "无年份" in how["zh"] and "不计为新增" in how["zh"]
+
+
+def test_bundled_since_2020_recomputed_from_the_csv(bundled_atlas):
+    """The change since 2020 per town, counted straight from facilities.csv (every row of
+    the town, placeholders included, as the scorecard's total)."""
+    with (bundled_data_dir() / "facilities.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    result = run_scorecard(bundled_atlas, Filter(), ScorecardParams(since=2020))
+    for key in ("jiading", "qingpu", "songjiang", "fengxian", "nanhui"):
+        mine = [r for r in rows if r["town"] == key]
+        dated = [int(r["year"]) for r in mine if r["year"].strip()]
+        then = sum(y <= 2020 for y in dated)
+        expected = {"year": 2020, "then": then, "now": len(dated),
+                    "change": len(dated) - then, "undated": len(mine) - len(dated)}
+        assert result.row(key)["since"] == expected, key
+        # nothing lost: the dated now and the undated make up the town's total
+        assert expected["now"] + expected["undated"] == result.row(key)["total"]
 
 
 def test_bundled_consistency(bundled_atlas):

@@ -77,9 +77,11 @@ def scorecard_view(result: ScorecardResult, lang: str) -> html.Div:
                                     year=since[0]["since"]["year"], as_of=as_of)))
     elif since:
         year = since[0]["since"]["year"]
+        # dated facilities only (like with like); the undated ones said apart, never as new
         notes.append(html.Div(label("since", lang, year=year) + ": " + ", ".join(
             f"{r['name_zh'] if lang == 'zh' else r['name_en']} "
-            f"{r['since']['change']:+d}" for r in since)))
+            f"{r['since']['change']:+d} ({label('since_undated', lang)} "
+            f"{fmt_count(r['since']['undated'])})" for r in since), id="sc-since-note"))
     # the bordered style of the summary table; wider than the drawer, it scrolls in its holder
     table = html.Table([html.Thead(head), html.Tbody(rows)], className="nt-table summary-table",
                        id="sc-table")

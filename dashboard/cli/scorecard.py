@@ -96,8 +96,8 @@ def format_scorecard(result: ScorecardResult, lang: str) -> list[str]:
         assert isinstance(s, dict)
         name = r["name_zh"] if lang == "zh" else r["name_en"]
         lines.append(f"{label('since', lang, year=s['year'])} · {name}: {s['then']} → "
-                     f"{s['now']} ({s['change']:+d}; {label('undated_then', lang, year=s['year'])}"
-                     f" {s['undated_not_in_then']})")
+                     f"{s['now']} ({s['change']:+d}; {label('since_undated', lang)}"
+                     f" {s['undated']})")
     if result.excluded_placeholders:
         lines.append(label("excluded", lang, ids=", ".join(result.excluded_placeholders)))
     lines.append(f"{label('revision', lang)}: {result.sources['revision']}")

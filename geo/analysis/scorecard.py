@@ -104,11 +104,13 @@ HOW: Final[Mapping[str, Mapping[str, str]]] = {
               "line; not a policy boundary).",
     },
     "since": {
-        "zh": "截至所选年份（按 year 字段）关联各新城的设施数与当前数之差；无年份的设施不计入"
-              "“截至”视图，其数量单独列出。",
-        "en": "Facilities associated with each town as of the chosen year (by the year column) "
-              "against now; undated facilities are not in as-of views and are counted "
-              "separately.",
+        "zh": "同口径比较：关联各新城、年份（year 字段）不晚于对比年份的设施数，与年份不晚于截至"
+              "年份（未设截至年份时为全部有年份者）的设施数之差；无年份的设施不计为新增、也不丢弃，"
+              "其数量单独列为“无年份”。",
+        "en": "Like with like: facilities associated with each town dated (year column) in or "
+              "before the compare year, against those dated in or before the as-of year (or "
+              "all dated ones, without one); undated facilities are never counted as new nor "
+              "dropped: their number is reported separately as undated.",
     },
     "growth": {
         "zh": "每年年末累计的设施数（按 year 字段，含占位点）；无年份的设施单独列出；标出 2021 年"
@@ -136,7 +138,7 @@ _TAIL_COLUMNS: Final[tuple[tuple[str, str | None], ...]] = (
 )
 _SINCE_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("since_year", "year"), ("since_then", "then"), ("since_now", "now"),
-    ("since_change", "change"), ("since_undated_not_in_then", "undated_not_in_then"),
+    ("since_change", "change"), ("since_undated", "undated"),
 )
 #: Every column of the scorecard table and the ``HOW`` key that explains it (the sidecar's
 #: ``table_columns``); the breakdowns are ``level_*``, ``category_*`` and ``layer_*``.
@@ -398,15 +400,15 @@ def _cached(atlas: Atlas, flt: Filter, params: ScorecardParams) -> ScorecardResu
                    ) if len(sites_m) else None
 
     since_counts: dict[str, int] = {}
-    since_undated: dict[str, int] = {}
     if params.since is not None:
-        then = replace(flt, as_of=params.since)
-        then_selected = then.select(facilities)
+        then_selected = replace(flt, as_of=params.since).select(facilities)
         since_counts = {str(k): int(v) for k, v in
                         then_selected["town"].value_counts().items()}
-        then_undated = facilities.loc[then.undated_mask(facilities)]
-        since_undated = {str(k): int(v) for k, v in
-                         then_undated["town"].value_counts().items()}
+    # "now" of the change since a year: the dated facilities only (like with like); the
+    # undated ones of the selection (without ``as_of``) are reported apart, never as new.
+    dated = pd.Series(~np.isnan(_years(selected)), index=selected.index)
+    any_year = replace(flt, as_of=None).select(facilities)
+    undated_towns = any_year.loc[np.isnan(_years(any_year)), "town"]
 
     nested = _nested_in_town(sites)
     rows: list[dict[str, Any]] = []
@@ -456,9 +458,10 @@ def _cached(atlas: Atlas, flt: Filter, params: ScorecardParams) -> ScorecardResu
         }
         if params.since is not None:
             then_total = int(since_counts.get(key, 0))
-            row["since"] = {"year": params.since, "then": then_total, "now": len(town),
-                            "change": len(town) - then_total,
-                            "undated_not_in_then": int(since_undated.get(key, 0))}
+            now_dated = int(dated[town.index].sum())
+            row["since"] = {"year": params.since, "then": then_total, "now": now_dated,
+                            "change": now_dated - then_total,
+                            "undated": int((undated_towns == key).sum())}
         rows.append(row)
 
     def merit(i: int) -> tuple[int, float]:

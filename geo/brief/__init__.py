@@ -246,14 +246,14 @@ def _html(atlas: Atlas, flt: Filter, result: ScorecardResult, doc: dict[str, Any
             since = {"heading": label("since", lang, year=s["year"]),
                      "then_label": label("then", lang, year=s["year"]),
                      # the "now" of an as-of view is its year
-                     "now_label": label("now", lang) if as_of is None
+                     "now_label": label("now_dated", lang) if as_of is None
                      else label("then", lang, year=as_of),
                      # a later compare year than the as-of year would read as a loss
                      "note": label("since_after_as_of", lang, year=s["year"], as_of=as_of)
                      if as_of is not None and s["year"] > as_of else None,
-                     "undated_label": label("undated_then", lang, year=s["year"]),
+                     "undated_label": label("since_undated", lang),
                      "then": fmt_count(s["then"]), "now": fmt_count(s["now"]),
-                     "change": f"{s['change']:+d}", "undated": fmt_count(s["undated_not_in_then"])}
+                     "change": f"{s['change']:+d}", "undated": fmt_count(s["undated"])}
         pages.append({
             "key": key,
             "title": label("title", lang, town=_town_name(key, lang)),

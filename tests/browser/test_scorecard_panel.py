@@ -49,6 +49,12 @@ def test_scorecard_panel_shows_the_same_numbers_as_the_cli(page, server_url, bun
         assert cells[2] == fmt_count(row["inside"])
         assert cells[5] == fmt_count(row["total"])
         assert cells[9] == fmt_share(row["covered_share"])
+    # the change since 2020: dated against dated, the undated said apart
+    note = page.inner_text("#sc-since-note")
+    for row in expected.towns:
+        s = row["since"]
+        assert f"{row['name_en']} {s['change']:+d} (Undated (not in the change) " \
+               f"{fmt_count(s['undated'])})" in note
     assert not page.js_errors
 
 
