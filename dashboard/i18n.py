@@ -149,7 +149,7 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "cov_share": ("覆盖率", "share"),
     "cov_summary": ("{n} 个设施（{sites} 个不同位置），服务半径 {radius} 米；"
                     "面积在 EPSG:4549 中计算",
-                    "{n} facilities ({sites} distinct sites), reach {radius} m; areas in "
+                    "{n} facilities ({sites} distinct locations), reach {radius} m; areas in "
                     "EPSG:4549"),
     "cov_sites": ("选址建议（贪心最大覆盖）", "Suggested sites (greedy maximal coverage)"),
     "cov_site_row": ("第 {rank} 个：{town}，新增覆盖 {gain} km²，之后覆盖率 {after:.1%}",

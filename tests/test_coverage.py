@@ -139,7 +139,7 @@ def test_facility_outside_the_town_covers_a_circular_segment():
 def test_identical_points_are_counted_once():
     fac = points([(5000, 5000)] * 3)
     report = coverage_report(fac, square_town(), radius_m=1000)
-    assert report.facilities == 3 and report.distinct_sites == 1
+    assert report.facilities == 3 and report.distinct_locations == 1
     assert report.towns["covered_m2"].iloc[0] == pytest.approx(math.pi * 1e6, rel=1e-12)
 
 
@@ -559,3 +559,16 @@ def test_cli_site_json(capsys):
     assert doc["picks"][0]["gain_m2"] >= doc["picks"][1]["gain_m2"]
     code, _, err = run_cli(["site", "--k", "1"], capsys)
     assert code == 2 and "--new-radius-m" in err
+
+
+def test_coverage_says_distinct_locations_not_sites(capsys):
+    """Coverage counts distinct points (not the scorecard's distinct sites): its key and words say so."""
+    from dashboard.cli import main
+
+    assert main(["coverage", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert "distinct_sites" not in doc
+    n = doc["distinct_locations"]
+    assert 0 < n <= doc["facilities"]
+    assert main(["coverage", "--lang", "en"]) == 0
+    assert f"({n} distinct locations)" in capsys.readouterr().out

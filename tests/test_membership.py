@@ -222,3 +222,34 @@ def test_info_table_prints_the_distinct_sites_of_its_json(lang, words, capsys):
     assert main(["info", "--town", "jiading", "--lang", lang]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if words in x)
     assert re.search(rf"\b{expected}\b", line)
+
+
+@pytest.mark.parametrize("lang, words", [("en", "distinct entities"), ("zh", "不重复实体")])
+def test_info_prints_distinct_entities_of_its_json(lang, words, capsys):
+    """Entities (placeholders included) and sites (excluded) are two lines, each from --json."""
+    import json
+    import re
+
+    from dashboard.cli import main
+
+    assert main(["info", "--json"]) == 0
+    expected = json.loads(capsys.readouterr().out)["distinct_entities"]
+    assert main(["info", "--lang", lang]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if words in x)
+    assert re.search(rf"\b{expected}\b", line)
+
+
+def test_info_distinct_sites_is_the_scorecard_total(capsys):
+    """`info --json` distinct_sites means what the scorecard's does: the five towns add up to it."""
+    import json
+
+    from dashboard.cli import main
+    from geo.analysis.scorecard import run_scorecard
+    from geo.atlas import load_atlas
+    from geo.query import Filter
+
+    assert main(["info", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    towns = run_scorecard(load_atlas(), Filter()).towns
+    assert doc["distinct_sites"] == sum(r["distinct_sites"] for r in towns)
+    assert doc["distinct_entities"] > doc["distinct_sites"]  # placeholders are entities

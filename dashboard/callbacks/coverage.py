@@ -77,7 +77,7 @@ def run_coverage(
                  for k in layers["coverage_gaps"]["key"]])
     params = {"analysis": "coverage", "radius_m": radius if radius is not None else
               "per category (geo.settings.DEFAULT_RADIUS_M)", "selected": doc["facilities"],
-              "distinct_sites": doc["distinct_sites"], "crs": "EPSG:4549",
+              "distinct_locations": doc["distinct_locations"], "crs": "EPSG:4549",
               "uploaded_facilities": doc["uploaded_facilities"],
               "excluded_placeholders": len(coverage.excluded_placeholders),
               "population_layer": "uploaded" if population is not None else None}
@@ -156,7 +156,7 @@ def results_panel(result: dict[str, Any] | None, lang: str) -> html.Div:
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
     params = result["params"]
     parts: list[Any] = [
-        html.Div(t("cov_summary", lang, n=params["selected"], sites=params["distinct_sites"],
+        html.Div(t("cov_summary", lang, n=params["selected"], sites=params["distinct_locations"],
                    radius=params["radius_m"]), className="nt-note"),
         table,
         dcc.Graph(figure=fig, config={"displayModeBar": False}, id="coverage-chart"),

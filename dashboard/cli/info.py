@@ -20,6 +20,7 @@ from dashboard.cli._common import (
 from geo import catalog
 from geo.atlas import counts_by_town_and_layer, distinct_sites, membership_counts
 from geo.boundaries import town_edges
+from geo.placement import analysable
 
 __all__ = [
     "MEMBERSHIP_NOTE",
@@ -61,7 +62,8 @@ def _info(args: argparse.Namespace) -> int:
             "filter": flt.to_params(),
             "total": len(selected),
             "membership": {k: int(members[k].sum()) for k in catalog.MEMBERSHIPS},
-            "distinct_sites": len(distinct_sites(selected)),
+            "distinct_entities": len(distinct_sites(selected)),
+            "distinct_sites": len(distinct_sites(analysable(selected)[0])),
             "undated_not_selected": undated,
             "counts_note": MEMBERSHIP_NOTE["en"],
             "towns": {
@@ -86,11 +88,14 @@ def _info(args: argparse.Namespace) -> int:
         print(f"filter: {flt.to_query_string()}")
     print(format_table(table, lang=lang))
     print(format_membership(members, lang=lang))
-    sites = len(distinct_sites(selected))
-    print(f"不重复地点：{sites}（{len(selected)} 个设施；嵌套在所选上级设施中的只计一次）"
-           if lang == "zh" else
-           f"distinct sites: {sites} (of {len(selected)} facilities; one nested under a "
-           "selected parent counts once)")
+    entities = len(distinct_sites(selected))
+    sites = len(distinct_sites(analysable(selected)[0]))
+    print(f"不重复实体：{entities}（{len(selected)} 个设施；嵌套在所选上级设施中的只计一次，"
+          "含占位点）" if lang == "zh" else
+          f"distinct entities: {entities} (of {len(selected)} facilities; one nested under a "
+          "selected parent counts once; placeholders included)")
+    print(f"不重复地点：{sites}（不含占位点；嵌套的只计一次）" if lang == "zh" else
+          f"distinct sites: {sites} (placeholders excluded; nested counted once)")
     if undated:
         print(("未注明年份、未计入：" if lang == "zh" else "undated, not selected: ")
               + str(undated))

@@ -112,7 +112,7 @@ class CoverageResult(AnalysisResult):
         doc: dict[str, object] = {
             "facilities": report.facilities,
             "uploaded_facilities": self.uploaded_facilities,
-            "distinct_sites": report.distinct_sites,
+            "distinct_locations": report.distinct_locations,
             "towns": rows,
             "total": total,
             "districts": districts,

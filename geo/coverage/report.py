@@ -208,7 +208,7 @@ class CoverageReport:
     gaps: gpd.GeoDataFrame
     covered: gpd.GeoSeries
     facilities: int
-    distinct_sites: int
+    distinct_locations: int
     parameters: Mapping[str, object]
 
 
@@ -253,6 +253,6 @@ def coverage_report(
         gaps=gaps_from_covered(towns, towns_m, covered),
         covered=gpd.GeoSeries(covered, index=towns_m.index, crs=towns_m.crs),
         facilities=len(facilities_m),
-        distinct_sites=engine.count,
+        distinct_locations=engine.count,
         parameters=MappingProxyType(params),
     )
