@@ -151,6 +151,21 @@ def test_details_panel_shows_provenance_and_keeps_markup_as_text(mapdata, bundle
     assert "Relation to the town" in text
 
 
+@pytest.mark.parametrize("lang, sep", [("en", ", "), ("zh", "、")])
+def test_details_panel_joins_industries_per_language(mapdata, bundled_atlas, lang, sep):
+    from dashboard.components.details import industries_text
+    from geo import catalog
+
+    fac = bundled_atlas.facilities
+    fid = next(i for i in fac.index if len([k for k in fac.at[i, "industries"].split(";") if k]) > 1)
+    keys = [k for k in fac.at[fid, "industries"].split(";") if k]
+    want = sep.join(catalog.INDUSTRIES[k].label(lang) for k in keys)
+    assert industries_text(fac.at[fid, "industries"], lang) == want
+    text = json.dumps(details_panel(mapdata, fid, lang).to_plotly_json(),
+                      default=lambda o: o.to_plotly_json(), ensure_ascii=False)
+    assert json.dumps(want, ensure_ascii=False) in text
+
+
 def test_tooltips_escape_html_from_data(bundled_atlas):
     import geopandas as gpd
 

@@ -29,6 +29,13 @@ def details_popup(lang: str, *, extra: Sequence[Any] = ()) -> html.Div:
         **aria(labelledby="details-title"))
 
 
+def industries_text(industries: str, lang: str) -> str:
+    """A facility's ``;``-separated industry keys as display names: 、 between them in zh, ", " in en."""
+    names = [catalog.INDUSTRIES[k].label(lang) if k in catalog.INDUSTRIES else k
+             for k in industries.split(";") if k]
+    return ("、" if lang == "zh" else ", ").join(names)
+
+
 def details_panel(mapdata: MapData, facility_id: str, lang: str) -> html.Div:
     """All a planner needs to judge one facility, including how sure its position is.
 
@@ -42,7 +49,7 @@ def details_panel(mapdata: MapData, facility_id: str, lang: str) -> html.Div:
     def term(mapping: Any, key: str) -> str:
         return mapping[key].label(lang) if key in mapping else key
 
-    industries = "、".join(term(catalog.INDUSTRIES, k) for k in row["industries"].split(";") if k)
+    industries = industries_text(str(row["industries"] or ""), lang)
     year = "" if row["year"] is None or str(row["year"]) in {"<NA>", "nan"} else str(row["year"])
     if year and row.get("year_event"):
         year += f"（{term(catalog.YEAR_EVENTS, row['year_event'])}）" if lang == "zh" else \
