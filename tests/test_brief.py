@@ -190,3 +190,23 @@ def test_the_change_table_names_the_as_of_year_and_never_runs_backwards(bundled_
                        params=ScorecardParams(since=2020), generated=WHEN).html
     assert ("<th>In 2020</th><th>Now (dated)</th><th>Change</th>"
             "<th>Undated (not in the change)</th>") in html
+
+
+@pytest.mark.parametrize("value, lang, want", [
+    (950000, "zh", "95 万"), (950000, "en", "950,000"), (953400, "zh", "95.34 万"),
+    (1200000, "en", "1,200,000"), (8000, "zh", "8000"), (None, "zh", "—"), (None, "en", "—")])
+def test_fmt_population_per_language(value, lang, want):
+    from geo.brief.text import fmt_population
+
+    assert fmt_population(value, lang) == want
+
+
+@pytest.mark.parametrize("lang, want", [("zh", "95 万"), ("en", "950,000")])
+def test_brief_prints_planned_population_with_thousands(bundled_atlas, lang, want):
+    brief_html = build_brief(bundled_atlas, Filter(), towns="songjiang", lang=lang,
+                             params=ScorecardParams(), generated=WHEN).html
+    row = re.search(rf"<td>{re.escape(label('planned_population', lang))}</td><td>([^<]*)</td>",
+                    brief_html)
+    assert row is not None and row.group(1).strip() == want
+    assert "950000" not in brief_html
+

@@ -30,7 +30,15 @@ from geo.analysis.scorecard import (
     run_scorecard,
 )
 from geo.brief.charts import FONT_FAMILY, coverage_map_svg, growth_chart_svg, town_map_svg
-from geo.brief.text import fmt_count, fmt_km2, fmt_m, fmt_ratio, fmt_share, label
+from geo.brief.text import (
+    fmt_count,
+    fmt_km2,
+    fmt_m,
+    fmt_population,
+    fmt_ratio,
+    fmt_share,
+    label,
+)
 
 if TYPE_CHECKING:
     from geo.atlas import Atlas
@@ -100,7 +108,7 @@ def _figures(row: dict[str, Any], lang: str) -> list[tuple[str, str]]:
         (label("distinct_sites", lang), fmt_count(row["distinct_sites"])),
         (label("area_km2", lang), fmt_km2(row["area_km2"])),
         (label("density", lang), fmt_ratio(row["density_inside_per_10km2"])),
-        (label("planned_population", lang), fmt_count(row["planned_population"])),
+        (label("planned_population", lang), fmt_population(row["planned_population"], lang)),
         *([(label("planned_population_year", lang), str(row["planned_population_year"]))]
           if row["planned_population_year"] is not None else []),
         (label("per_100k", lang), fmt_ratio(row["per_100k_planned"])),

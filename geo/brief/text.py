@@ -116,6 +116,22 @@ def fmt_count(value: object) -> str:
     return "—" if _missing(value) else str(int(value))  # type: ignore[call-overload]
 
 
+def fmt_population(value: object, lang: str) -> str:
+    """A population as official texts write it: ``95 万`` in zh, ``950,000`` in en (``—`` when missing).
+
+    The zh form divides by 10,000 exactly (``95.34 万``); below 10,000 it is the plain number.
+    """
+    if _missing(value):
+        return "—"
+    n = int(value)  # type: ignore[call-overload]
+    if lang != "zh":
+        return f"{n:,}"
+    if abs(n) < 10_000:
+        return str(n)
+    wan = f"{n / 10_000:.4f}".rstrip("0").rstrip(".")
+    return f"{wan} 万"
+
+
 def fmt_share(value: object) -> str:
     """A share 0..1 as a percentage with one decimal: ``41.7%``."""
     return "—" if _missing(value) else f"{float(value) * 100:.1f}%"  # type: ignore[arg-type]
