@@ -145,7 +145,7 @@ def test_cli_json_and_pdf_carry_the_same_numbers(tmp_path, capsys):
         assert value_after(text, name) == value, name
     assert value_after(text, label("undated_not_shown", "zh")) == fmt_count(
         jiading["undated_not_shown"])
-    assert "asof=2023" in text
+    assert "截至 2023 年" in text and "asof=" not in text
 
 
 def test_cli_brief_bad_input(tmp_path, capsys):
@@ -210,3 +210,16 @@ def test_brief_prints_planned_population_with_thousands(bundled_atlas, lang, wan
     assert row is not None and row.group(1).strip() == want
     assert "950000" not in brief_html
 
+
+@pytest.mark.parametrize("lang, want", [
+    ("zh", "截至 1900 年; 产业: 未来空间"), ("en", "as of 1900; industry: Future space")])
+def test_brief_filter_line_in_the_brief_language(lang, want):
+    from geo.brief import filter_text
+
+    flt = Filter.from_params({"asof": "1900", "industry": "future_space"})
+    assert filter_text(flt, lang) == want
+    both = Filter.from_params({"town": "songjiang,jiading", "membership": "inside"})
+    text = filter_text(both, lang)
+    assert ("嘉定新城" in text and "松江新城" in text) if lang == "zh" else "Songjiang New Town" in text
+    assert "town=" not in text and "membership=" not in text
+    assert filter_text(Filter(), lang) == label("no_filter", lang)

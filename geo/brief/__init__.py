@@ -69,13 +69,30 @@ def _data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
-def _filter_text(flt: Filter, lang: str) -> str:
-    params = flt.to_params()
-    if not params:
-        return label("no_filter", lang)
-    if "within" in params:
-        params["within"] = "(area)" if lang == "en" else "（绘制区域）"
-    return "; ".join(f"{k}={v}" for k, v in params.items())
+#: The vocabulary behind each list field of a Filter, for display names.
+_FILTER_VOCABULARIES: dict[str, Any] = {
+    "towns": catalog.TOWNS, "memberships": catalog.MEMBERSHIPS,
+    "industries": catalog.INDUSTRIES, "categories": catalog.CATEGORIES,
+    "levels": catalog.LEVELS, "statuses": catalog.STATUSES,
+}
+
+
+def filter_text(flt: Filter, lang: str) -> str:
+    """The filter in the brief's language with display names: ``as of 1900; industry: Future space``."""
+    parts: list[str] = []
+    if flt.as_of is not None:
+        parts.append(label("filter_asof", lang, year=flt.as_of))
+    sep = "、" if lang == "zh" else ", "
+    for name, vocab in _FILTER_VOCABULARIES.items():
+        keys = getattr(flt, name)
+        if keys:
+            names = sep.join(vocab[k].label(lang) if k in vocab else str(k) for k in keys)
+            parts.append(f"{label('filter_' + name, lang)}: {names}")
+    if flt.text:
+        parts.append(f"{label('filter_text', lang)}: {flt.text}")
+    if flt.within is not None:
+        parts.append(label("filter_within", lang))
+    return "; ".join(parts) if parts else label("no_filter", lang)
 
 
 def _params_text(params: ScorecardParams, lang: str) -> str:
@@ -316,7 +333,7 @@ def _html(atlas: Atlas, flt: Filter, result: ScorecardResult, doc: dict[str, Any
                                        "layers", "hull_km2", "caveats", "how", "sources",
                                        "comparison")},
         generated=generated.strftime("%Y-%m-%d %H:%M UTC"), revision=revision,
-        filter_text=_filter_text(flt, lang), params_text=_params_text(params, lang),
+        filter_text=filter_text(flt, lang), params_text=_params_text(params, lang),
         empty=empty, towns=pages, growth_svg_for=growth_svgs, comparison=comparison,
         growth_svg_all=growth_all, caveats=caveats, how=how, sources=sources)
 
