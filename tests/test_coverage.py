@@ -562,7 +562,7 @@ def test_cli_site_json(capsys):
 
 
 def test_coverage_says_distinct_locations_not_sites(capsys):
-    """Coverage counts distinct points (not the scorecard's distinct sites): its key and words say so."""
+    """Coverage counts distinct points, not the scorecard's distinct sites: key and words say so."""
     from dashboard.cli import main
 
     assert main(["coverage", "--json"]) == 0

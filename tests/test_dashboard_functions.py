@@ -157,7 +157,8 @@ def test_details_panel_joins_industries_per_language(mapdata, bundled_atlas, lan
     from geo import catalog
 
     fac = bundled_atlas.facilities
-    fid = next(i for i in fac.index if len([k for k in fac.at[i, "industries"].split(";") if k]) > 1)
+    fid = next(i for i in fac.index
+               if len([k for k in fac.at[i, "industries"].split(";") if k]) > 1)
     keys = [k for k in fac.at[fid, "industries"].split(";") if k]
     want = sep.join(catalog.INDUSTRIES[k].label(lang) for k in keys)
     assert industries_text(fac.at[fid, "industries"], lang) == want

@@ -192,7 +192,8 @@ def format_coverage(doc: Mapping[str, Any], *, lang: str = "zh") -> str:
     lines.append(
         (f"覆盖分析: {doc['facilities']} 个设施 ({doc['distinct_locations']} 个不同位置), 服务半径 "
          f"{reach}; 面积按 EPSG:4549 计算") if zh else
-        (f"coverage by {doc['facilities']} facilities ({doc['distinct_locations']} distinct locations), "
+        (f"coverage by {doc['facilities']} facilities "
+         f"({doc['distinct_locations']} distinct locations), "
          f"reach {reach}; areas in EPSG:4549"))
     has_pop = "population" in doc["total"]
     head = (["新城 / New town", "面积 km²", "覆盖 km²", "覆盖率"] if zh else

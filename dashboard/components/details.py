@@ -30,7 +30,7 @@ def details_popup(lang: str, *, extra: Sequence[Any] = ()) -> html.Div:
 
 
 def industries_text(industries: str, lang: str) -> str:
-    """A facility's ``;``-separated industry keys as display names: 、 between them in zh, ", " in en."""
+    """A facility's ``;``-separated industry keys as display names (zh joins with 、, en ", ")."""
     names = [catalog.INDUSTRIES[k].label(lang) if k in catalog.INDUSTRIES else k
              for k in industries.split(";") if k]
     return ("、" if lang == "zh" else ", ").join(names)

@@ -78,7 +78,7 @@ _FILTER_VOCABULARIES: dict[str, Any] = {
 
 
 def filter_text(flt: Filter, lang: str) -> str:
-    """The filter in the brief's language with display names: ``as of 1900; industry: Future space``."""
+    """The filter in the brief's language with display names (``as of 1900; industry: ...``)."""
     parts: list[str] = []
     if flt.as_of is not None:
         parts.append(label("filter_asof", lang, year=flt.as_of))

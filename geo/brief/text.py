@@ -126,7 +126,7 @@ def fmt_count(value: object) -> str:
 
 
 def fmt_population(value: object, lang: str) -> str:
-    """A population as official texts write it: ``95 万`` in zh, ``950,000`` in en (``—`` when missing).
+    """A population as official texts write it: ``95 万`` in zh, ``950,000`` in en (or ``—``).
 
     The zh form divides by 10,000 exactly (``95.34 万``); below 10,000 it is the plain number.
     """
