@@ -16,7 +16,7 @@ from dashboard.callbacks.export import export_bundle
 from dashboard.cli import main as newtown
 from dashboard.mapdata import MapData
 from geo.analysis.scorecard import HOW, TABLE_HOW, ScorecardParams, run_scorecard
-from geo.brief.text import fmt_count, fmt_ratio, label
+from geo.brief.text import fmt_population, fmt_ratio, label
 from geo.query import Filter
 from tests.test_brief import expected_figures, pdftotext, value_after
 
@@ -107,7 +107,10 @@ def test_pdf_prints_the_same_numbers_as_the_export(outputs):
     for name, value in expected_figures(songjiang, "zh").items():
         assert value_after(text, name) == value, name
     # planned population (cited) and the per-100,000 figure: PDF, JSON and table agree
-    assert value_after(text, label("planned_population", "zh")) == fmt_count(950000)
+    name = label("planned_population", "zh")
+    line = next(x.strip() for x in text.splitlines()
+                if x.strip().startswith(name) and x.strip()[len(name):].strip())
+    assert line.endswith(" 95 万") and fmt_population(950000, "zh") == "95 万"
     assert songjiang["planned_population"] == 950000
     assert songjiang["planned_population_year"] == 2025
     assert value_after(text, label("planned_population_year", "zh")) == "2025"
