@@ -298,29 +298,16 @@ def park_reach_m(
     Series
         Metres, on the parks' index.
     """
-    reach = pd.Series(np.nan, index=parks.index, dtype=float)
-    placement = parks["placement"].astype(str).to_numpy()
-    chosen = np.isin(placement, catalog.PLACEHOLDER_PLACEMENTS)
-    if not chosen.any():
-        return reach
-    towns_m = to_metric(towns)
-    districts_m = to_metric(districts)
-    town_area = dict(zip(towns_m["key"], towns_m.geometry, strict=True))
-    district_area = dict(zip(districts_m["name_zh"], districts_m.geometry, strict=True))
-    points = to_metric(parks.loc[chosen])
-    districts_of = (points["district"] if "district" in points.columns
-                    else pd.Series("", index=points.index))
-    for idx, kind, town, district, point in zip(
-        points.index, points["placement"], points["town"], districts_of, points.geometry,
-        strict=True,
-    ):
-        if point is None or point.geom_type != "Point":
-            continue
-        area = (town_area.get(catalog.TOWN_NAMES.lookup(str(town)) or str(town))
-                if kind == "town_placeholder" else district_area.get(str(district)))
-        if area is not None:
-            reach[idx] = area_reach_m(point, area)
-    return reach
+    # The parks layer names its town by any spelling and may lack ``district`` or hold
+    # polygons: normalise it and let the facilities' rule measure (polygons are not
+    # placeholders, so they get NaN).
+    is_point = np.asarray(parks.geometry.geom_type == "Point", dtype=bool)
+    frame = parks.assign(
+        town=[catalog.TOWN_NAMES.lookup(str(t)) or str(t) for t in parks["town"]],
+        district=(parks["district"].astype(str) if "district" in parks.columns else ""),
+        placement=np.where(is_point, parks["placement"].astype(str), "area"),
+    )
+    return placeholder_reach_m(frame, towns, districts)
 
 
 def check_park_precision(
