@@ -73,6 +73,8 @@ def _serve_store(args: argparse.Namespace) -> int:
     if args.debug:
         raise UsageError("--debug serves a fixed Atlas; use it with --data")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    # Alembic says how it runs a migration check at every open ("Context impl ..."): not news.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     store = open_store(args.store)
     server = StoreServer(store, create_app, private=args.private)
     url = f"http://{args.host}:{args.port}/"
