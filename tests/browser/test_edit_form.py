@@ -88,10 +88,14 @@ def choose(page: Any, name: str, label: str) -> None:
 
     The option list is redrawn as the search text filters it; on a loaded machine an option
     found a moment before can be detached by the time it is clicked, so the pick is tried
-    again from a closed dropdown (at most three times).
+    again from a closed dropdown after a pause (at most five times; a fresh-clone run once
+    failed three in a row).
     """
-    for attempt in range(3):
+    for attempt in range(5):
         try:
+            if attempt:  # start again from a closed dropdown and a settled page
+                page.keyboard.press("Escape")
+                page.wait_for_timeout(1000)
             page.click(field(name))
             page.keyboard.type(label.split(" (")[0])
             page.get_by_role("option", name=label, exact=True).click(timeout=10_000)
@@ -100,9 +104,9 @@ def choose(page: Any, name: str, label: str) -> None:
                 "([s, t]) => document.querySelector(s)?.textContent.includes(t)",
                 arg=[field(name), label], timeout=10_000)
             return
-        except PlaywrightTimeout:  # retried; the third failure is raised
+        except PlaywrightTimeout:  # retried; the fifth failure is raised
             page.keyboard.press("Escape")
-            if attempt == 2:
+            if attempt == 4:
                 raise
 
 
