@@ -32,6 +32,35 @@ DEFAULT_RADIUS_M: Final = MappingProxyType(
     }
 )
 
+# -- analysis defaults: the one value every face (CLI, dashboard control, export, brief) uses --
+
+#: One service radius (metres) where a face asks for a single radius and none is given: the
+#: dashboard Coverage tab's fixed-radius field, the reach of suggested new sites. Without it,
+#: coverage and the scorecard use each category's radius (:data:`DEFAULT_RADIUS_M`), and the
+#: dashboard opens in that mode too, as ``newtown coverage`` runs without ``--radius-m``.
+FIXED_RADIUS_M: Final = 3000.0
+
+#: DBSCAN neighbourhood radius (metres). 3,000 m is the median coordinate precision of the
+#: bundled located facilities (77 sites and areas: quartiles 1,500 / 3,000 / 4,000 m; most
+#: stand for a park or street area, not a building). At a finer radius DBSCAN groups rows by
+#: how they were placed (several facilities on one park point) more than by where they are,
+#: and ``run_clusters`` says so in a note.
+CLUSTER_EPS_M: Final = 3000.0
+#: DBSCAN core size: facilities within ``CLUSTER_EPS_M``, the facility itself included.
+#: Three is the smallest group that can span an area (two points make only a line).
+CLUSTER_MIN_SAMPLES: Final = 3
+#: HDBSCAN smallest cluster.
+CLUSTER_MIN_CLUSTER_SIZE: Final = 5
+#: Kernel density bandwidth (metres): half the cluster radius, so bands show where within a
+#: cluster facilities are densest.
+DENSITY_BANDWIDTH_M: Final = 1500.0
+#: Gi* hotspot cells: H3 resolution 8 (hexagons of about 0.74 km², edge ~460 m).
+HOTSPOT_CELL: Final = "h3:8"
+#: Gi* permutations: 999 gives p-values down to 0.001.
+HOTSPOT_PERMUTATIONS: Final = 999
+#: Gi* permutation seed (the same cells and data give the same p-values).
+HOTSPOT_SEED: Final = 0
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
