@@ -119,6 +119,7 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "cl_bandwidth": ("带宽（米）", "bandwidth (m)"),
     "cl_cell": ("网格", "cells"),
     "cl_size": ("设施数", "size"),
+    "cl_points": ("点位", "points"),
     "cl_zoom": ("定位并筛选到该集聚区", "Zoom and filter to this cluster"),
     "cl_summary": ("{n} 个设施中识别出 {k} 个集聚区，{noise} 个为噪声点"
                    "（{params}；EPSG:4549 米制）",

@@ -268,8 +268,10 @@ def cluster_hulls(
     in catalog order), ``towns_touched`` (only with ``towns_m``, EPSG:4549 with a ``key``
     column: the town polygons the shape intersects; the two differ where facilities sit
     outside their town's approximate boundary), ``area_m2`` (area of
-    the hull itself in the points' metric CRS: 0 for the buffered shapes, whose drawn area says
-    nothing about the cluster). Index: the cluster label. CRS: the points' CRS.
+    the hull itself in the points' metric CRS, measured only when the members stand on at
+    least three distinct points that are not on one line; NaN for the buffered shapes, whose
+    drawn area says nothing about the cluster: never 0, which would read as a measured
+    figure). Index: the cluster label. CRS: the points' CRS.
     """
     if hull not in ("convex", "concave"):
         raise InputError(f"hull must be 'convex' or 'concave', got {hull!r}")
@@ -296,9 +298,9 @@ def cluster_hulls(
         base = shapely.multipoints(spots)
         shape = base.convex_hull if hull == "convex" else shapely.concave_hull(base, ratio=ratio)
         if len(spots) == 1:
-            kind, geom, area = "point_buffer", shapely.Point(spots[0]).buffer(buffer_m), 0.0
+            kind, geom, area = "point_buffer", shapely.Point(spots[0]).buffer(buffer_m), math.nan
         elif shape.geom_type != "Polygon" or shape.area == 0:
-            kind, geom, area = "line_buffer", shape.buffer(buffer_m), 0.0
+            kind, geom, area = "line_buffer", shape.buffer(buffer_m), math.nan
         else:
             kind, geom, area = hull, shape, float(shape.area)
         layers = _ordered_layers(_layer_counts(layer_text[members]) if layer_text is not None

@@ -27,13 +27,24 @@ from geo.analysis import (
     run_hotspots,
 )
 from geo.analysis import run_clusters as analysis_clusters
+from geo.analysis.clusters import area_text
 from geo.clustering import HOTSPOT_CLASSES
 from geo.crs import Datum, to_metric
 from geo.query import Filter, encode_area
-from geo.settings import GEOGRAPHIC_CRS
+from geo.settings import (
+    CLUSTER_EPS_M,
+    CLUSTER_MIN_CLUSTER_SIZE,
+    CLUSTER_MIN_SAMPLES,
+    DENSITY_BANDWIDTH_M,
+    GEOGRAPHIC_CRS,
+    HOTSPOT_CELL,
+    HOTSPOT_PERMUTATIONS,
+    HOTSPOT_SEED,
+)
 from geo.style import CLUSTER_COLOURS, DENSITY_COLOURS, HOTSPOT_COLOURS
 
-MAX_PERMUTATIONS = 999
+#: The panel runs Gi* with the one default (no control for it).
+MAX_PERMUTATIONS = HOTSPOT_PERMUTATIONS
 
 
 def run_clusters(
@@ -80,7 +91,9 @@ def run_clusters(
         towns = [catalog.TOWNS[k].label(lang) for k in str(row["towns"]).split(";")
                  if k in catalog.TOWNS]
         rows.append({"cluster": int(number), "size": int(row["size"]),
-                     "area_km2": round(float(row["area_m2"]) / 1e6, 2),
+                     "locations": int(row["locations"]),
+                     "area": area_text(row["area_m2"], row["shape"], int(row["locations"]),
+                                       lang),
                      "towns": sep.join(towns), "layers": sep.join(layers),
                      "members": ";".join(members.get(int(number), [])),
                      })
@@ -94,7 +107,8 @@ def run_clusters(
         "excluded_placeholders": len(clusters.excluded_placeholders),
         "rows": rows,
         "results": {"clusters": doc},
-        "clusters": geojson_from_frame(shapes[["cluster", "size", "area_m2", "dominant_layers",
+        "clusters": geojson_from_frame(shapes[["cluster", "size", "locations", "shape",
+                                               "area_m2", "area_note", "dominant_layers",
                                                "towns", "members", "colour", "tooltip",
                                                "geometry"]]),
     }
@@ -118,7 +132,7 @@ def run_clusters(
         params["bandwidth_m"] = bandwidth_m
     if "hotspots" in extras and len(clusters.points_m) >= 2:
         spots = run_hotspots(atlas, flt, HotspotParams(
-            cell=cell, permutations=MAX_PERMUTATIONS, seed=0,
+            cell=cell, permutations=MAX_PERMUTATIONS, seed=HOTSPOT_SEED,
             include_placeholders=include_placeholders), uploaded=uploaded)
         result["results"]["hotspots"] = spots.to_json()
         cells = spots.layers()["hotspots"]
@@ -133,7 +147,7 @@ def run_clusters(
                                         significant["gi_z"], strict=True)])
         result["hotspots"] = geojson_from_frame(shown.reset_index(drop=True)[
             ["count", "gi_z", "q", "hotspot", "colour", "tooltip", "geometry"]])
-        params.update({"cell": cell, "permutations": MAX_PERMUTATIONS, "seed": 0,
+        params.update({"cell": cell, "permutations": MAX_PERMUTATIONS, "seed": HOTSPOT_SEED,
                        "correction": "fdr"})
     return result
 
@@ -148,7 +162,8 @@ def results_panel(result: dict[str, Any] | None, lang: str) -> html.Div:
     if not result:
         return html.Div()
     params = ", ".join(f"{k}={v}" for k, v in result["params"].items())
-    head = html.Tr([html.Th("#"), html.Th(t("cl_size", lang)), html.Th("km²"),
+    head = html.Tr([html.Th("#"), html.Th(t("cl_size", lang)), html.Th(t("cl_points", lang)),
+                    html.Th("km²"),
                     html.Th(t("town", lang)), html.Th(t("industry", lang))])
     body = [html.Tr([
         html.Td(html.Button(
@@ -157,7 +172,8 @@ def results_panel(result: dict[str, Any] | None, lang: str) -> html.Div:
              str(r["cluster"])],
             id={"type": ids.CLUSTER_ROW, "index": r["cluster"]}, className="zoom-btn",
             title=t("cl_zoom", lang))),
-        html.Td(r["size"]), html.Td(r["area_km2"]), html.Td(r["towns"]), html.Td(r["layers"]),
+        html.Td(r["size"]), html.Td(r["locations"]), html.Td(r["area"]), html.Td(r["towns"]),
+        html.Td(r["layers"]),
     ]) for r in result["rows"]]
     parts: list[Any] = [
         html.Div(t("cl_summary", lang, n=result["count"], k=len(result["rows"]),
@@ -197,9 +213,12 @@ def register(app: Dash, mapdata: MapData) -> None:
             upload: dict[str, Any] | None, lang: str | None) -> dict[str, Any]:
         flt = filter_from_controls(controls)
         return run_clusters(mapdata, flt, method=method or "dbscan",
-                            eps_m=float(eps_m or 3000), min_samples=int(min_samples or 3),
-                            min_cluster_size=int(min_cluster or 5), extras=extras or [],
-                            bandwidth_m=float(bandwidth_m or 2000), cell=cell or "h3:8",
+                            eps_m=float(eps_m or CLUSTER_EPS_M),
+                            min_samples=int(min_samples or CLUSTER_MIN_SAMPLES),
+                            min_cluster_size=int(min_cluster or CLUSTER_MIN_CLUSTER_SIZE),
+                            extras=extras or [],
+                            bandwidth_m=float(bandwidth_m or DENSITY_BANDWIDTH_M),
+                            cell=cell or HOTSPOT_CELL,
                             lang=lang or "zh", uploaded=uploaded_facilities(upload))
 
     @app.callback(

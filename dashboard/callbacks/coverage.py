@@ -17,7 +17,7 @@ from dash import Dash, Input, Output, State, dcc, html
 
 from dashboard import ids
 from dashboard.callbacks.upload import uploaded_facilities
-from dashboard.components.coverage import MAX_SITES
+from dashboard.components.coverage import DEFAULT_MODE, MAX_SITES
 from dashboard.i18n import t
 from dashboard.mapdata import MapData, geojson_from_frame, in_display_datum
 from dashboard.state import FilterControls, datum_for, filter_from_controls, filter_states
@@ -27,7 +27,7 @@ from geo.analysis import run_coverage as analysis_coverage
 from geo.coverage import POPULATION_COLUMNS
 from geo.crs import Datum
 from geo.query import Filter
-from geo.settings import GEOGRAPHIC_CRS
+from geo.settings import FIXED_RADIUS_M, GEOGRAPHIC_CRS
 
 
 def run_coverage(
@@ -198,7 +198,7 @@ def register(app: Dash, mapdata: MapData) -> None:
         prevent_initial_call=True,
     )
     def use_preset(value: float | None) -> float:
-        return value if value else 3000
+        return value if value else FIXED_RADIUS_M
 
     @app.callback(
         output=Output(ids.COV_STORE, "data"),
@@ -217,10 +217,10 @@ def register(app: Dash, mapdata: MapData) -> None:
         flt = filter_from_controls(controls)
         mine = uploaded_facilities(upload) if use_upload else None
         population = uploaded_population(upload) if use_upload else None
-        return run_coverage(mapdata, flt, radius_mode=mode or "fixed",
-                            radius_m=float(radius_m or 3000),
+        return run_coverage(mapdata, flt, radius_mode=mode or DEFAULT_MODE,
+                            radius_m=float(radius_m or FIXED_RADIUS_M),
                             k=max(0, min(int(k or 0), MAX_SITES)),
-                            new_radius_m=float(new_radius_m or 3000), lang=lang or "zh",
+                            new_radius_m=float(new_radius_m or FIXED_RADIUS_M), lang=lang or "zh",
                             uploaded=mine, population=population)
 
     @app.callback(

@@ -27,6 +27,7 @@ from geo.analysis.clusters import (
     DEFAULT_MIN_SAMPLES,
     ClusterParams,
     ClusterResult,
+    area_text,
     run_clusters,
 )
 from geo.analysis.hotspots import HotspotParams, HotspotResult, run_hotspots
@@ -35,6 +36,7 @@ from geo.clustering import (
     parse_cell,
 )
 from geo.export import export
+from geo.settings import HOTSPOT_CELL, HOTSPOT_PERMUTATIONS, HOTSPOT_SEED
 
 
 def add_cluster_commands(sub: Any) -> None:
@@ -45,8 +47,9 @@ def add_cluster_commands(sub: Any) -> None:
         description=(
             "Cluster the selected facilities in EPSG:4549 metres with DBSCAN (radius --eps-m, "
             "--min-samples facilities within it, the facility itself included) or HDBSCAN "
-            "(--min-cluster-size). Prints one row per cluster (size, area of its hull, towns, "
-            "dominant industry layers), the noise, and Clark-Evans dispersion per town."
+            "(--min-cluster-size). Prints one row per cluster (size, distinct points, area of "
+            "its hull, or '—' with the reason when the members stand on one point or one line, "
+            "towns, dominant industry layers), the noise, and Clark-Evans dispersion per town."
         ),
     )
     _add_shared_options(p)
@@ -75,11 +78,12 @@ def add_cluster_commands(sub: Any) -> None:
         ),
     )
     _add_shared_options(p)
-    p.add_argument("--cell", default="h3:8", metavar="SPEC",
+    p.add_argument("--cell", default=HOTSPOT_CELL, metavar="SPEC",
                    help="h3:RES (hexagons, e.g. h3:8 ≈ 0.7 km²) or grid:METRES (squares, "
-                        "e.g. grid:1000); default h3:8")
-    p.add_argument("--permutations", type=int, default=999, metavar="N")
-    p.add_argument("--seed", type=int, default=0)
+                        f"e.g. grid:1000); default {HOTSPOT_CELL}")
+    p.add_argument("--permutations", type=int, default=HOTSPOT_PERMUTATIONS, metavar="N",
+                   help=f"default {HOTSPOT_PERMUTATIONS}")
+    p.add_argument("--seed", type=int, default=HOTSPOT_SEED, help=f"default {HOTSPOT_SEED}")
     p.add_argument("--correction", choices=("fdr", "none"), default="fdr",
                    help="multiple-testing correction of the p-values (default fdr)")
     p.add_argument("--inference", choices=("permutation", "normal"), default="permutation",
@@ -155,18 +159,19 @@ def format_clusters(result: ClusterResult, *, lang: str) -> str:
         f"{_describe(params, lang)}: {len(points)} facilities, {len(hulls)} clusters, "
         f"{len(noise)} noise (EPSG:4549 metres)")
     if len(hulls):
-        header = (["#", "设施", "面积 km²", "形状", "新城", "主导产业"] if zh else
-                  ["#", "size", "area km²", "shape", "towns", "dominant industries"])
+        header = (["#", "设施", "点位", "面积 km²", "形状", "新城", "主导产业"] if zh else
+                  ["#", "size", "points", "area km²", "shape", "towns", "dominant industries"])
         shape_names = {"convex": ("凸包", "convex"), "concave": ("凹包", "concave"),
                        "line_buffer": ("线缓冲", "line buffer"),
                        "point_buffer": ("点缓冲", "point buffer")}
-        rows = [[str(cid), str(row["size"]), f"{row['area_m2'] / 1e6:.2f}",
+        rows = [[str(cid), str(row["size"]), str(row["locations"]),
+                 area_text(row["area_m2"], row["shape"], int(row["locations"]), lang),
                  shape_names[row["shape"]][0 if zh else 1],
                  ("、" if zh else ", ").join(_names(row["towns"], catalog.TOWNS, lang)),
                  ("、" if zh else ", ").join(_names(row["dominant_layers"], catalog.INDUSTRIES,
                                                    lang))]
                 for cid, row in hulls.iterrows()]
-        lines.extend(spaced_table(header, rows, right={0, 1, 2}))
+        lines.extend(spaced_table(header, rows, right={0, 1, 2, 3}))
     if len(noise):
         shown = ", ".join(str(i) for i in noise[:12]) + (" ..." if len(noise) > 12 else "")
         lines.append(f"{'噪声' if zh else 'noise'}: {shown}")

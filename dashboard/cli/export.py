@@ -23,6 +23,7 @@ from geo.analysis.scorecard import ScorecardParams
 from geo.atlas import Atlas
 from geo.crs import DATUMS
 from geo.export import ALL_FORMATS, MAP_FORMATS, export
+from geo.settings import CLUSTER_EPS_M, CLUSTER_MIN_SAMPLES, FIXED_RADIUS_M
 
 #: Layers the command can write, in the order they are written.
 LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors", "corridor_lines",
@@ -33,8 +34,6 @@ LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors", "cor
 ANALYSIS_LAYERS: tuple[str, ...] = tuple(
     name for name in LAYERS if name in ANALYSIS_LAYER_KINDS)
 DEFAULT_LAYERS: tuple[str, ...] = ("facilities", "towns")
-#: Coverage and siting reach in metres when --radius-m is not given.
-DEFAULT_RADIUS_M = 3000.0
 #: The maps show what the dashboard shows.
 MAP_DEFAULT_LAYERS: tuple[str, ...] = ("facilities", "towns", "districts", "corridors",
                                        "corridor_lines", "zones")
@@ -83,18 +82,20 @@ def add_export_command(sub: Any) -> argparse.ArgumentParser:
     analysis = p.add_argument_group("analysis layers (coverage, coverage_gaps, "
                                     "suggested_sites, clusters, scorecard)")
     analysis.add_argument("--radius-m", type=float, default=None, metavar="M",
-                          help="coverage reach in metres (default 3000; the scorecard's "
-                               "covered share: each category's default radius, as "
-                               "`newtown scorecard`)")
+                          help="coverage reach in metres (default: each category's "
+                               "radius, as `newtown coverage` and `newtown scorecard`); "
+                               f"suggested_sites: the new sites' reach (default "
+                               f"{FIXED_RADIUS_M:g})")
     analysis.add_argument("--since", type=int, default=None, metavar="YEAR",
                           help="scorecard: the change since this year (as `newtown "
                                "scorecard --since`)")
     analysis.add_argument("--k", type=int, default=3, metavar="K",
                           help="suggested_sites: how many new sites (default 3)")
-    analysis.add_argument("--eps-m", type=float, default=3000.0, metavar="M",
-                          help="clusters: DBSCAN eps in metres (default 3000)")
-    analysis.add_argument("--min-samples", type=int, default=3, metavar="N",
-                          help="clusters: DBSCAN min_samples (default 3)")
+    analysis.add_argument("--eps-m", type=float, default=CLUSTER_EPS_M, metavar="M",
+                          help=f"clusters: DBSCAN eps in metres (default {CLUSTER_EPS_M:g}, "
+                               "as `newtown clusters`)")
+    analysis.add_argument("--min-samples", type=int, default=CLUSTER_MIN_SAMPLES, metavar="N",
+                          help=f"clusters: DBSCAN min_samples (default {CLUSTER_MIN_SAMPLES})")
     add_placeholder_option(p)
     p.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
                    help="file to write, exactly as named; without an extension, the format's "
@@ -141,12 +142,14 @@ def analysis_params(args: argparse.Namespace) -> dict[str, AnalysisParams]:
         raise UsageError(f"--since {since} is after --as-of {as_of}: compare with a year "
                          f"in or before {as_of}")
     given = getattr(args, "radius_m", None)
-    radius = DEFAULT_RADIUS_M if given is None else float(given)
+    radius = None if given is None else float(given)  # None: each category's radius
     return {
         "coverage": CoverageParams(radius_m=radius, include_placeholders=placeholders),
-        "siting": SitingParams(k=args.k, new_radius_m=radius, radius_m=radius,
+        "siting": SitingParams(k=args.k, new_radius_m=FIXED_RADIUS_M if radius is None
+                               else radius, radius_m=radius,
                                include_placeholders=placeholders,
-                               new_radius_from="--radius-m"),
+                               new_radius_from="--radius-m" if radius is not None
+                               else "geo.settings.FIXED_RADIUS_M"),
         # The same parameters as `newtown scorecard` for the same options: one computation.
         "scorecard": ScorecardParams(radius_m=given, since=getattr(args, "since", None)),
         "clusters": ClusterParams(eps_m=args.eps_m, min_samples=args.min_samples,

@@ -7,6 +7,13 @@ from dash import dcc, html
 from dashboard import ids
 from dashboard.i18n import t
 from geo.clustering import HOTSPOT_CLASSES
+from geo.settings import (
+    CLUSTER_EPS_M,
+    CLUSTER_MIN_CLUSTER_SIZE,
+    CLUSTER_MIN_SAMPLES,
+    DENSITY_BANDWIDTH_M,
+    HOTSPOT_CELL,
+)
 from geo.style import DENSITY_COLOURS, HOTSPOT_COLOURS
 
 
@@ -29,14 +36,16 @@ def clusters_panel(lang: str) -> html.Div:
                        options=[{"label": "DBSCAN", "value": "dbscan"},
                                 {"label": "HDBSCAN", "value": "hdbscan"}]),
         html.Div([
-            html.Label([t("cl_eps", lang), dcc.Input(id=ids.CL_EPS, type="number", value=3000,
-                                                      min=50, max=50000, step=50,
-                                                      className="nt-num")]),
+            html.Label([t("cl_eps", lang),
+                        dcc.Input(id=ids.CL_EPS, type="number", value=CLUSTER_EPS_M, min=50,
+                                  max=50000, step=50, className="nt-num")]),
             html.Label([t("cl_min_samples", lang),
-                        dcc.Input(id=ids.CL_MIN_SAMPLES, type="number", value=3, min=1,
+                        dcc.Input(id=ids.CL_MIN_SAMPLES, type="number",
+                                  value=CLUSTER_MIN_SAMPLES, min=1,
                                   max=100, step=1, className="nt-num")]),
             html.Label([t("cl_min_cluster", lang),
-                        dcc.Input(id=ids.CL_MIN_CLUSTER, type="number", value=5, min=2,
+                        dcc.Input(id=ids.CL_MIN_CLUSTER, type="number",
+                                  value=CLUSTER_MIN_CLUSTER_SIZE, min=2,
                                   max=500, step=1, className="nt-num")]),
         ], className="nt-params"),
         dcc.Checklist(id=ids.CL_EXTRAS, value=[], className="nt-radio-inline",
@@ -44,10 +53,11 @@ def clusters_panel(lang: str) -> html.Div:
                                {"label": t("cl_hotspot_layer", lang), "value": "hotspots"}]),
         html.Div([
             html.Label([t("cl_bandwidth", lang),
-                        dcc.Input(id=ids.CL_BANDWIDTH, type="number", value=2000, min=100,
+                        dcc.Input(id=ids.CL_BANDWIDTH, type="number",
+                                  value=DENSITY_BANDWIDTH_M, min=100,
                                   max=20000, step=100, className="nt-num")]),
             html.Label([t("cl_cell", lang),
-                        dcc.Dropdown(id=ids.CL_CELL, value="h3:8", clearable=False,
+                        dcc.Dropdown(id=ids.CL_CELL, value=HOTSPOT_CELL, clearable=False,
                                      options=["h3:7", "h3:8", "h3:9", "grid:500", "grid:1000",
                                               "grid:2000"], className="nt-inline-dd")]),
         ], className="nt-params"),

@@ -7,6 +7,7 @@ from dash import dcc, html
 from dashboard import ids
 from dashboard.i18n import t
 from geo.coverage import LIFE_CIRCLE_PRESETS_M
+from geo.settings import FIXED_RADIUS_M
 from geo.style import ANALYSIS_STYLES
 
 #: Legend rows: wording key and colour (from the shared map style).
@@ -15,6 +16,8 @@ LEGEND = (("cov_legend_covered", str(ANALYSIS_STYLES["covered"]["color"])),
           ("cov_legend_site", str(ANALYSIS_STYLES["site"]["fillColor"])))
 #: Most new sites a user may ask for.
 MAX_SITES = 10
+#: The radius mode the tab opens in: each category's radius (geo.settings.DEFAULT_RADIUS_M).
+DEFAULT_MODE = "category"
 
 
 def coverage_panel(lang: str) -> html.Div:
@@ -22,11 +25,12 @@ def coverage_panel(lang: str) -> html.Div:
     presets = [{"label": t("cov_category", lang), "value": "category"},
                {"label": t("cov_fixed", lang), "value": "fixed"}]
     return html.Div([
-        dcc.RadioItems(id=ids.COV_MODE, value="fixed", inline=True,
+        # Each category's radius by default, as `newtown coverage` without --radius-m.
+        dcc.RadioItems(id=ids.COV_MODE, value=DEFAULT_MODE, inline=True,
                        className="nt-radio-inline", options=presets),
         html.Div([
             html.Label([t("cov_radius", lang),
-                        dcc.Input(id=ids.COV_RADIUS, type="number", value=3000, min=50,
+                        dcc.Input(id=ids.COV_RADIUS, type="number", value=FIXED_RADIUS_M, min=50,
                                   max=30000, step=50, className="nt-num")]),
             html.Label([t("cov_preset", lang),
                         dcc.Dropdown(id=ids.COV_PRESET, clearable=True, className="nt-inline-dd",
@@ -38,7 +42,8 @@ def coverage_panel(lang: str) -> html.Div:
                         dcc.Input(id=ids.COV_K, type="number", value=0, min=0, max=MAX_SITES,
                                   step=1, className="nt-num")]),
             html.Label([t("cov_new_radius", lang),
-                        dcc.Input(id=ids.COV_NEW_RADIUS, type="number", value=3000, min=100,
+                        dcc.Input(id=ids.COV_NEW_RADIUS, type="number",
+                                  value=FIXED_RADIUS_M, min=100,
                                   max=30000, step=100, className="nt-num")]),
         ], className="nt-params"),
         dcc.Checklist(id=ids.COV_USE_UPLOAD, value=["use"], className="nt-radio-inline",

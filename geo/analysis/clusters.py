@@ -20,17 +20,71 @@ from geo.analysis.common import (
     to_wgs84,
 )
 from geo.clustering import clark_evans_by_town, cluster_hulls, dbscan_labels, hdbscan_labels
+from geo.settings import CLUSTER_EPS_M, CLUSTER_MIN_CLUSTER_SIZE, CLUSTER_MIN_SAMPLES
 
 if TYPE_CHECKING:
     from geo.atlas import Atlas
     from geo.query import Filter
 
 __all__ = ["DEFAULT_EPS_M", "DEFAULT_MIN_CLUSTER_SIZE", "DEFAULT_MIN_SAMPLES", "ClusterParams",
-           "ClusterResult", "run_clusters"]
+           "ClusterResult", "area_note", "area_text", "run_clusters"]
 
-DEFAULT_EPS_M = 800.0
-DEFAULT_MIN_SAMPLES = 3
-DEFAULT_MIN_CLUSTER_SIZE = 5
+#: The defaults live in geo.settings (with the reason for each value); these names stay for
+#: the faces that import them from here.
+DEFAULT_EPS_M = CLUSTER_EPS_M
+DEFAULT_MIN_SAMPLES = CLUSTER_MIN_SAMPLES
+DEFAULT_MIN_CLUSTER_SIZE = CLUSTER_MIN_CLUSTER_SIZE
+
+
+def area_note(shape: str, locations: int, lang: str) -> str | None:
+    """Why a cluster has no measured area (None when it has one).
+
+    Parameters
+    ----------
+    shape : str
+        ``convex``/``concave`` (measured), ``point_buffer`` or ``line_buffer``
+        (:func:`geo.clustering.cluster_hulls`).
+    locations : int
+        Distinct points among the members.
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    str or None
+        ``all members at one point`` / ``3 points on a line`` (or the Chinese), or None.
+    """
+    if shape == "point_buffer":
+        return "所有成员在同一点" if lang == "zh" else "all members at one point"
+    if shape == "line_buffer":
+        return (f"{locations} 个点在一条直线上" if lang == "zh"
+                else f"{locations} points on a line")
+    return None
+
+
+def area_text(area_m2: float | None, shape: str, locations: int, lang: str) -> str:
+    """A cluster's hull area for a table, in km²: never ``0.00`` for a cluster without extent.
+
+    Parameters
+    ----------
+    area_m2 : float or None
+        The hull's area in m² (EPSG:4549); None or NaN when it was not measured.
+    shape, locations, lang
+        As for :func:`area_note`.
+
+    Returns
+    -------
+    str
+        ``1.74`` (two decimals from 0.1 km²), ``0.043`` (three below), ``< 0.001``, or
+        ``— (all members at one point)`` / ``— (2 points on a line)``.
+    """
+    note = area_note(shape, locations, lang)
+    if note is not None or area_m2 is None or not math.isfinite(area_m2):
+        reason = note or ("未测量" if lang == "zh" else "not measured")
+        return f"—（{reason}）" if lang == "zh" else f"— ({reason})"
+    km2 = area_m2 / 1e6
+    if km2 >= 0.1:
+        return f"{km2:.2f}"
+    return f"{km2:.3f}" if km2 >= 0.001 else "< 0.001"
 
 
 @dataclass(frozen=True)
@@ -97,7 +151,10 @@ class ClusterResult(AnalysisResult):
             clusters.append({
                 "cluster": int(cid), "size": int(row["size"]),
                 "locations": int(row["locations"]), "shape": row["shape"],
-                "area_m2": float(row["area_m2"]),
+                # null with a reason when the members have no extent (one point, a line)
+                "area_m2": finite(row["area_m2"]),
+                "area_note_en": area_note(row["shape"], int(row["locations"]), "en"),
+                "area_note_zh": area_note(row["shape"], int(row["locations"]), "zh"),
                 "towns": [{"key": k, "name_zh": catalog.TOWNS[k].zh,
                            "name_en": catalog.TOWNS[k].en}
                           for k in row["towns"].split(";") if k in catalog.TOWNS],
@@ -129,9 +186,14 @@ class ClusterResult(AnalysisResult):
         }
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
-        """``clusters``: one polygon per cluster with its id, size, towns, layers, members."""
+        """``clusters``: one polygon per cluster with its id, size, distinct points
+        (``locations``), towns, layers, members; ``area_m2`` is null and ``area_note`` says
+        why when the members stand on one point or one line (the polygon is then a drawn
+        buffer, not the cluster's extent)."""
         members = self.members()
         out = self.hulls.reset_index().assign(
+            area_note=[area_note(s, int(n), "en") for s, n in
+                       zip(self.hulls["shape"], self.hulls["locations"], strict=True)],
             members=[";".join(members.get(int(c), [])) for c in self.hulls.index])
         return {"clusters": to_wgs84(out)}
 
@@ -189,5 +251,5 @@ def _precision_notes(points: gpd.GeoDataFrame, params: ClusterParams) -> tuple[s
     if math.isfinite(precision) and params.eps_m < precision:
         return (f"--eps-m {params.eps_m:g} is finer than the median coordinate precision of "
                 f"these facilities ({precision:g} m): clusters at that scale may reflect how "
-                "sites were placed rather than where they are; try --eps-m 3000",)
+                f"sites were placed rather than where they are; try --eps-m {precision:g}",)
     return ()

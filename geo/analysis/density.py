@@ -9,6 +9,7 @@ import geopandas as gpd
 
 from geo.analysis.common import AnalysisResult, data_sources, select, to_wgs84
 from geo.clustering import density_contours, kernel_density
+from geo.settings import DENSITY_BANDWIDTH_M
 
 if TYPE_CHECKING:
     from geo.atlas import Atlas
@@ -21,7 +22,7 @@ __all__ = ["DensityParams", "DensityResult", "run_density"]
 class DensityParams:
     """Kernel bandwidth and cell size in metres (cell None = bandwidth / 4); number of bands."""
 
-    bandwidth_m: float = 1500.0
+    bandwidth_m: float = DENSITY_BANDWIDTH_M
     cell_m: float | None = None
     levels: int = 5
     include_placeholders: bool = False

@@ -18,7 +18,7 @@ from geo.analysis.common import (
     to_wgs84,
 )
 from geo.clustering import HOTSPOT_CLASSES, hotspots, parse_cell
-from geo.settings import GEOGRAPHIC_CRS
+from geo.settings import GEOGRAPHIC_CRS, HOTSPOT_CELL, HOTSPOT_PERMUTATIONS, HOTSPOT_SEED
 
 if TYPE_CHECKING:
     from geo.atlas import Atlas
@@ -31,9 +31,9 @@ __all__ = ["HotspotParams", "HotspotResult", "run_hotspots"]
 class HotspotParams:
     """Cells (``h3:RES`` or ``grid:METRES``), permutations, seed, correction and inference."""
 
-    cell: str = "h3:8"
-    permutations: int = 999
-    seed: int = 0
+    cell: str = HOTSPOT_CELL
+    permutations: int = HOTSPOT_PERMUTATIONS
+    seed: int = HOTSPOT_SEED
     correction: Literal["fdr", "none"] = "fdr"
     inference: Literal["permutation", "normal"] = "permutation"
     include_placeholders: bool = False

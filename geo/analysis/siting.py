@@ -21,6 +21,7 @@ from geo.analysis.common import (
 from geo.coverage import SitingResult as Picks
 from geo.coverage import read_candidates, suggest_sites
 from geo.crs import to_metric
+from geo.settings import FIXED_RADIUS_M
 
 if TYPE_CHECKING:
     from geo.atlas import Atlas
@@ -40,7 +41,7 @@ class SitingParams:
     """
 
     k: int = 3
-    new_radius_m: float = 3000.0
+    new_radius_m: float = FIXED_RADIUS_M
     radius_m: float | None = None
     spacing_m: float = 1000.0
     candidates: Path | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ import pandas as pd
 from geo import catalog
 from geo._errors import InputError
 from geo._io import atomic_write
+from geo.analysis.clusters import ClusterParams, area_text, run_clusters
 from geo.analysis.scorecard import (
     HOW,
     STRATEGY_YEAR,
@@ -39,16 +40,13 @@ from geo.brief.text import (
     fmt_share,
     label,
 )
+from geo.settings import CLUSTER_EPS_M, CLUSTER_MIN_SAMPLES
 
 if TYPE_CHECKING:
     from geo.atlas import Atlas
     from geo.query import Filter
 
 __all__ = ["CLUSTER_EPS_M", "CLUSTER_MIN_SAMPLES", "Brief", "build_brief", "write_brief"]
-
-#: The cluster summary: DBSCAN in metres over the town's selected sites.
-CLUSTER_EPS_M = 1500.0
-CLUSTER_MIN_SAMPLES = 3
 _TEMPLATES = Path(__file__).parent / "templates"
 _HOW_NAMES = {"counts": "inside", "breakdown": "by_layer", "distinct_sites": "distinct_sites",
               "density": "density", "per_100k": "per_100k", "covered_share": "covered_share",
@@ -149,27 +147,21 @@ def _breakdowns(row: dict[str, Any], lang: str) -> list[tuple[str, list[tuple[st
             (label("by_layer", lang), named(catalog.INDUSTRIES, row["by_layer"]))]
 
 
-def _clusters(sites_m: gpd.GeoDataFrame) -> list[dict[str, str]]:
-    """The cluster summary of one town's sites (the existing DBSCAN and hull functions)."""
-    from geo.clustering import cluster_hulls, dbscan_labels
+#: The brief's cluster summary: ``newtown clusters``' defaults (geo.settings), one town.
+BRIEF_CLUSTERS = ClusterParams(eps_m=CLUSTER_EPS_M, min_samples=CLUSTER_MIN_SAMPLES)
 
-    if len(sites_m) < CLUSTER_MIN_SAMPLES:
-        return []
-    labels = dbscan_labels(sites_m, eps_m=CLUSTER_EPS_M, min_samples=CLUSTER_MIN_SAMPLES)
-    hulls = cluster_hulls(sites_m, labels)
+
+def _clusters(atlas: Atlas, flt: Filter, key: str, lang: str) -> list[dict[str, str]]:
+    """The cluster summary of one town's selected sites: ``newtown clusters --town KEY``
+    with the same filter and defaults (placeholders left out), formatted for the page."""
+    result = run_clusters(atlas, replace(flt, towns=(key,)), BRIEF_CLUSTERS)
+    sep = "、" if lang == "zh" else ", "
     return [{"id": str(int(cid) + 1), "size": str(int(row["size"])),
-             "layers": ", ".join(catalog.INDUSTRIES[k].zh for k in
-                                 str(row["dominant_layers"]).split(";") if k),
-             "area": fmt_km2(float(row["area_m2"]) / 1e6)}
-            for cid, row in hulls.iterrows()]
-
-
-def _clusters_en(rows: list[dict[str, str]], lang: str) -> list[dict[str, str]]:
-    if lang == "zh":
-        return rows
-    by_zh = {t.zh: t.en for t in catalog.INDUSTRIES.values()}
-    return [{**r, "layers": ", ".join(by_zh.get(x, x) for x in r["layers"].split(", ") if x)}
-            for r in rows]
+             "points": str(int(row["locations"])),
+             "layers": sep.join(catalog.INDUSTRIES[k].label(lang) for k in
+                                str(row["dominant_layers"]).split(";") if k),
+             "area": area_text(row["area_m2"], row["shape"], int(row["locations"]), lang)}
+            for cid, row in result.hulls.iterrows()]
 
 
 def build_brief(atlas: Atlas, flt: Filter, *, towns: str | list[str] = "all", lang: str = "zh",
@@ -257,7 +249,6 @@ def _html(atlas: Atlas, flt: Filter, result: ScorecardResult, doc: dict[str, Any
         row = rows[key]
         town_geom = towns_m[key]
         mine = facilities_m.loc[selected["town"] == key]
-        sites = mine.loc[mine["membership"] != "placeholder"]
         near = facilities_m.loc[facilities_m["membership"] != "placeholder"]
         boundary_label = ("新城边界（近似）" if lang == "zh" else "town boundary (approximate)")
         series = {k: growth["towns"][k]["cumulative"] for k in growth["towns"]}
@@ -294,9 +285,14 @@ def _html(atlas: Atlas, flt: Filter, result: ScorecardResult, doc: dict[str, Any
             "coverage_rows": [(label("area_km2", lang), fmt_km2(row["area_km2"])),
                               (label("covered_share", lang), fmt_share(row["covered_share"])),
                               (label("median_nearest", lang), fmt_m(row["median_nearest_m"]))],
-            "clusters_heading": label("clusters", lang, eps=f"{CLUSTER_EPS_M:g}",
-                                      min=CLUSTER_MIN_SAMPLES),
-            "clusters": _clusters_en(_clusters(sites), lang),
+            "clusters_heading": label("clusters", lang, eps=f"{BRIEF_CLUSTERS.eps_m:g}",
+                                      min=BRIEF_CLUSTERS.min_samples),
+            "clusters": _clusters(atlas, flt, key, lang),
+            # the filter keeps nothing in this town although it may elsewhere: say so here,
+            # as the brief of an empty selection does
+            "empty": not empty and len(mine) == 0,
+            "empty_text": label("empty_town", lang, town=_town_name(key, lang),
+                                n=len(selected)),
         })
     comparison = None
     growth_all = ""
@@ -330,7 +326,8 @@ def _html(atlas: Atlas, flt: Filter, result: ScorecardResult, doc: dict[str, Any
                                        "no_population", "by_level", "by_category",
                                        "by_layer", "growth", "now", "change", "coverage",
                                        "coverage_note", "no_clusters", "cluster", "size",
-                                       "layers", "hull_km2", "caveats", "how", "sources",
+                                       "layers", "hull_km2", "points", "caveats", "how",
+                                       "sources",
                                        "comparison")},
         generated=generated.strftime("%Y-%m-%d %H:%M UTC"), revision=revision,
         filter_text=filter_text(flt, lang), params_text=_params_text(params, lang),
