@@ -29,10 +29,18 @@ Design decisions, per format:
   holds at most 254 bytes, so longer values are cut there (on a character boundary, with a
   message; the full ``source`` texts are in the sidecar), and DBF has no null text: ``""`` and
   null read back alike.
-* **CSV**: point layers only (the facilities), UTF-8 with BOM so Excel shows Chinese,
-  ``lon``/``lat`` columns, and text cells starting with ``= + - @`` tab or CR prefixed with an
-  apostrophe so a spreadsheet never runs them as formulas. Non-point layers are skipped with a
-  message; exactly one point layer is written.
+* **CSV**: one layer per file, UTF-8 with BOM so Excel shows Chinese, and text cells starting
+  with ``= + - @`` tab or CR prefixed with an apostrophe so a spreadsheet never runs them as
+  formulas. A point layer (the facilities) gets ``lon``/``lat`` columns. A layer of places
+  given as points or areas (:data:`PLACE_LAYERS`, e.g. the parks: points and polygons mixed)
+  is written whole, every feature a row: its geometry as WKT in a ``wkt`` column (WGS84 or
+  the export's datum, 7 decimals), plus ``lon``/``lat`` of one representative point, the
+  point itself for a point and a point inside the area (shapely's ``point_on_surface``) for a
+  polygon, named in ``lonlat_of`` (``point`` / ``point_on_surface``): a spreadsheet can plot
+  the rows, and GDAL/QGIS read the full geometry back from ``wkt``. A table layer
+  (:data:`TABLE_LAYERS`) is written without coordinates. Other layers (town, district and
+  corridor polygons and lines) are skipped, and the skip is a warning (``result.warnings``,
+  ``skipped_layers`` in the sidecar), never silent; exactly one layer is written.
 * **KML** through GDAL's LIBKML driver: one ``.kml``, one ``<Folder>`` per layer, the
   placemark name taken from ``name_zh``.
 * **HTML** (:data:`MAP_FORMATS`): one standalone ``.html`` map built by
@@ -91,6 +99,7 @@ __all__ = [
     "FORMATS",
     "MAP_FORMATS",
     "METADATA_TABLE",
+    "PLACE_LAYERS",
     "SHAPEFILE_FIELD_NAMES",
     "TABLE_LAYERS",
     "ExportResult",
@@ -156,6 +165,10 @@ LAYER_GEOMETRY_TYPES: Final[Mapping[str, str]] = MappingProxyType(
 #: Layers that are tables with a geometry (one row per town): CSV writes their attributes
 #: alone, without coordinates, since a polygon has no place in a CSV row.
 TABLE_LAYERS: Final = frozenset({"scorecard"})
+
+#: Layers of places given as points or areas (mixed geometry): CSV writes them with their
+#: geometry as WKT plus the lon/lat of a representative point, so no feature is dropped.
+PLACE_LAYERS: Final = frozenset({"parks"})
 
 #: RFC 7946 recommends about 6 decimals; 7 keeps ~1 cm and matches the spec's own examples.
 COORDINATE_DECIMALS: Final = 7
@@ -267,9 +280,16 @@ def export(
 
     messages: list[str] = []
     skipped: dict[str, str] = {}
+    warnings: list[str] = []
     if fmt == "csv":
-        frames, skipped = _point_layers_only(frames)
-        messages.extend(f"{name}: skipped, {reason}" for name, reason in skipped.items())
+        frames, skipped = _csv_layers(frames)
+        for name, reason in skipped.items():
+            warnings.append(f"{name}: NOT written, {reason}")
+            messages.append(warnings[-1])
+        messages.extend(f"{name}: geometry written as WKT in the 'wkt' column; lon/lat are "
+                        "the point itself for points and a point inside the area for polygons "
+                        "(see 'lonlat_of')"
+                        for name, frame in frames.items() if _csv_wkt(name, frame))
         messages.extend(f"{name}: written as a table, one row per feature, without its "
                         f"{_geometry_label(frame)} geometry (gpkg or geojson keep it)"
                         for name, frame in frames.items() if name in TABLE_LAYERS)
@@ -282,7 +302,6 @@ def export(
             messages.append(f"{name}: the selection is empty; wrote an empty layer (0 features)")
     if counts and sum(counts.values()) == 0:
         messages.append("nothing matched the selection: the file is valid but holds no features")
-    warnings: list[str] = []
     zipped = target.name.lower().endswith(".zip")
     one_collection = fmt == "geojson" and not zipped and len(frames) > 1
     if datum != "wgs84":
@@ -516,27 +535,36 @@ def _sync_lonlat(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def _point_layers_only(
+def _csv_wkt(name: str, frame: gpd.GeoDataFrame) -> bool:
+    """True for a layer CSV writes with a ``wkt`` column (places as points or areas)."""
+    return name not in TABLE_LAYERS and not _is_point_layer(name, frame)
+
+
+def _csv_layers(
     frames: dict[str, gpd.GeoDataFrame],
 ) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, str]]:
-    points = {n: f for n, f in frames.items() if n in TABLE_LAYERS or _is_point_layer(n, f)}
+    """The one layer a CSV holds (points, places as WKT, or a table) and the skipped ones."""
+    rows = {n: f for n, f in frames.items()
+            if n in TABLE_LAYERS or n in PLACE_LAYERS or _is_point_layer(n, f)}
     skipped = {
-        n: f"CSV holds points only and this layer has {_geometry_label(f)} geometry; "
-           "export it as geojson, gpkg, shp or kml"
-        for n, f in frames.items() if n not in points
+        n: f"CSV holds one layer of points or places (facilities, {', '.join(sorted(PLACE_LAYERS))}"
+           f") or a table, and this layer has {_geometry_label(f)} geometry; export it as "
+           "geojson, gpkg, shp or kml"
+        for n, f in frames.items() if n not in rows
     }
-    if not points:
+    if not rows:
         raise InputError(
-            "CSV export writes a point layer (facilities) with lon/lat columns, or a table "
+            "CSV export writes a point layer (facilities) with lon/lat columns, a layer of "
+            f"places as WKT ({', '.join(sorted(PLACE_LAYERS))}), or a table "
             f"({', '.join(sorted(TABLE_LAYERS))}), but none of the layers "
             f"{', '.join(frames)} is one; choose geojson, gpkg, shp or kml"
         )
-    if len(points) > 1:
+    if len(rows) > 1:
         raise InputError(
-            f"CSV export writes one point layer or table, got {len(points)} "
-            f"({', '.join(points)}); choose one, or use gpkg for several"
+            f"CSV export writes one layer per file, got {len(rows)} "
+            f"({', '.join(rows)}); choose one, or use gpkg or geojson for several"
         )
-    return points, skipped
+    return rows, skipped
 
 
 def _geometry_label(frame: gpd.GeoDataFrame) -> str:
@@ -651,16 +679,27 @@ def neutralise_formula(value: object) -> object:
     return value
 
 
-def _csv_table(frame: gpd.GeoDataFrame, *, coordinates: bool = True) -> pd.DataFrame:
+def _csv_table(frame: gpd.GeoDataFrame, *, coordinates: bool = True,
+               wkt: bool = False) -> pd.DataFrame:
     """Attributes plus ``lon``/``lat`` (in place if present, else appended; none for a table
-    layer, ``coordinates=False``), formulas defused."""
+    layer, ``coordinates=False``), formulas defused. ``wkt``: also the geometry as WKT, with
+    lon/lat of a representative point (``lonlat_of`` says which)."""
     table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     if coordinates:
         geoms = frame.geometry.to_numpy()
+        is_point = shapely.get_type_id(geoms) == 0 if len(frame) else np.zeros(0, bool)
+        if wkt and len(frame):
+            geoms = np.where(is_point, geoms, shapely.point_on_surface(geoms))
         lon = np.round(shapely.get_x(geoms), COORDINATE_DECIMALS) if len(frame) else []
         lat = np.round(shapely.get_y(geoms), COORDINATE_DECIMALS) if len(frame) else []
         table["lon"] = pd.Series(lon, index=table.index, dtype=float)
         table["lat"] = pd.Series(lat, index=table.index, dtype=float)
+        if wkt:
+            table["lonlat_of"] = pd.Series(
+                np.where(is_point, "point", "point_on_surface"), index=table.index, dtype=object)
+            table["wkt"] = pd.Series(
+                shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=COORDINATE_DECIMALS,
+                               trim=True), index=table.index, dtype=object)
     for column in table.columns:
         if pd.api.types.is_string_dtype(table[column].dtype):
             table[column] = table[column].astype(object).map(neutralise_formula)
@@ -670,7 +709,7 @@ def _csv_table(frame: gpd.GeoDataFrame, *, coordinates: bool = True) -> pd.DataF
 
 def _write_csv(frames: Mapping[str, gpd.GeoDataFrame], path: Path) -> None:
     ((name, frame),) = frames.items()
-    table = _csv_table(frame, coordinates=name not in TABLE_LAYERS)
+    table = _csv_table(frame, coordinates=name not in TABLE_LAYERS, wkt=_csv_wkt(name, frame))
     table.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
 
 

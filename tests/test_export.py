@@ -390,7 +390,7 @@ def test_csv_bom_lonlat_and_formula_neutralised(out, facilities, towns):
                     metadata=META)
     assert result.counts == {"facilities": 3}
     assert result.skipped == ("towns",)
-    assert any("towns: skipped" in m and "Polygon" in m for m in result.messages)
+    assert any("towns: NOT written" in m and "Polygon" in m for m in result.warnings)
     raw = result.output.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     header = raw[3:].decode("utf-8").splitlines()[0].split(",")

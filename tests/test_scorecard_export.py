@@ -126,7 +126,7 @@ def test_csv_takes_one_table_or_point_layer(tmp_path, capsys):
                     "-o", str(tmp_path / "x.csv")])
     assert code == 2
     err = capsys.readouterr().err
-    assert "one point layer or table" in err and "scorecard" in err
+    assert "one layer per file" in err and "scorecard" in err
     assert not (tmp_path / "x.csv").exists()
 
 

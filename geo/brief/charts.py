@@ -14,6 +14,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
+from matplotlib.transforms import blended_transform_factory
 
 from geo import catalog
 from geo.printmap import cjk_font, nice_scale_length_m, north_angle_deg
@@ -22,6 +23,8 @@ __all__ = ["FONT_FAMILY", "coverage_map_svg", "growth_chart_svg", "town_map_svg"
 
 #: The CJK face the brief embeds (Debian's fonts-noto-cjk); SVG text stays text.
 FONT_FAMILY = ("Noto Sans CJK SC", "DejaVu Sans", "sans-serif")
+#: Room above the growth chart's highest line, as a share of it: the strategy label sits there.
+STRATEGY_HEADROOM = 0.18
 _RC = {"svg.fonttype": "none", "font.family": list(FONT_FAMILY), "axes.unicode_minus": False,
        "svg.hashsalt": "newtown-brief"}
 
@@ -188,9 +191,18 @@ def growth_chart_svg(years: Sequence[int], series: Mapping[str, Sequence[int]], 
                         label=term.zh if lang == "zh" else term.en)
             ax.axvline(strategy_year, color="#888888", lw=1, linestyle="--")
             top = max((max(v) for v in series.values() if len(v)), default=0)
-            ax.text(strategy_year, top * 1.02 + 0.1, strategy_label, fontsize=7,
-                    color="#555555", ha="right")
-            ax.set_xlim(max(min(years), strategy_year - 25), max(max(years), strategy_year) + 1)
+            x0, x1 = max(min(years), strategy_year - 25), max(max(years), strategy_year) + 1
+            ax.set_xlim(x0, x1)
+            # Headroom above the highest line, and the label inside the plot just under its
+            # top edge (it stood above the data and touched the top of the picture), on the
+            # side of the dashed line with more room, a few points away from it.
+            ax.set_ylim(0, max(top, 1) * (1 + STRATEGY_HEADROOM))
+            left = (strategy_year - x0) / (x1 - x0) > 0.5
+            ax.annotate(strategy_label, xy=(strategy_year, 1.0),
+                        xycoords=blended_transform_factory(ax.transData, ax.transAxes),
+                        xytext=(-3 if left else 3, -3), textcoords="offset points",
+                        fontsize=7, color="#555555", ha="right" if left else "left",
+                        va="top")
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
         ax.spines[["top", "right"]].set_visible(False)
         ax.tick_params(labelsize=7)
