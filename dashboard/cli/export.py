@@ -58,7 +58,9 @@ def add_export_command(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--format", dest="fmt", required=True, choices=ALL_FORMATS,
                    help="geojson (.geojson; several layers: one FeatureCollection with a "
                         "'layer' property, or one file per layer in a .geojson.zip), gpkg, shp "
-                        "(.shp.zip), csv (facilities, or the scorecard table), kml; html (a "
+                        "(.shp.zip), csv (one layer: facilities with lon/lat, parks with WKT "
+                        "geometry and a representative lon/lat, or the scorecard table), kml; "
+                        "html (a "
                         "standalone map that opens with no internet) or png (a print map with "
                         "legend, scale bar and north arrow)")
     add_filter_arguments(p)
