@@ -31,10 +31,10 @@ LABELS: Final[Mapping[str, Mapping[str, str]]] = {
     "radius_default": {"zh": "按类别默认服务半径", "en": "each category's default radius"},
     "empty": {"zh": "没有符合筛选条件的设施：以下各项均为 0 或空缺。",
               "en": "No facilities match the filter: every figure below is zero or blank."},
-    "empty_town": {"zh": "{town}没有符合筛选条件的设施（其他新城共 {n} 个）：本简报各项均为 0 "
-                         "或空缺。",
+    "empty_town": {"zh": "{town}没有符合筛选条件的设施（其他新城共 {n} 个）：以下该新城的各项"
+                         "指标均为 0 或空缺。",
                    "en": "Nothing in {town} matches the filter ({n} facilities elsewhere do): "
-                         "every figure below is zero or blank."},
+                         "every figure of the town below is zero or blank."},
     "map": {"zh": "新城地图", "en": "Map of the town"},
     "map_note": {"zh": "新城边界为近似边界；空心圆为占位点（仅代表所在新城/区，不是具体地点）。",
                  "en": "The town boundary is approximate; hollow circles are placeholders "
