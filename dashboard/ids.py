@@ -24,6 +24,9 @@ DRAWN_LAYER = "layer-drawn-area"
 
 # map
 MAP = "map"
+#: store: what the map is fitted to ({"bounds", "transition"}, display datum); the browser
+#: fits it with the padding of the drawers and cards, again when a drawer opens or closes
+MAP_FIT = "map-fit"
 BASEMAP = "basemap"
 TILES = "tiles"
 DATUM_NOTE = "datum-note"
