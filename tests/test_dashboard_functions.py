@@ -427,18 +427,35 @@ def test_filter_controls_carry_membership_and_as_of(bundled_atlas):
     assert filter_from_controls({"as_of": None}) == Filter()
 
 
-def test_choosing_towns_fits_them(mapdata):
+def test_choosing_towns_fits_them_and_their_facilities(mapdata, bundled_atlas):
     from dashboard.callbacks.map import fit_towns
 
-    one = fit_towns(mapdata, ["nanhui"], "none")["bounds"]
-    assert one == mapdata.town_bounds["nanhui"]
-    both = fit_towns(mapdata, ["nanhui", "jiading"], "none")["bounds"]
-    (s, w), (n, e) = both
-    for key in ("nanhui", "jiading"):
-        (ts, tw), (tn, te) = mapdata.town_bounds[key]
-        assert s <= ts and w <= tw and n >= tn and e >= te
-    assert fit_towns(mapdata, [], "none")["bounds"] == mapdata.towns_view_bounds
-    shifted = fit_towns(mapdata, ["nanhui"], "amap")["bounds"]
+    def contains(outer, inner):
+        (s, w), (n, e) = outer
+        (ts, tw), (tn, te) = inner
+        return s <= ts and w <= tw and n >= tn and e >= te
+
+    fac = bundled_atlas.facilities
+    for towns in (["nanhui"], ["qingpu"], ["nanhui", "jiading"]):
+        flt = Filter.create(towns=towns)
+        fit = fit_towns(mapdata, flt, "none")["bounds"]
+        for key in towns:
+            assert contains(fit, mapdata.town_bounds[key])
+        chosen = flt.select(fac)
+        (s, w), (n, e) = fit
+        assert ((chosen.geometry.x >= w) & (chosen.geometry.x <= e)
+                & (chosen.geometry.y >= s) & (chosen.geometry.y <= n)).all()
+    # Qingpu's associated facilities reach well beyond its boundary: the fit is wider
+    (_, w), (_, e) = fit_towns(mapdata, Filter.create(towns=["qingpu"]), "none")["bounds"]
+    (_, tw), (_, te) = mapdata.town_bounds["qingpu"]
+    assert w < tw - 0.05 and e > te + 0.05
+    # the other filters narrow what is fitted (here: Qingpu's facilities inside it only)
+    inside = fit_towns(mapdata, Filter.create(towns=["qingpu"], memberships=["inside"]),
+                       "none")["bounds"]
+    assert contains(inside, mapdata.town_bounds["qingpu"]) and inside[0][1] > w
+    assert fit_towns(mapdata, Filter(), "none")["bounds"] == mapdata.towns_view_bounds
+    one = fit_towns(mapdata, Filter.create(towns=["nanhui"]), "none")["bounds"]
+    shifted = fit_towns(mapdata, Filter.create(towns=["nanhui"]), "amap")["bounds"]
     assert shifted != one  # GCJ-02 under AMap
 
 

@@ -76,6 +76,66 @@
     },
     corridorStyle: function () { return layer("corridors"); },
     corridorLineStyle: function () { return layer("corridor_lines"); },
-    zoneStyle: function () { return layer("zones"); }
+    zoneStyle: function () { return layer("zones"); },
+    // Fitting the map (callbacks.map FIT_JS): Leaflet padding, in px, of what covers the map
+    // (a drawer overlaying it on a narrow screen, the indicator cards along its top), measured
+    // now, so the fitted towns land in the part of the map one can see.
+    fitPadding: function () {
+      var map = document.getElementById("map");
+      var pad = {paddingTopLeft: [20, 20], paddingBottomRight: [20, 30]};
+      if (!map) { return pad; }
+      var m = map.getBoundingClientRect();
+      function shown(id) {
+        var el = document.getElementById(id);
+        if (!el) { return null; }
+        var css = getComputedStyle(el);
+        return css.display === "none" || css.visibility === "hidden" ? null
+          : el.getBoundingClientRect();
+      }
+      var left = shown("drawer-filters"), right = shown("drawer-panels");
+      var l = left ? Math.max(0, left.right - m.left) : 0;
+      var r = right ? Math.max(0, m.right - right.left) : 0;
+      // a drawer wider than the map leaves too little to fit into: ignore that one
+      if (m.width - l - r < 240) { r = 0; }
+      if (m.width - l < 240) { l = 0; }
+      var cards = document.querySelector(".nt-cards");
+      var top = 0;
+      if (cards && cards.children.length) {
+        top = Math.max(0, cards.getBoundingClientRect().bottom - m.top);
+        if (m.height - top < 240) { top = 0; }
+      }
+      pad.paddingTopLeft = [l + 20, top + 12];
+      pad.paddingBottomRight = [r + 20, 30];
+      return pad;
+    },
+    // Calls ``done`` once the page has settled after a drawer change: 90 ms on, or on the
+    // first load as soon as the indicator cards are drawn (at most 2 s on).
+    afterLayout: function (done) {
+      var start = Date.now();
+      (function wait() {
+        var cards = document.querySelector(".nt-cards");
+        var ready = Date.now() - start >= 90 && (!cards || cards.children.length > 0);
+        if (ready || Date.now() - start > 2000) { done(); } else { setTimeout(wait, 30); }
+      })();
+    },
+    fitting: function () { movedByUser = false; },
+    movedSinceFit: function () { return movedByUser; }
   });
+
+  // Whether the user has moved the map since it was last fitted (dragged, wheel or keyboard
+  // zoom, double click, the zoom buttons, a cluster click): then opening or closing a drawer
+  // leaves the view alone rather than refitting it. Per page, in this browser only.
+  var movedByUser = false;
+  function onMap(e) { return e.target && e.target.closest && e.target.closest("#map"); }
+  function mark(e) { if (onMap(e)) { movedByUser = true; } }
+  ["wheel", "dblclick", "keydown"].forEach(function (type) {
+    document.addEventListener(type, mark, {capture: true, passive: true});
+  });
+  document.addEventListener("pointermove", function (e) { if (e.buttons) { mark(e); } },
+                            {capture: true, passive: true});
+  document.addEventListener("click", function (e) {
+    if (onMap(e) && e.target.closest(".leaflet-control-zoom, .marker-cluster")) {
+      movedByUser = true;
+    }
+  }, true);
 })();

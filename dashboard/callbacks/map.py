@@ -10,11 +10,17 @@ from dash import Dash, Input, Output, State, ctx, no_update
 
 from dashboard import ids
 from dashboard.components.details import details_panel
-from dashboard.components.map import precision_circle_layer, tile_layers, town_label_markers
+from dashboard.components.map import (
+    fit_target,
+    precision_circle_layer,
+    tile_layers,
+    town_label_markers,
+)
 from dashboard.i18n import t
-from dashboard.mapdata import FIT_PADDING, MapData
-from dashboard.state import datum_for
+from dashboard.mapdata import MapData
+from dashboard.state import FilterControls, datum_for, filter_from_controls, filter_states
 from geo.crs import Datum, convert
+from geo.query import Filter
 
 BOUNDARY_OUTPUTS = (
     (ids.DISTRICTS, "districts"),
@@ -49,11 +55,39 @@ def precision_circle(mapdata: MapData, facility_id: str, datum: Datum,
     return [precision_circle_layer([float(y), float(x)], float(row["coord_precision_m"]), lang)]
 
 
-def fit_towns(mapdata: MapData, towns: list[str] | None, basemap: str | None) -> dict[str, Any]:
-    """The viewport for the towns chosen in the filter (all five and every facility for none)."""
-    bounds = mapdata.towns_bounds(towns or []) or mapdata.towns_view_bounds
-    return {"bounds": mapdata.shift_bounds(bounds, datum_for(basemap)),
-            "transition": "flyToBounds", "options": FIT_PADDING}
+def fit_towns(mapdata: MapData, flt: Filter, basemap: str | None) -> dict[str, Any]:
+    """The fit target (MAP_FIT) once towns are chosen in the filter: those towns and every
+    facility the filter selects for them (all five and every facility for none)."""
+    return fit_target(mapdata, flt, datum_for(basemap))
+
+
+# Runs in the browser: fits the map to the MAP_FIT target with the padding of what covers it
+# (the filter drawer overlaying a narrow screen, the indicator cards), measured once the
+# drawers have their new size. It fits again when a drawer opens or closes, unless the user
+# has moved the map since the last fit (newtown.js keeps track). The second output makes
+# Leaflet measure its container before it fits.
+FIT_JS = """
+function (target, ui) {
+    const dc = window.dash_clientside;
+    const nt = window.newtown;
+    const trig = dc.callback_context.triggered_id;
+    if (!target || !target.bounds) { return [dc.no_update, dc.no_update]; }
+    if (trig === "__UI__" && nt.movedSinceFit()) { return [dc.no_update, dc.no_update]; }
+    const fresh = trig === "__FIT__";
+    return new Promise(function (resolve) {
+        // the frame's classes change in the same update as ui: wait for the new layout, for
+        // Leaflet's own resize handling (TOGGLE_JS fires a resize after 30 ms) and, on the
+        // first load, for the indicator cards (drawn by the selection's callback)
+        nt.afterLayout(function () {
+            nt.fitting();
+            const options = Object.assign({animate: fresh}, nt.fitPadding());
+            resolve([{bounds: target.bounds, options: options,
+                      transition: fresh ? (target.transition || "flyToBounds") : "fitBounds"},
+                     Date.now()]);
+        });
+    });
+}
+""".replace("__UI__", ids.UI).replace("__FIT__", ids.MAP_FIT)
 
 
 def register(app: Dash, mapdata: MapData, *, tianditu_key: str | None) -> None:
@@ -92,10 +126,20 @@ def register(app: Dash, mapdata: MapData, *, tianditu_key: str | None) -> None:
                 precision_circle(mapdata, fid, datum_for(basemap), lang or "zh"), opened)
 
     @app.callback(
-        Output(ids.MAP, "viewport", allow_duplicate=True),
-        Input(ids.TOWN, "value"),
-        State(ids.BASEMAP, "value"),
+        output=Output(ids.MAP_FIT, "data"),
+        inputs={"_towns": Input(ids.TOWN, "value")},
+        state={"controls": filter_states(), "basemap": State(ids.BASEMAP, "value")},
         prevent_initial_call=True,  # a shared link keeps its own view
     )
-    def follow_towns(towns: list[str] | None, basemap: str | None) -> dict[str, Any]:
-        return fit_towns(mapdata, towns, basemap)
+    def follow_towns(_towns: list[str] | None, controls: FilterControls,
+                     basemap: str | None) -> dict[str, Any]:
+        return fit_towns(mapdata, filter_from_controls(controls), basemap)
+
+    app.clientside_callback(  # type: ignore[no-untyped-call]  # unannotated in Dash
+        FIT_JS,
+        Output(ids.MAP, "viewport", allow_duplicate=True),
+        Output(ids.MAP, "invalidateSize"),
+        Input(ids.MAP_FIT, "data"),
+        Input(ids.UI, "data"),
+        prevent_initial_call="initial_duplicate",  # the first view is fitted here too
+    )

@@ -8,23 +8,24 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, no_update
 
 from dashboard import ids
 from dashboard.components.summary import summary_chart
-from dashboard.mapdata import FIT_PADDING, MapData
+from dashboard.mapdata import MapData
 from dashboard.state import datum_for
 
 
 def towns_viewport(mapdata: MapData, towns: list[str] | tuple[str, ...],
                    basemap: str | None) -> dict[str, Any] | None:
-    """A map viewport fitting the given towns in the basemap's datum (None: none known)."""
+    """The fit target (MAP_FIT) of the given towns in the basemap's datum (None: none known);
+    the browser adds the padding of the drawers and cards (callbacks.map)."""
     bounds = mapdata.towns_bounds(towns)
     if bounds is None:
         return None
     return {"bounds": mapdata.shift_bounds(bounds, datum_for(basemap)),
-            "transition": "flyToBounds", "options": FIT_PADDING}
+            "transition": "flyToBounds"}
 
 
 def register(app: Dash, mapdata: MapData) -> None:
     @app.callback(
-        Output(ids.MAP, "viewport"),
+        Output(ids.MAP_FIT, "data", allow_duplicate=True),
         Input({"type": ids.ZOOM_TOWN, "town": ALL}, "n_clicks"),
         State(ids.BASEMAP, "value"),
         prevent_initial_call=True,
@@ -36,7 +37,7 @@ def register(app: Dash, mapdata: MapData) -> None:
         return towns_viewport(mapdata, [str(trigger["town"])], basemap) or no_update
 
     @app.callback(
-        Output(ids.MAP, "viewport", allow_duplicate=True),
+        Output(ids.MAP_FIT, "data", allow_duplicate=True),
         Input(ids.SUMMARY_CHART, "clickData"),
         State(ids.BASEMAP, "value"),
         prevent_initial_call=True,

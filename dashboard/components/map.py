@@ -7,15 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import dash_leaflet as dl
-from dash import html
+import numpy as np
+from dash import dcc, html
 
 from dashboard import ids
 from dashboard.components import aria
 from dashboard.i18n import t
-from dashboard.mapdata import FIT_PADDING, MapData
+from dashboard.mapdata import MapData
 from dashboard.urlstate import PageState
 from geo import catalog
 from geo.crs import Datum
+from geo.query import Filter
 from geo.style import ANALYSIS_STYLES
 
 STYLE_PRECISION = ANALYSIS_STYLES["precision"]
@@ -43,6 +45,10 @@ BASEMAP_TILES: dict[str, list[dict[str, object]]] = {
               "subdomains": "1234", "maxZoom": 18, "attribution": "© 高德地图 AMap"}],
 }
 
+
+#: The Leaflet pane of the town labels (Leaflet names its element
+#: ``leaflet-townlabels-pane``; newtown.css puts it above the markers).
+TOWN_LABEL_PANE = "townlabels"
 
 #: Map zoom of a page opened without a view in its URL (the five towns are then fitted).
 DEFAULT_ZOOM = 9
@@ -97,16 +103,52 @@ def precision_circle_layer(center: list[float], radius_m: float, lang: str) -> d
     )
 
 
+def fit_bounds(mapdata: MapData, flt: Filter) -> list[list[float]]:
+    """[[south, west], [north, east]] (WGS84) the map is fitted to for a filter.
+
+    The towns the filter names and every facility it selects for them, so the associated
+    facilities placed outside a boundary and the placeholders are in view too; with no town
+    (or none known), all five towns and every facility.
+    """
+    bounds = mapdata.towns_bounds(flt.towns) if flt.towns else None
+    if bounds is None:
+        return mapdata.towns_view_bounds
+    facilities = mapdata.atlas.facilities
+    rows = np.flatnonzero(flt.mask(facilities))
+    if len(rows):
+        x = facilities.geometry.x.to_numpy()[rows]
+        y = facilities.geometry.y.to_numpy()[rows]
+        (south, west), (north, east) = bounds
+        bounds = [[min(south, float(y.min())), min(west, float(x.min()))],
+                  [max(north, float(y.max())), max(east, float(x.max()))]]
+    return bounds
+
+
+def fit_target(mapdata: MapData, flt: Filter, datum: Datum, *,
+               transition: str = "flyToBounds") -> dict[str, object]:
+    """What the map is fitted to (the MAP_FIT store): the filter's :func:`fit_bounds` in the
+    display datum. The browser adds the padding of whatever covers the map (the drawers, the
+    indicator cards) when it fits, and fits again when a drawer opens or closes."""
+    return {"bounds": mapdata.shift_bounds(fit_bounds(mapdata, flt), datum),
+            "transition": transition}
+
+
 def map_view(mapdata: MapData, state: PageState) -> dict[str, object]:
-    """Center and zoom from the URL, or the five towns fitted when the URL has no view."""
+    """Center and zoom from the URL, or (no view in the URL) the center of the filter's fit,
+    which the browser then fits with the padding it measures (callbacks.map; a fit here too
+    would race it: Leaflet ends a running zoom animation at that first target)."""
     if state.view:
         return {"center": [state.view[0], state.view[1]], "zoom": state.view[2]}
-    # Fit the towns the filter names (else all five); center and zoom are still given for
-    # dash-leaflet's tracking.
-    bounds = mapdata.towns_bounds(state.filter.towns) or mapdata.towns_view_bounds
-    (south, west), (north, east) = bounds
-    return {"center": [(south + north) / 2, (west + east) / 2], "zoom": DEFAULT_ZOOM,
-            "viewport": {"bounds": bounds, "transition": "fitBounds", "options": FIT_PADDING}}
+    (south, west), (north, east) = mapdata.shift_bounds(fit_bounds(mapdata, state.filter),
+                                                        state.datum)
+    return {"center": [(south + north) / 2, (west + east) / 2], "zoom": DEFAULT_ZOOM}
+
+
+def fit_store(mapdata: MapData, state: PageState) -> dcc.Store:
+    """The MAP_FIT store: the first view's fit target, none for a URL with its own view."""
+    target = None if state.view else fit_target(mapdata, state.filter, state.datum,
+                                                transition="fitBounds")
+    return dcc.Store(id=ids.MAP_FIT, data=target)
 
 
 def the_map(mapdata: MapData, state: PageState, *, tianditu_key: str | None,
@@ -139,8 +181,11 @@ def the_map(mapdata: MapData, state: PageState, *, tianditu_key: str | None,
                 dl.Overlay(dl.LayerGroup([
                     dl.GeoJSON(id=ids.TOWNS, data=boundaries["towns"][datum],
                                style={"variable": "newtown.townStyle"}),
-                    dl.LayerGroup(id=ids.TOWN_LABELS,
-                                  children=town_label_markers(mapdata, datum, lang)),
+                    # Labels in their own pane above the markers' (see newtown.css):
+                    # readable over facilities, and click-through (not interactive).
+                    dl.Pane(dl.LayerGroup(id=ids.TOWN_LABELS,
+                                          children=town_label_markers(mapdata, datum, lang)),
+                            name=TOWN_LABEL_PANE),
                 ]), name=t("layer_towns", lang), checked=True),
                 dl.Overlay(dl.LayerGroup([
                     dl.GeoJSON(id=ids.COV_LAYER, style={"variable": "newtown.coveredStyle"}),

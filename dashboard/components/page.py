@@ -17,7 +17,7 @@ from dashboard.components.coverage import coverage_panel
 from dashboard.components.details import details_popup
 from dashboard.components.export import export_panel
 from dashboard.components.filters import filters_panel
-from dashboard.components.map import the_map
+from dashboard.components.map import fit_store, the_map
 from dashboard.components.scorecard import scorecard_panel
 from dashboard.components.signin import signin_control
 from dashboard.components.summary import summary_panel
@@ -136,6 +136,7 @@ def page(
                       **aria(label=t("filters_drawer", lang)))
     centre = html.Main([
         the_map(mapdata, state, tianditu_key=tianditu_key, extra_overlays=extra_overlays),
+        fit_store(mapdata, state),
         cards_strip(lang),
         details_popup(lang, extra=details_extra),
         html.Div(id=ids.MAP_NOTE, className="nt-mapnote"),

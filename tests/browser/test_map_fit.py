@@ -1,0 +1,177 @@
+"""The map is fitted to what the user can see: beside the filter drawer on a tablet, around a
+chosen town's facilities (not only its boundary), with the town labels above the markers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from geo.query import Filter
+from tests.browser.test_dashboard import TIMEOUT, open_page
+
+pytestmark = pytest.mark.browser
+
+VIEW_JS = ("() => (new URLSearchParams(location.search).get('view') || '')")
+
+
+def settled_view(page) -> tuple[float, float, float]:
+    """The map's view (lat, lon, zoom) from the URL once it has stopped changing."""
+    page.wait_for_function(VIEW_JS + " !== ''", timeout=TIMEOUT)
+    last = None
+    for _ in range(60):
+        page.wait_for_timeout(400)
+        now = page.evaluate(VIEW_JS)
+        if now == last:
+            break
+        last = now
+    lat, lon, zoom = (float(v) for v in str(last).split(","))
+    return lat, lon, zoom
+
+
+def world_px(lon: float, lat: float, zoom: float) -> tuple[float, float]:
+    """Web-mercator pixel coordinates (Leaflet's EPSG:3857) at a zoom level."""
+    scale = 256 * 2 ** zoom
+    s = math.sin(math.radians(lat))
+    return (lon + 180) / 360 * scale, (0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * scale
+
+
+def rect(page, selector: str) -> dict[str, float]:
+    return page.evaluate(f"() => document.querySelector('{selector}')"
+                         ".getBoundingClientRect().toJSON()")
+
+
+def visible_map(page) -> dict[str, float]:
+    """The part of the map not covered by the filter drawer (when it overlays the map) nor by
+    the indicator cards along its top: left, top, right, bottom in page px."""
+    box = rect(page, "#map")
+    left = box["left"]
+    if page.locator("#drawer-filters").is_visible():
+        left = max(left, rect(page, "#drawer-filters")["right"])
+    top = max(box["top"], rect(page, ".nt-cards")["bottom"])
+    return {"left": left, "top": top, "right": box["right"], "bottom": box["bottom"]}
+
+
+def labels_inside(page, area: dict[str, float]) -> dict[str, bool]:
+    boxes = page.evaluate("() => [...document.querySelectorAll('.town-label')].map(e =>"
+                          " [e.textContent, e.getBoundingClientRect().toJSON()])")
+    assert len(boxes) == 5
+    return {name: (b["left"] >= area["left"] - 1 and b["right"] <= area["right"] + 1
+                   and b["top"] >= area["top"] - 1 and b["bottom"] <= area["bottom"] + 1)
+            for name, b in boxes}
+
+
+def test_tablet_fit_leaves_the_towns_beside_the_open_drawer(browser, server_url):
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    open_page(page, server_url)
+    assert page.locator("#drawer-filters").is_visible()  # overlaying the map at this width
+    settled_view(page)
+    inside = labels_inside(page, visible_map(page))
+    assert all(inside.values()), inside
+    # Closing the drawer refits to the whole map: closer in, all five still in view.
+    _, _, zoom_open = settled_view(page)
+    page.click("#toggle-filters")
+    page.wait_for_selector("#drawer-filters", state="hidden", timeout=TIMEOUT)
+    page.wait_for_function(f"() => Number(({VIEW_JS})().split(',')[2]) > {zoom_open}",
+                           timeout=TIMEOUT)
+    settled_view(page)
+    inside = labels_inside(page, visible_map(page))
+    assert all(inside.values()), inside
+    # ... and opening it again fits beside it again.
+    page.click("#toggle-filters")
+    page.wait_for_selector("#drawer-filters", state="visible", timeout=TIMEOUT)
+    page.wait_for_function(f"() => Number(({VIEW_JS})().split(',')[2]) <= {zoom_open}",
+                           timeout=TIMEOUT)
+    settled_view(page)
+    inside = labels_inside(page, visible_map(page))
+    assert all(inside.values()), inside
+    assert errors == []
+    context.close()
+
+
+def test_a_view_the_user_moved_is_kept_when_the_drawer_closes(browser, server_url):
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    open_page(page, server_url)
+    _, _, fitted = settled_view(page)
+    page.click(".leaflet-control-zoom-in")
+    page.wait_for_function(f"() => Number(({VIEW_JS})().split(',')[2]) > {fitted}",
+                           timeout=TIMEOUT)
+    moved = settled_view(page)
+    page.click("#toggle-filters")
+    page.wait_for_selector("#drawer-filters", state="hidden", timeout=TIMEOUT)
+    page.wait_for_timeout(1500)  # a refit would have started by now
+    assert settled_view(page) == moved
+    context.close()
+
+
+def test_choosing_a_town_fits_its_associated_facilities_too(browser, server_url,
+                                                            bundled_atlas):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    town = "qingpu"
+    open_page(page, server_url + f"?town={town}")
+    fac = Filter.create(towns=[town]).select(bundled_atlas.facilities)
+    boundary = bundled_atlas.towns.set_index("key").loc[town, "geometry"]
+    x0, y0, x1, y1 = boundary.bounds
+    # the case in point: facilities of the town placed well outside its boundary's box
+    outside = fac[(fac.geometry.x < x0 - 0.02) | (fac.geometry.x > x1 + 0.02)]
+    assert len(outside) >= 2
+    lat, lon, zoom = settled_view(page)
+    area = visible_map(page)
+    box = rect(page, "#map")
+    cx, cy = world_px(lon, lat, zoom)
+    for fid, point in zip(fac.index, fac.geometry, strict=True):
+        px, py = world_px(point.x, point.y, zoom)
+        x = box["left"] + box["width"] / 2 + (px - cx)
+        y = box["top"] + box["height"] / 2 + (py - cy)
+        assert area["left"] <= x <= area["right"] and area["top"] <= y <= area["bottom"], \
+            (fid, x, y, area)
+    # the town itself is not lost in the fit: its boundary spans a good part of the view
+    bx0, _ = world_px(x0, y0, zoom)
+    bx1, _ = world_px(x1, y1, zoom)
+    assert bx1 - bx0 > (area["right"] - area["left"]) / 6
+    context.close()
+
+
+def test_town_labels_sit_above_the_markers_and_let_clicks_through(page, server_url):
+    open_page(page, server_url)
+    settled_view(page)
+    page.wait_for_selector(".placeholder-marker", timeout=TIMEOUT)
+    # Every place where a label and a marker overlap at the first view (the placeholders sit
+    # at the towns' centres, next to their labels).
+    spots = page.evaluate("""() => {
+      const out = [];
+      const labels = [...document.querySelectorAll('.town-label')];
+      const markers = [...document.querySelectorAll(
+        '.placeholder-marker, .facility-cluster, path.facility-marker')];
+      for (const l of labels) {
+        const a = l.getBoundingClientRect();
+        for (const m of markers) {
+          const b = m.getBoundingClientRect();
+          const x0 = Math.max(a.left, b.left), x1 = Math.min(a.right, b.right);
+          const y0 = Math.max(a.top, b.top), y1 = Math.min(a.bottom, b.bottom);
+          if (x1 - x0 > 3 && y1 - y0 > 3) {
+            out.push({label: l.textContent, x: (x0 + x1) / 2, y: (y0 + y1) / 2,
+                      marker: m.getAttribute('class')});
+          }
+        }
+      }
+      return out; }""")
+    assert len(spots) >= 2, "labels and markers hardly overlap at the first view"
+    hit_js = ("([x, y]) => { const e = document.elementFromPoint(x, y);"
+              " const t = e && e.closest('.town-label, .leaflet-marker-icon, path');"
+              " return t ? t.getAttribute('class') : ''; }")
+    # Clicks pass through a label: the marker under it is what the pointer hits.
+    for spot in spots:
+        hit = page.evaluate(hit_js, [spot["x"], spot["y"]])
+        assert hit and "town-label" not in hit, (spot, hit)
+    # Drawn above: with hit-testing switched on for the labels (a test style only), the
+    # topmost element at every such point is the label, not the marker.
+    page.add_style_tag(content=".town-label { pointer-events: auto !important; }")
+    for spot in spots:
+        hit = page.evaluate(hit_js, [spot["x"], spot["y"]])
+        assert "town-label" in hit, (spot, hit)
