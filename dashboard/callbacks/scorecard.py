@@ -25,7 +25,8 @@ from geo.brief.charts import growth_chart_svg
 from geo.brief.text import fmt_count, fmt_m, fmt_ratio, fmt_share, label
 from geo.query import Filter
 
-__all__ = ["brief_pdf", "growth_view", "params_from_inputs", "register", "scorecard_view"]
+__all__ = ["brief_pdf", "growth_view", "params_from_inputs", "register", "scorecard_panel_view",
+           "scorecard_view"]
 
 _COLUMNS = ("rank", "town", "inside", "associated", "placeholder", "total", "distinct_sites",
             "density", "per_100k", "covered_share", "median_nearest")
@@ -45,6 +46,12 @@ def with_as_of(flt: Filter, as_of: float | None) -> Filter:
 def _data_town(key: str) -> dict[str, Any]:
     """``data-town`` on a table row (Dash takes ``data-*`` props its signatures cannot name)."""
     return {"data-town": key}
+
+
+def _params_data(radius_m: float | None, since: int | None) -> dict[str, Any]:
+    """``data-radius`` / ``data-since`` on the table: the parameters it was computed with."""
+    return {"data-radius": "" if radius_m is None else f"{radius_m:g}",
+            "data-since": "" if since is None else str(since)}
 
 
 def scorecard_view(result: ScorecardResult, lang: str) -> html.Div:
@@ -83,8 +90,9 @@ def scorecard_view(result: ScorecardResult, lang: str) -> html.Div:
             f"{r['since']['change']:+d} ({label('since_undated', lang)} "
             f"{fmt_count(r['since']['undated'])})" for r in since), id="sc-since-note"))
     # the bordered style of the summary table; wider than the drawer, it scrolls in its holder
+    params = result.params
     table = html.Table([html.Thead(head), html.Tbody(rows)], className="nt-table summary-table",
-                       id="sc-table")
+                       id="sc-table", **_params_data(params.radius_m, params.since))
     return html.Div([html.Div(table, style={"overflowX": "auto", "maxWidth": "100%"}),
                      html.Div(notes, className="nt-notes")])
 
@@ -147,47 +155,34 @@ def brief_pdf(mapdata: MapData, flt: Filter, town: str | None, params: Scorecard
     return f"newtown-brief-{town}{year}.pdf", brief.pdf
 
 
+def scorecard_panel_view(mapdata: MapData, flt: Filter, params: ScorecardParams,
+                         lang: str, town: str | None) -> tuple[Any, Any]:
+    """The growth chart and the table of the Scorecard tab, from ONE scorecard computation
+    (``run_scorecard``, cached) for the filter and parameters."""
+    try:
+        result = run_scorecard(mapdata.atlas, flt, params)
+    except AtlasError as exc:
+        return html.Div(str(exc), className="warn"), None
+    return growth_view(result, lang, highlight_town(flt, town)), scorecard_view(result, lang)
+
+
 def register(app: Dash, mapdata: MapData) -> None:
     @app.callback(
-        output=Output(ids.SC_RESULTS, "children"),
-        inputs={"_n": Input(ids.SC_RUN, "n_clicks")},
-        state={"controls": filter_states(), "radius": State(ids.SC_RADIUS, "value"),
-               "since": State(ids.SC_SINCE, "value"), "as_of": State(ids.SC_AS_OF, "value"),
-               "lang": State(ids.PAGE_LANG, "data")},
-        prevent_initial_call=True,
-    )
-    def show_scorecard(_n: int | None, controls: FilterControls, radius: float | None,
-                       since: float | None, as_of: float | None,
-                       lang: str | None) -> html.Div:
-        lang = lang or "zh"
-        try:
-            flt = with_as_of(filter_from_controls(controls), as_of)
-            result = run_scorecard(mapdata.atlas, flt, params_from_inputs(radius, since))
-        except AtlasError as exc:
-            return html.Div(str(exc), className="warn")
-        return scorecard_view(result, lang)
-
-    @app.callback(
-        output=Output(ids.SC_GROWTH, "children"),
+        output=[Output(ids.SC_GROWTH, "children"), Output(ids.SC_RESULTS, "children")],
         inputs={"controls": filter_inputs(), "as_of": Input(ids.SC_AS_OF, "value"),
-                "town": Input(ids.BRIEF_TOWN, "value"), "ui": Input(ids.UI, "data")},
+                "town": Input(ids.BRIEF_TOWN, "value"), "ui": Input(ids.UI, "data"),
+                "_n": Input(ids.SC_RUN, "n_clicks")},
         state={"radius": State(ids.SC_RADIUS, "value"), "since": State(ids.SC_SINCE, "value"),
                "lang": State(ids.PAGE_LANG, "data")},
     )
-    def show_growth(controls: FilterControls, as_of: float | None, town: str | None,
-                    ui: dict[str, Any] | None, radius: float | None, since: float | None,
-                    lang: str | None) -> Any:
+    def show_scorecard(controls: FilterControls, as_of: float | None, town: str | None,
+                       ui: dict[str, Any] | None, _n: int | None, radius: float | None,
+                       since: float | None, lang: str | None) -> tuple[Any, Any]:
         # Drawn only while the Scorecard tab is open; opening it draws the current state.
         if not ui or ui.get("tab") != "scorecard":
-            return no_update
-        lang = lang or "zh"
-        try:
-            flt = with_as_of(filter_from_controls(controls), as_of)
-            # The one scorecard computation (cached): its growth series is the brief's.
-            result = run_scorecard(mapdata.atlas, flt, params_from_inputs(radius, since))
-        except AtlasError as exc:
-            return html.Div(str(exc), className="warn")
-        return growth_view(result, lang, highlight_town(flt, town))
+            return no_update, no_update
+        return scorecard_panel_view(mapdata, with_as_of(filter_from_controls(controls), as_of),
+                                    params_from_inputs(radius, since), lang or "zh", town)
 
     @app.callback(
         output=[Output(ids.BRIEF_DOWNLOAD, "data"), Output(ids.BRIEF_STATUS, "children")],

@@ -10,10 +10,13 @@ from geo import catalog
 
 
 def scorecard_panel(lang: str) -> html.Div:
-    """The Scorecard tab: radius, since and as-of years, the table, and the brief download."""
+    """The Scorecard tab: radius, since and as-of years with Update, the growth chart and the
+    table (shown at once for the current filter), and the brief download."""
     towns = [{"label": t("brief_all", lang), "value": "all"}] + [
         {"label": term.label(lang), "value": key} for key, term in catalog.TOWNS.items()]
     return html.Div([
+        # The controls first: the chart and the table below follow them, the filter and the
+        # as-of year without a click (Update applies a new radius or comparison year).
         html.Div([
             html.Label([t("sc_radius", lang),
                         dcc.Input(id=ids.SC_RADIUS, type="number", min=50, max=30000, step=50,
@@ -24,12 +27,11 @@ def scorecard_panel(lang: str) -> html.Div:
             html.Label([t("sc_as_of", lang),
                         dcc.Input(id=ids.SC_AS_OF, type="number", min=1950, max=2100, step=1,
                                   className="nt-num")]),
-        ], className="nt-params"),
-        # The growth chart follows the filter and the as-of year without a click.
+            html.Button(t("sc_update", lang), id=ids.SC_RUN, className="nt-btn nt-primary"),
+        ], className="nt-params nt-sc-controls"),
         html.Figure([html.Figcaption(t("sc_growth", lang), className="nt-note"),
                      dcc.Loading(html.Div(id=ids.SC_GROWTH), type="dot")],
                     className="nt-growth"),
-        html.Button(t("run", lang), id=ids.SC_RUN, className="nt-btn nt-primary"),
         dcc.Loading(html.Div(id=ids.SC_RESULTS), type="dot"),
         html.Div([
             html.Label([t("sc_town", lang),

@@ -40,7 +40,9 @@ def test_scorecard_panel_shows_the_same_numbers_as_the_cli(page, server_url, bun
     page.fill("#sc-radius", "3000")
     page.fill("#sc-since", "2020")
     page.click("#sc-run")
-    page.wait_for_selector("#sc-table tbody tr", timeout=TIMEOUT)
+    # the table is there from the start: wait for the one computed with these parameters
+    page.wait_for_selector("#sc-table[data-radius='3000'][data-since='2020'] tbody tr",
+                           timeout=TIMEOUT)
     expected = run_scorecard(bundled_atlas, Filter(), ScorecardParams(radius_m=3000,
                                                                       since=2020))
     for row in expected.towns:
@@ -55,6 +57,36 @@ def test_scorecard_panel_shows_the_same_numbers_as_the_cli(page, server_url, bun
         s = row["since"]
         assert f"{row['name_en']} {s['change']:+d} (Undated (not in the change) " \
                f"{fmt_count(s['undated'])})" in note
+    assert not page.js_errors
+
+
+def test_opening_the_tab_shows_the_scorecard_with_its_controls_on_top(page, server_url,
+                                                                     bundled_atlas):
+    """The table used to appear only after Run, which sat below the growth chart."""
+    open_scorecard(page, server_url + "?lang=en&town=qingpu,nanhui")
+    # no click: the current filter's scorecard, default parameters
+    page.wait_for_selector("#sc-table tbody tr", timeout=TIMEOUT)
+    page.wait_for_selector("#sc-growth-chart", timeout=TIMEOUT)
+    params = ScorecardParams(since=2020)  # the panel's defaults: radius by category
+    expected = run_scorecard(bundled_atlas, Filter.create(towns=["qingpu", "nanhui"]), params)
+    shown = page.locator("#sc-table tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.town)")
+    assert shown == [str(r["key"]) for r in expected.towns]
+    for row in expected.towns:
+        cells = page.locator(f"#sc-table tr[data-town={row['key']}] td").all_inner_texts()
+        assert cells[5] == fmt_count(row["total"])
+        assert cells[9] == fmt_share(row["covered_share"])
+    # the controls come first, then the chart, then the table
+    run = page.locator("#sc-run").bounding_box()
+    radius = page.locator("#sc-radius").bounding_box()
+    chart = page.locator("#sc-growth-chart").bounding_box()
+    table = page.locator("#sc-table").bounding_box()
+    assert radius["y"] + radius["height"] <= chart["y"]
+    assert run["y"] + run["height"] <= chart["y"]
+    assert chart["y"] + chart["height"] <= table["y"]
+    # a filter change redraws the table without a click
+    select_option(page, "filter-town", catalog.TOWNS["songjiang"].en)
+    page.wait_for_selector("#sc-table tr[data-town=songjiang]", timeout=TIMEOUT)
     assert not page.js_errors
 
 
@@ -138,7 +170,8 @@ def test_one_computation_panel_json_pdf_and_export(page, server_url, capsys, tmp
     page.fill("#sc-radius", "2500")
     page.fill("#sc-since", "2019")
     page.click("#sc-run")
-    page.wait_for_selector("#sc-table tbody tr", timeout=TIMEOUT)
+    page.wait_for_selector("#sc-table[data-radius='2500'][data-since='2019'] tbody tr",
+                           timeout=TIMEOUT)
     # 1. the panel's table
     for row in doc["towns"]:
         cells = page.locator(f"#sc-table tr[data-town={row['key']}] td").all_inner_texts()
@@ -191,7 +224,6 @@ def test_scorecard_table_fits_its_drawer_and_keeps_town_names_on_one_line(page, 
     off) and Chinese town names wrapped one character per line."""
     page.set_viewport_size({"width": 1440, "height": 900})
     open_scorecard(page, server_url + f"?lang={lang}&filters=off")
-    page.click("#sc-run")
     page.wait_for_selector("#sc-table tbody tr", timeout=TIMEOUT)
     panel = page.locator("#panel-scorecard").bounding_box()
     holder = page.locator("#sc-table").locator("xpath=..").bounding_box()
