@@ -101,6 +101,7 @@ COV_K = "cov-k"
 COV_NEW_RADIUS = "cov-new-radius"
 COV_RUN = "cov-run"
 COV_USE_UPLOAD = "cov-use-upload"
+COV_UPLOAD_HINT = "cov-upload-hint"  # why "use my upload" is off (nothing uploaded yet)
 COV_RESULTS = "cov-results"
 COV_STORE = "cov-store"
 COV_LAYER = "layer-cov-covered"
