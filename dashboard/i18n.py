@@ -144,6 +144,9 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "cov_new_radius": ("新设施半径（米）", "new sites' radius (m)"),
     "cov_covered": ("已覆盖 km²", "covered km²"),
     "cov_people": ("覆盖人口", "people covered"),
+    "cov_upload_hint": ("上传设施点（或含人口列的多边形）后可勾选（见“上传”标签页）",
+                        "Available once you have uploaded points (or polygons with a population"
+                        " column) in the Upload tab"),
     "cov_use_upload": ("纳入我上传的图层（设施参与计算；含人口列的多边形作为人口图层）",
                        "Use my uploaded layer (facilities join in; polygons with a population "
                        "column weight by population)"),

@@ -520,3 +520,28 @@ def test_the_export_tab_offers_the_parks_layer_like_the_cli(mapdata, bundled_atl
         doc = json.loads(archive.read(parks))
     assert {f["properties"]["id"] for f in doc["features"]} == set(bundled_atlas.parks["id"])
     assert len(doc["features"]) == len(bundled_atlas.parks) > 0
+
+
+def test_use_my_upload_is_offered_only_for_a_usable_upload():
+    from dashboard.callbacks.coverage import upload_choice
+
+    def square(props):
+        ring = [[121.2, 31.0], [121.3, 31.0], [121.3, 31.1], [121.2, 31.1], [121.2, 31.0]]
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": props,
+             "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+
+    def state(store):
+        value, options, hint = upload_choice(store, "en")
+        return value, options[0]["disabled"], bool(hint)
+
+    assert state(None) == ([], True, True)  # nothing uploaded: off, disabled, hint
+    # polygons without a population column add nothing to a coverage run
+    plain = {"kind": "boundaries", "name": "b.geojson", "geojson": square({"name_zh": "甲"})}
+    assert state(plain) == ([], True, True)
+    people = {"kind": "boundaries", "name": "p.geojson",
+              "geojson": square({"name_zh": "乙", "population": 1200})}
+    assert state(people) == (["use"], False, False)
+    points = {"kind": "facilities", "name": "f.csv", "geojson": {"type": "FeatureCollection",
+                                                                 "features": []}}
+    assert state(points) == (["use"], False, False)

@@ -17,7 +17,7 @@ from dash import Dash, Input, Output, State, dcc, html
 
 from dashboard import ids
 from dashboard.callbacks.upload import uploaded_facilities
-from dashboard.components.coverage import DEFAULT_MODE, MAX_SITES
+from dashboard.components.coverage import DEFAULT_MODE, MAX_SITES, use_upload_options
 from dashboard.i18n import t
 from dashboard.mapdata import MapData, geojson_from_frame, in_display_datum
 from dashboard.state import FilterControls, datum_for, filter_from_controls, filter_states
@@ -191,7 +191,32 @@ def uploaded_population(store: dict[str, Any] | None) -> gpd.GeoDataFrame | None
     return frame.assign(population=pd.to_numeric(frame[column], errors="coerce").fillna(0))
 
 
+def upload_choice(store: dict[str, Any] | None, lang: str) -> tuple[list[str], Any, str]:
+    """The "use my uploaded layer" checkbox for the user's upload: value, options and hint.
+
+    Nothing usable uploaded (no upload, or polygons without a population column): unticked,
+    disabled, and the hint says what to upload. Points, or polygons with population: enabled
+    and ticked (an upload made for the analysis joins it), no hint.
+    """
+    usable = store is not None and (store.get("kind") == "facilities"
+                                    or uploaded_population(store) is not None)
+    return (["use"] if usable else [], use_upload_options(lang, usable=usable),
+            "" if usable else t("cov_upload_hint", lang))
+
+
 def register(app: Dash, mapdata: MapData) -> None:
+    @app.callback(
+        Output(ids.COV_USE_UPLOAD, "value"),
+        Output(ids.COV_USE_UPLOAD, "options"),
+        Output(ids.COV_UPLOAD_HINT, "children"),
+        Input(ids.UPLOADED, "data"),
+        State(ids.PAGE_LANG, "data"),
+        prevent_initial_call=True,
+    )
+    def follow_upload(store: dict[str, Any] | None,
+                      lang: str | None) -> tuple[list[str], Any, str]:
+        return upload_choice(store, lang or "zh")
+
     @app.callback(
         Output(ids.COV_RADIUS, "value"),
         Input(ids.COV_PRESET, "value"),

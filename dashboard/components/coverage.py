@@ -20,6 +20,12 @@ MAX_SITES = 10
 DEFAULT_MODE = "category"
 
 
+def use_upload_options(lang: str, *, usable: bool) -> list[dict[str, object]]:
+    """The "use my uploaded layer" checkbox's option, disabled while nothing usable is
+    uploaded."""
+    return [{"label": t("cov_use_upload", lang), "value": "use", "disabled": not usable}]
+
+
 def coverage_panel(lang: str) -> html.Div:
     """The Coverage tab: radius mode, radius or preset, new sites, and the results."""
     presets = [{"label": t("cov_category", lang), "value": "category"},
@@ -46,8 +52,11 @@ def coverage_panel(lang: str) -> html.Div:
                                   value=FIXED_RADIUS_M, min=100,
                                   max=30000, step=100, className="nt-num")]),
         ], className="nt-params"),
-        dcc.Checklist(id=ids.COV_USE_UPLOAD, value=["use"], className="nt-radio-inline",
-                      options=[{"label": t("cov_use_upload", lang), "value": "use"}]),
+        # Off and disabled until the user has uploaded something it can use (see
+        # callbacks.coverage.upload_choice), with the hint saying so.
+        dcc.Checklist(id=ids.COV_USE_UPLOAD, value=[], className="nt-radio-inline",
+                      options=use_upload_options(lang, usable=False)),
+        html.Div(t("cov_upload_hint", lang), id=ids.COV_UPLOAD_HINT, className="nt-note"),
         html.Button(t("run", lang), id=ids.COV_RUN, className="nt-btn nt-primary"),
         dcc.Loading(html.Div(id=ids.COV_RESULTS), type="dot"),
         html.Details([html.Summary(t("cl_legend", lang)),
