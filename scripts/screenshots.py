@@ -5,7 +5,9 @@ Usage: .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 Serves the app on the bundled data in-process and opens it in headless Chromium (Debian's
 /usr/bin/chromium through Playwright) at 1440x900, 1280x720 and 1024x768, in Chinese and in
 English: the first view (filters open, map and indicator cards), the Summary tab, and at
-1440 also a town filter with the Coverage tab after a run. PNGs go to the output folder.
+1440 also a town filter with the Coverage tab after a run and the Scorecard tab (its growth
+chart and table). PNGs go to the output folder; the English Scorecard view is also written to
+docs/brief/dashboard-growth-en.png (``--brief-out``), the picture docs/BRIEF.md shows.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ def _open(page: Page, url: str) -> None:
     page.wait_for_timeout(900)  # fitBounds animation and marker clusters settle
 
 
-def take(base_url: str, out: Path) -> list[Path]:
-    """Every screenshot, written to ``out``; returns their paths."""
+def take(base_url: str, out: Path, brief_out: Path | None = None) -> list[Path]:
+    """Every screenshot, written to ``out`` (and the English Scorecard view to
+    ``brief_out``/dashboard-growth-en.png); returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     with sync_playwright() as p:
@@ -61,15 +64,25 @@ def take(base_url: str, out: Path) -> list[Path]:
                 if width == 1440:
                     views.append(("town-coverage",
                                   "?town=jiading,qingpu&tab=coverage" + suffix))
+                    views.append(("scorecard", "?tab=scorecard" + suffix))
                 for name, query in views:
                     _open(page, base_url + query)
                     if name == "town-coverage":
                         page.click("#cov-run")
                         page.wait_for_selector("#coverage-table", timeout=TIMEOUT)
                         page.wait_for_timeout(600)
+                    if name == "scorecard":  # shown at once, no click
+                        page.wait_for_selector("#sc-table tbody tr", timeout=TIMEOUT)
+                        page.wait_for_selector("#sc-growth-chart", timeout=TIMEOUT)
+                        page.wait_for_timeout(600)
                     path = out / f"{name}-{width}x{height}-{lang}.png"
                     page.screenshot(path=str(path))
                     written.append(path)
+                    if name == "scorecard" and lang == "en" and brief_out is not None:
+                        brief_out.mkdir(parents=True, exist_ok=True)
+                        path = brief_out / "dashboard-growth-en.png"
+                        page.screenshot(path=str(path))
+                        written.append(path)
                 context.close()
         browser.close()
     return written
@@ -79,13 +92,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parents[1] / "docs" / "screenshots")
+    parser.add_argument("--brief-out", type=Path,
+                        default=Path(__file__).resolve().parents[1] / "docs" / "brief")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = create_app()
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        for path in take(f"http://127.0.0.1:{server.server_port}/", args.out):
+        for path in take(f"http://127.0.0.1:{server.server_port}/", args.out,
+                         args.brief_out):
             print(path)
     finally:
         server.shutdown()
