@@ -104,8 +104,15 @@
         top = Math.max(0, cards.getBoundingClientRect().bottom - m.top);
         if (m.height - top < 240) { top = 0; }
       }
-      pad.paddingTopLeft = [l + 20, top + 12];
-      pad.paddingBottomRight = [r + 20, 30];
+      // a town label is centred on its town and may reach past the boundary: half the
+      // widest label more on each side keeps the labels whole too
+      var half = 0;
+      document.querySelectorAll(".town-label").forEach(function (e) {
+        half = Math.max(half, e.getBoundingClientRect().width / 2);
+      });
+      half = Math.min(half, 90);
+      pad.paddingTopLeft = [l + 12 + half, top + 12];
+      pad.paddingBottomRight = [r + 12 + half, 30];
       return pad;
     },
     // Calls ``done`` once the page has settled after a drawer change: 90 ms on, or on the

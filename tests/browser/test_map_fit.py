@@ -61,12 +61,13 @@ def labels_inside(page, area: dict[str, float]) -> dict[str, bool]:
             for name, b in boxes}
 
 
-def test_tablet_fit_leaves_the_towns_beside_the_open_drawer(browser, server_url):
+@pytest.mark.parametrize("lang", ["zh", "en"])  # English labels are the wider
+def test_tablet_fit_leaves_the_towns_beside_the_open_drawer(browser, server_url, lang):
     context = browser.new_context(viewport={"width": 1024, "height": 768})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    open_page(page, server_url)
+    open_page(page, server_url + f"?lang={lang}")
     assert page.locator("#drawer-filters").is_visible()  # overlaying the map at this width
     settled_view(page)
     inside = labels_inside(page, visible_map(page))
