@@ -105,7 +105,11 @@ def test_a_view_the_user_moved_is_kept_when_the_drawer_closes(browser, server_ur
     page.click("#toggle-filters")
     page.wait_for_selector("#drawer-filters", state="hidden", timeout=TIMEOUT)
     page.wait_for_timeout(1500)  # a refit would have started by now
-    assert settled_view(page) == moved
+    lat, lon, zoom = settled_view(page)
+    # the same view (a refit would move the centre by a tenth of a degree and more; Leaflet
+    # may re-round it by a fraction of a pixel, ~0.0004 degrees at this zoom)
+    assert zoom == moved[2]
+    assert abs(lat - moved[0]) < 0.002 and abs(lon - moved[1]) < 0.002, (lat, lon, moved)
     context.close()
 
 
