@@ -180,6 +180,7 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "tab_scorecard": ("记分卡", "Scorecard"),
     "sc_radius": ("服务半径（m，空 = 按类别）", "Radius (m, blank = by category)"),
     "sc_since": ("对比年份", "Compare with year"),
+    "sc_since_hint": ("如 2020", "e.g. 2020"),
     "sc_update": ("更新", "Update"),
     "sc_as_of": ("截至年份", "As of year"),
     "sc_town": ("新城", "Town"),

@@ -22,8 +22,10 @@ def scorecard_panel(lang: str) -> html.Div:
                         dcc.Input(id=ids.SC_RADIUS, type="number", min=50, max=30000, step=50,
                                   className="nt-num")]),
             html.Label([t("sc_since", lang),
+                        # blank by default, as `newtown scorecard` without --since: no
+                        # comparison unless asked (one default on every face)
                         dcc.Input(id=ids.SC_SINCE, type="number", min=1950, max=2100, step=1,
-                                  value=2020, className="nt-num")]),
+                                  placeholder=t("sc_since_hint", lang), className="nt-num")]),
             html.Label([t("sc_as_of", lang),
                         dcc.Input(id=ids.SC_AS_OF, type="number", min=1950, max=2100, step=1,
                                   className="nt-num")]),

@@ -67,7 +67,11 @@ def test_opening_the_tab_shows_the_scorecard_with_its_controls_on_top(page, serv
     # no click: the current filter's scorecard, default parameters
     page.wait_for_selector("#sc-table tbody tr", timeout=TIMEOUT)
     page.wait_for_selector("#sc-growth-chart", timeout=TIMEOUT)
-    params = ScorecardParams(since=2020)  # the panel's defaults: radius by category
+    # the panel's defaults are the CLI's: radius by category, no comparison year
+    assert page.input_value("#sc-since") == ""
+    assert page.get_attribute("#sc-table", "data-since") == ""
+    assert page.locator("#sc-since-note").count() == 0
+    params = ScorecardParams()
     expected = run_scorecard(bundled_atlas, Filter.create(towns=["qingpu", "nanhui"]), params)
     shown = page.locator("#sc-table tbody tr").evaluate_all(
         "rows => rows.map(r => r.dataset.town)")
