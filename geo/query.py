@@ -288,16 +288,19 @@ def _shorten(text: str, limit: int = 40) -> str:
 def _industry_mask(industries: pd.Series, wanted: Sequence[str]) -> np.ndarray:
     """Match a facility if any of its industry keys is wanted or rolls up to a wanted layer."""
     wanted_set = set(wanted)
-    memo: dict[str, bool] = {}
 
     def hit(text: str) -> bool:
-        if text not in memo:
-            keys = [k for k in text.split(";") if k]
-            memo[text] = any(k in wanted_set or catalog.industry_layer(k) in wanted_set
-                             for k in keys)
-        return memo[text]
+        keys = [k for k in text.split(";") if k]
+        return any(k in wanted_set or catalog.industry_layer(k) in wanted_set for k in keys)
 
-    return industries.map(hit).to_numpy(dtype=bool)
+    # A few hundred distinct industry lists, however many facilities: decide each list once
+    # and spread the answers by code (a vectorised factorize, not a Python call per row).
+    # A missing cell (code -1) names no industry: it takes the False appended last.
+    codes, lists = pd.factorize(industries)
+    hits = np.append(np.fromiter((hit(text) for text in lists), dtype=bool,
+                                 count=len(lists)), False)
+    out: np.ndarray = hits[codes]
+    return out
 
 
 _SEARCH_COLUMNS = ("name_zh", "name_en", "address", "id")

@@ -45,6 +45,11 @@ class SelectionView:
     figure: go.Figure | None
 
 
+#: The facility columns the selection's counts read (counts_by_town_and_layer and
+#: membership_counts).
+SUMMARY_COLUMNS = ("town", "layers", "membership")
+
+
 def selection_view(
     mapdata: MapData,
     flt: Filter,
@@ -66,7 +71,9 @@ def selection_view(
     """
     facilities = mapdata.atlas.facilities
     mask = flt.mask(facilities)
-    selected = facilities.iloc[np.flatnonzero(mask)]
+    # Only the columns the counts read: taking every column of the selected rows costs
+    # ~0.15 s at 1e6 facilities for nothing.
+    selected = facilities[list(SUMMARY_COLUMNS)].iloc[np.flatnonzero(mask)]
     # Placeholders are drawn as their own markers, never as clustered points.
     placeholder_rows = np.flatnonzero(mask & mapdata.placeholder_mask)
     positions = np.flatnonzero(mask & ~mapdata.placeholder_mask)
