@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from geo._errors import DataError, Problem
@@ -42,18 +42,17 @@ def split_records(raw: bytes, file: str) -> CsvText:
         Blank records are left out, as the loader leaves them out.
     """
     text, encoding = decode_text(raw)
-    consumed: list[str] = []
-
-    def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
-            consumed.append(line)
-            yield line
-
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(lines)
     records: list[tuple[list[str], str]] = []
-    for cells in csv.reader(lines()):
-        source = "".join(consumed)
-        consumed.clear()
-        if any(cell.strip() for cell in cells):
+    start = 0
+    for cells in reader:
+        # The reader counts the lines it took: one, or more for a quoted line break.
+        end = reader.line_num
+        source = lines[start] if end == start + 1 else "".join(lines[start:end])
+        start = end
+        # (the first cell, usually an id, settles it for almost every record)
+        if (cells and cells[0].strip()) or any(cell.strip() for cell in cells):
             records.append((cells, source))
     if not records:
         raise DataError(Problem(file, None, None, None, "file is empty; expected a header row"))

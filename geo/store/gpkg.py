@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
+from typing import cast
 
 import numpy as np
 import sqlalchemy as sa
@@ -43,9 +44,23 @@ def point_blob(lon: float, lat: float) -> bytes:
     return _HEADER + _POINT_WKB.pack(1, 1, lon, lat)
 
 
+#: One point blob as a packed record (header, byte order, WKB type, x, y): 29 bytes.
+_BLOB_RECORD = np.dtype([("header", "S8"), ("order", "u1"), ("kind", "<u4"), ("x", "<f8"),
+                         ("y", "<f8")])
+
+
 def point_blobs(lon: Iterable[float], lat: Iterable[float]) -> list[bytes]:
-    """GeoPackage geometry blobs for many WGS84 points."""
-    return [point_blob(float(x), float(y)) for x, y in zip(lon, lat, strict=True)]
+    """GeoPackage geometry blobs for many WGS84 points (the bytes :func:`point_blob` makes,
+    packed by numpy in one pass rather than one ``struct.pack`` per point)."""
+    x = np.asarray(lon, dtype=np.float64)
+    y = np.asarray(lat, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"{len(x)} longitudes but {len(y)} latitudes")
+    records = np.empty(len(x), dtype=_BLOB_RECORD)
+    records["header"], records["order"], records["kind"] = _HEADER, 1, 1
+    records["x"], records["y"] = x, y
+    blobs = records.view(np.dtype((np.void, _BLOB_RECORD.itemsize))).tolist()
+    return cast(list[bytes], blobs)
 
 
 def blob_lonlat(blob: bytes) -> tuple[float, float]:
