@@ -8,7 +8,8 @@ root it runs the server as ``postgres``) and removed afterwards. With --url the 
 must be empty and have PostGIS (password from PGPASSWORD or ~/.pgpass).
 
 For each N (synthetic facilities, benchmarks/synth.py) and each engine it prints:
-  init            ``init_store`` from the folder: validation as ``newtown check`` + writing
+  init            ``init_store`` from the folder: validation as ``newtown check`` + writing,
+                  wall and (this process's) CPU
                   (PostgreSQL: COPY inside one transaction; the COPY part alone on its row);
   open + Atlas    ``open_store`` and the first ``Store.atlas()`` in a fresh process: what
                   ``serve --store`` pays at start-up for its data (the issue's target: <= 5 s;
@@ -143,21 +144,30 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 @contextlib.contextmanager
 def copy_timer(totals: dict[str, float]) -> Iterator[None]:
-    """Adds the time spent in COPY (postgis.copy_rows) to totals['copy']."""
-    original = postgis.copy_rows
+    """Adds the time spent in COPY (postgis.copy_columns, the bulk load of init, and
+    postgis.copy_rows, its fallback) to totals['copy']."""
+    originals = {name: getattr(postgis, name) for name in ("copy_columns", "copy_rows")}
+    depth = [0]  # copy_columns may fall back to copy_rows: count the outer call only
 
-    def wrapped(*args: Any, **kwargs: Any) -> None:
-        start = time.perf_counter()
-        try:
-            original(*args, **kwargs)
-        finally:
-            totals["copy"] = totals.get("copy", 0.0) + time.perf_counter() - start
+    def timing(original: Callable[..., None]) -> Callable[..., None]:
+        def wrapped(*args: Any, **kwargs: Any) -> None:
+            start = time.perf_counter()
+            depth[0] += 1
+            try:
+                original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    totals["copy"] = totals.get("copy", 0.0) + time.perf_counter() - start
+        return wrapped
 
-    postgis.copy_rows = wrapped
+    for name, original in originals.items():
+        setattr(postgis, name, timing(original))
     try:
         yield
     finally:
-        postgis.copy_rows = original
+        for name, original in originals.items():
+            setattr(postgis, name, original)
 
 
 def child(code: str, *args: str) -> dict[str, Any]:
@@ -244,8 +254,11 @@ def swap_time(url: str, ids: list[str]) -> tuple[float, float]:
 def run_engine(name: str, url: str, folder: Path, n: int) -> dict[str, Any]:
     row: dict[str, Any] = {"engine": name, "n": n}
     totals: dict[str, float] = {}
+    row["load_before"] = os.getloadavg()[0]
+    cpu = time.process_time()
     with copy_timer(totals):
         row["init"], store = timed(lambda: init_store(url, folder, review=False))
+    row["init_cpu"] = time.process_time() - cpu
     row["copy"] = totals.get("copy")
     store.add_user("bench", "admin", "bench-password", actor=None)
     _, table = store.snapshot()
@@ -257,32 +270,37 @@ def run_engine(name: str, url: str, folder: Path, n: int) -> dict[str, Any]:
         row["sql_filter"], row["sql_count"] = sql_filter_time(url)
     row["served"], row["served_cpu"] = edit_to_other_process(url, ids)
     row["swap"], row["swap_cpu"] = swap_time(url, ids)
+    row["load_after"] = os.getloadavg()[0]
     print(json.dumps(row), flush=True)
     return row
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print("\nstore engines, synthetic facilities (wall time on this machine; CPU in brackets)")
-    head = (f"{'N':>9} {'engine':<11} {'init':>9} {'(COPY)':>9} {'open+Atlas':>18} "
+    head = (f"{'N':>9} {'engine':<11} {'init':>18} {'(COPY)':>9} {'open+Atlas':>18} "
             f"{'serve start':>18} {'filter':>8} {'(files)':>8} {'(cold)':>8} {'SQL':>8} "
-            f"{'edit->served':>18} {'swap':>18}")
+            f"{'edit->served':>18} {'swap':>18} {'load':>10}")
     print(head)
     print("-" * len(head))
     for r in rows:
         copy = secs(r["copy"]) if r.get("copy") is not None else "-"
         sql = secs(r["sql_filter"]) if r.get("sql_filter") is not None else "-"
         files = secs(r["files_filter"]) if r.get("files_filter") is not None else "-"
-        print(f"{r['n']:>9,} {r['engine']:<11} {secs(r['init']):>9} {copy:>9} "
+        init = f"{secs(r['init'])} [{secs(r['init_cpu'])}]"
+        load = f"{r['load_before']:.1f}-{r['load_after']:.1f}"
+        print(f"{r['n']:>9,} {r['engine']:<11} {init:>18} {copy:>9} "
               f"{secs(r['open']) + ' [' + secs(r['open_cpu']) + ']':>18} "
               f"{secs(r['serve']) + ' [' + secs(r['serve_cpu']) + ']':>18} "
               f"{secs(r['filter']):>8} {files:>8} {secs(r['filter_cold']):>8} {sql:>8} "
               f"{secs(r['served']) + ' [' + secs(r['served_cpu']) + ']':>18} "
-              f"{secs(r['swap']) + ' [' + secs(r['swap_cpu']) + ']':>18}")
+              f"{secs(r['swap']) + ' [' + secs(r['swap_cpu']) + ']':>18} {load:>10}")
     print("filter = selection_view on the served app's display data (town jiading + industry "
           "auto), median of 5; files = the same on an app serving the folder's files; cold = "
           "on display data built for the call; SQL = the same selection as one PostGIS query "
           f"to GeoJSON; edit->served = median over {EDITS} edits until a second process's "
-          "StoreServer serves the revision; swap = StoreServer.refresh after one edit")
+          "StoreServer serves the revision; swap = StoreServer.refresh after one edit; "
+          "init CPU is this process's only (the PostgreSQL server's work is not in it); "
+          "load = 1-minute load average before init and after the row (2 cores here)")
 
 
 def main() -> None:

@@ -176,6 +176,31 @@ def test_open_refuses_missing_and_foreign_files(tmp_path):
     assert "check that the server runs" in message
 
 
+def test_init_failing_after_the_rows_are_loaded_leaves_no_store(store_url, monkeypatch):
+    """The facility indexes are built after the bulk load, in the same transaction: a failure
+    there (here an index the bundled data cannot satisfy: towns repeat) leaves no store."""
+    from geo.store import store as store_module
+
+    original = store_module._drop_indexes
+
+    def with_a_failing_index(conn, table):
+        return [*original(conn, table), "CREATE UNIQUE INDEX ix_broken ON facilities (town)"]
+
+    monkeypatch.setattr(store_module, "_drop_indexes", with_a_failing_index)
+    with pytest.raises((StoreError, sa.exc.IntegrityError)):
+        init_store(store_url)
+    if "://" in store_url:
+        engine = sa.create_engine(store_url)
+        with engine.connect() as conn:
+            assert sa.inspect(conn).get_table_names() in ([], ["spatial_ref_sys"])
+        engine.dispose()
+    else:
+        assert list(Path(store_url).parent.iterdir()) == []  # no file, no temporary leftovers
+    monkeypatch.setattr(store_module, "_drop_indexes", original)
+    with init_store(store_url) as made:  # the same place takes a store afterwards
+        assert len(made.snapshot()[1]) == len(load_atlas(DATA).facilities)
+
+
 def test_init_refuses_an_existing_path(store, store_url):
     with pytest.raises(StoreError, match="exists already"):
         init_store(store_url)

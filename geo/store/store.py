@@ -26,6 +26,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
 import shapely
 import sqlalchemy as sa
 
@@ -1478,17 +1479,24 @@ def _create(engine: sa.Engine, shown: str, source: Path, csv_text: csvrows.CsvTe
             # the indexes of a million rows are built in memory, not paged in and out.
             conn.exec_driver_sql(f"PRAGMA cache_size = -{INIT_CACHE_KIB}")
         md.create_all(conn)
+        # The facility indexes are built once after the load (a sort each) rather than
+        # grown row by row; same definitions, same transaction (a duplicate id still fails).
+        indexes = _drop_indexes(conn, "facilities")
         fac = atlas.facilities
         lon, lat = fac["lon"].to_numpy(dtype=float), fac["lat"].to_numpy(dtype=float)
-        geoms = postgis.points(lon, lat) if pg else gpkg.point_blobs(lon, lat)
         names = ["fid", "geom", *columns, "version", "retired", "retired_reason", "revision"]
-        rows = _facility_rows(csv_text, columns, geoms)
-        lines = ((fid, line) for fid, (_, line) in enumerate(csv_text.records, start=1))
-        if pg:  # COPY: the bulk path of PostgreSQL
-            postgis.copy_rows(conn, "facilities", names, rows)
-            postgis.copy_rows(conn, "facility_source_lines", ["fid", "line"], lines)
+        if pg:  # COPY of whole columns: the bulk path of PostgreSQL
+            postgis.copy_columns(conn, "facilities",
+                                 _facility_columns(csv_text, columns,
+                                                   postgis.points_ewkb_hex(lon, lat)))
+            n = len(csv_text.records)
+            postgis.copy_columns(conn, "facility_source_lines", {
+                "fid": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+                "line": pa.array([line for _, line in csv_text.records], type=pa.string())})
             postgis.reset_sequence(conn, "facilities", "fid")
         else:
+            rows = _facility_rows(csv_text, columns, gpkg.point_blobs(lon, lat))
+            lines = ((fid, line) for fid, (_, line) in enumerate(csv_text.records, start=1))
             # The driver's executemany with plain tuples, in this transaction: SQLAlchemy's
             # insert of a million dicts spent ~30 s building parameters (1e6 rows: 84 s init).
             quote = conn.dialect.identifier_preparer.quote
@@ -1498,6 +1506,8 @@ def _create(engine: sa.Engine, shown: str, source: Path, csv_text: csvrows.CsvTe
                             f"VALUES ({', '.join('?' * len(names))})", rows)
             raw.executemany("INSERT INTO facility_source_lines (fid, line) VALUES (?, ?)",
                             lines)
+        for statement in indexes:
+            conn.exec_driver_sql(statement)
         taken = set(fac.index)
         for r in retired:
             if r["id"].strip() in taken:
@@ -1542,6 +1552,50 @@ def _create(engine: sa.Engine, shown: str, source: Path, csv_text: csvrows.CsvTe
                                  "not retired")
         else:
             _finish_geopackage(conn, columns, lon, lat)
+
+
+def _drop_indexes(conn: sa.Connection, table: str) -> list[str]:
+    """Drop the secondary indexes of ``table`` (not its primary key); their CREATE statements,
+    exactly as the database reports them, to run again once the table is loaded."""
+    if conn.dialect.name == "postgresql":
+        found = conn.exec_driver_sql(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = "
+            "current_schema() AND i.tablename = %(t)s AND i.indexname NOT IN (SELECT conname "
+            "FROM pg_constraint WHERE conrelid = %(t)s::regclass)", {"t": table}).all()
+    else:
+        found = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+            "AND sql IS NOT NULL", (table,)).all()
+    quote = conn.dialect.identifier_preparer.quote
+    for name, _ in found:
+        conn.exec_driver_sql(f"DROP INDEX {quote(name)}")
+    return [str(statement) for _, statement in found]
+
+
+def _facility_columns(csv_text: csvrows.CsvText, columns: tuple[str, ...],
+                      geoms: pa.Array) -> dict[str, pa.Array]:
+    """The new store's facility rows as Arrow columns (``fid, geom, *columns, version,
+    retired, retired_reason, revision``); a column the file lacks is empty."""
+    header, n = csv_text.header, len(csv_text.records)
+    for fid, (cells, _) in enumerate(csv_text.records, start=1):
+        if len(cells) != len(header):
+            raise StoreError(f"{FACILITIES_FILE}: row {fid} has {len(cells)} cells but the "
+                             f"header has {len(header)}")
+    if len(geoms) != n:
+        raise StoreError(f"{FACILITIES_FILE}: {n} records but {len(geoms)} points")
+    where = {name: at for at, name in enumerate(header)}  # a repeated name: its last cell
+    by_column = list(zip(*(cells for cells, _ in csv_text.records), strict=True)) if n else []
+    empty = pa.array([""] * n, type=pa.string())
+    out: dict[str, pa.Array] = {"fid": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+                                "geom": geoms}
+    for column in columns:
+        at = where.get(column)
+        out[column] = pa.array(by_column[at], type=pa.string()) if at is not None and n \
+            else empty
+    out.update(version=pa.array(np.ones(n, dtype=np.int64)),
+               retired=pa.array(np.zeros(n, dtype=np.int64)), retired_reason=empty,
+               revision=pa.array(np.zeros(n, dtype=np.int64)))
+    return out
 
 
 def _facility_rows(csv_text: csvrows.CsvText, columns: tuple[str, ...],
