@@ -201,6 +201,18 @@ def test_init_failing_after_the_rows_are_loaded_leaves_no_store(store_url, monke
         assert len(made.snapshot()[1]) == len(load_atlas(DATA).facilities)
 
 
+def test_init_from_a_file_without_an_optional_column_stores_it_empty(store_url, tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(DATA, folder)
+    source = pd.read_csv(DATA / "facilities.csv", dtype=str, keep_default_na=False)
+    source.drop(columns=["address"]).to_csv(folder / "facilities.csv", index=False)
+    with init_store(store_url, folder) as made:
+        _, table = made.snapshot()
+    assert (table["address"] == "").all()
+    for column in source.columns.drop("address"):
+        assert list(table[column]) == list(source[column]), column
+
+
 def test_init_refuses_an_existing_path(store, store_url):
     with pytest.raises(StoreError, match="exists already"):
         init_store(store_url)
