@@ -1,7 +1,7 @@
 """The store on PostgreSQL + PostGIS against the embedded GeoPackage store, in the same run.
 
 Usage: .venv/bin/python benchmarks/postgis.py [--n 1e5[,1e6]] [--url postgresql://...]
-       [--workdir DIR] [--json FILE]
+       [--workdir DIR] [--json FILE] [--engines sqlite,postgresql]
 
 Without --url a throwaway cluster is started (tests/pg.py; needs PostgreSQL + PostGIS, as
 root it runs the server as ``postgres``) and removed afterwards. With --url the database
@@ -312,10 +312,15 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path,
                         default=Path(tempfile.gettempdir()) / "newtown-bench")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--engines", default="sqlite,postgresql",
+                        help="comma-separated engines to run (default both)")
     args = parser.parse_args()
     sizes = [int(float(s)) for s in args.n.split(",")]
+    engines = {e.strip() for e in args.engines.split(",") if e.strip()}
+    if not engines or engines - {"sqlite", "postgresql"}:
+        parser.error("--engines takes sqlite and/or postgresql")
     cluster = databases = None
-    if args.url is None:
+    if args.url is None and "postgresql" in engines:
         from tests import pg
 
         cluster = pg.ThrowawayCluster().start()
@@ -326,18 +331,21 @@ def main() -> None:
         for n in sizes:
             folder = cached_data_dir(n, 0, args.workdir)
             files = child(FILES, str(folder), json.dumps(TYPICAL))
-            with tempfile.TemporaryDirectory() as tmp:
-                rows.append(run_engine("sqlite", str(Path(tmp) / "atlas.gpkg"), folder, n))
-            rows[-1]["files_filter"], rows[-1]["files_load"] = files["filter"], files["load"]
-            if databases is not None:
-                name = databases.create()
-                url = databases.url(name)
-            else:
-                url, name = args.url, None
-            rows.append(run_engine("postgresql", url, folder, n))
-            rows[-1]["files_filter"], rows[-1]["files_load"] = files["filter"], files["load"]
-            if databases is not None and name is not None:
-                databases.drop(name)
+            if "sqlite" in engines:
+                with tempfile.TemporaryDirectory() as tmp:
+                    rows.append(run_engine("sqlite", str(Path(tmp) / "atlas.gpkg"), folder, n))
+                rows[-1]["files_filter"], rows[-1]["files_load"] = files["filter"], files["load"]
+            if "postgresql" in engines:
+                if databases is not None:
+                    name = databases.create()
+                    url = databases.url(name)
+                else:
+                    url, name = args.url, None
+                rows.append(run_engine("postgresql", url, folder, n))
+                rows[-1]["files_filter"], rows[-1]["files_load"] = (files["filter"],
+                                                                    files["load"])
+                if databases is not None and name is not None:
+                    databases.drop(name)
             print_table(rows)
             if args.json is not None:
                 args.json.write_text(json.dumps(rows, indent=1))

@@ -87,6 +87,17 @@ def test_tables_are_typed_postgis_layers_with_keys_and_spatial_indexes(pg_store_
     assert owner_is_super is False  # the app's own role made and owns the tables
 
 
+def test_the_stored_frame_is_kept_out_of_line_without_a_second_compression(pg_store_url):
+    """It is LZ4 already: pglz would shrink it a little and make every opening pay for the
+    server's decompression."""
+    storage = query(pg_store_url, "SELECT attstorage FROM pg_attribute WHERE attrelid = "
+                                  "'atlas_snapshot'::regclass AND attname = 'data'")
+    assert storage == [("e",)]
+    (stored, length), = query(pg_store_url, "SELECT pg_column_size(data), octet_length(data) "
+                                            "FROM atlas_snapshot")
+    assert stored == length
+
+
 def test_columns_carry_chinese_and_english_comments(pg_store_url):
     comments = dict(query(pg_store_url,
                           "SELECT a.attname, col_description(a.attrelid, a.attnum) "
