@@ -213,6 +213,22 @@ def test_init_from_a_file_without_an_optional_column_stores_it_empty(store_url, 
         assert list(table[column]) == list(source[column]), column
 
 
+def test_init_keeps_backslashes_quotes_and_line_breaks_in_text(store_url, tmp_path):
+    """Texts CSV and COPY treat specially arrive as written (on PostgreSQL a backslash-dot
+    sends the table through the row-by-row COPY)."""
+    folder = tmp_path / "data"
+    shutil.copytree(DATA, folder)
+    source = pd.read_csv(DATA / "facilities.csv", dtype=str, keep_default_na=False)
+    odd = ['C:\\.x "quoted", \\N', 'line one\nline two', '\\.', '']
+    source.loc[: len(odd) - 1, "address"] = odd
+    source.to_csv(folder / "facilities.csv", index=False)
+    with init_store(store_url, folder) as made:
+        _, table = made.snapshot()
+        dumped = made.dump(tmp_path / "dump")
+    assert list(table["address"].iloc[: len(odd)]) == odd
+    assert (dumped / "facilities.csv").read_bytes() == (folder / "facilities.csv").read_bytes()
+
+
 def test_init_refuses_an_existing_path(store, store_url):
     with pytest.raises(StoreError, match="exists already"):
         init_store(store_url)
