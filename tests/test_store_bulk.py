@@ -14,6 +14,7 @@ import pytest
 from geopandas.testing import assert_geodataframe_equal
 
 from geo import catalog
+from geo._errors import InputError
 from geo.atlas import load_atlas
 from geo.query import Filter
 from geo.settings import bundled_data_dir
@@ -29,7 +30,7 @@ def test_point_blobs_are_the_bytes_point_blob_makes():
     assert [gpkg.blob_lonlat(b) for b in blobs] == list(zip(lon.tolist(), lat.tolist(),
                                                             strict=True))
     assert gpkg.point_blobs([], []) == []
-    with pytest.raises(ValueError, match="2 longitudes but 1 latitudes"):
+    with pytest.raises(InputError, match="2 longitudes but 1 latitudes"):
         gpkg.point_blobs([1.0, 2.0], [3.0])
 
 

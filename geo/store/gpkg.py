@@ -10,6 +10,8 @@ import numpy as np
 import sqlalchemy as sa
 from pyproj import CRS
 
+from geo._errors import InputError
+
 #: ``PRAGMA application_id`` of a GeoPackage ('GPKG') and its ``user_version`` (1.4.0).
 APPLICATION_ID = 0x47504B47
 USER_VERSION = 10400
@@ -54,8 +56,8 @@ def point_blobs(lon: Iterable[float], lat: Iterable[float]) -> list[bytes]:
     packed by numpy in one pass rather than one ``struct.pack`` per point)."""
     x = np.asarray(lon, dtype=np.float64)
     y = np.asarray(lat, dtype=np.float64)
-    if x.shape != y.shape:
-        raise ValueError(f"{len(x)} longitudes but {len(y)} latitudes")
+    if x.shape != y.shape:  # numpy would silently broadcast one latitude to every longitude
+        raise InputError(f"{len(x)} longitudes but {len(y)} latitudes")
     records = np.empty(len(x), dtype=_BLOB_RECORD)
     records["header"], records["order"], records["kind"] = _HEADER, 1, 1
     records["x"], records["y"] = x, y
