@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from dashboard.app import create_app
@@ -84,30 +84,31 @@ def error_at(name: str) -> str:
 
 
 def choose(page: Any, name: str, label: str) -> None:
-    """Pick the option ``label`` of a form dropdown (typing to search), and check it shows.
+    """Pick the option ``label`` of a form dropdown through its search box, and check it shows.
 
-    The option list is redrawn as the search text filters it; on a loaded machine an option
-    found a moment before can be detached by the time it is clicked, so the pick is tried
-    again from a closed dropdown after a pause (at most five times; a fresh-clone run once
-    failed three in a row).
+    Each step waits for the state the next one needs, instead of typing into whatever has
+    the focus. Dash 4's dropdown opens its popover and moves the focus from its button to
+    the search box one animation frame later; keys pressed on the button before that build a
+    search of their own (the button's keyup handler) while keys in the box go through the
+    box's controlled value, so keys typed straight after the click depend on when that
+    frame runs (a loaded machine). Here: wait until this dropdown says it is open, fill its
+    search box in one input event, wait until the box holds the text, click the option
+    inside this dropdown's popover, and wait until it has closed and shows the choice.
     """
-    for attempt in range(5):
-        try:
-            if attempt:  # start again from a closed dropdown and a settled page
-                page.keyboard.press("Escape")
-                page.wait_for_timeout(1000)
-            page.click(field(name))
-            page.keyboard.type(label.split(" (")[0])
-            page.get_by_role("option", name=label, exact=True).click(timeout=10_000)
-            page.keyboard.press("Escape")
-            page.wait_for_function(
-                "([s, t]) => document.querySelector(s)?.textContent.includes(t)",
-                arg=[field(name), label], timeout=10_000)
-            return
-        except PlaywrightTimeout:  # retried; the fifth failure is raised
-            page.keyboard.press("Escape")
-            if attempt == 4:
-                raise
+    button = page.locator(field(name))
+    # The popover is drawn inside the dropdown's own wrapper (Radix portal container).
+    wrapper = button.locator("xpath=ancestor::div[contains(@class,'dash-dropdown-wrapper')][1]")
+    search = wrapper.locator("input.dash-dropdown-search")
+    text = label.split(" (")[0]
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true", timeout=TIMEOUT)
+    search.fill(text, timeout=TIMEOUT)
+    expect(search).to_have_value(text, timeout=TIMEOUT)  # the filter has taken the text
+    wrapper.get_by_role("option", name=label, exact=True).click(timeout=TIMEOUT)
+    if button.get_attribute("aria-expanded") == "true":  # a multi-select stays open
+        search.press("Escape")
+    expect(button).to_have_attribute("aria-expanded", "false", timeout=TIMEOUT)
+    expect(button).to_contain_text(label, timeout=TIMEOUT)
 
 
 def click_facility(page: Any, fid: str) -> tuple[float, float]:
