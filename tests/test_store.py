@@ -704,20 +704,23 @@ def test_sign_in_failures_are_counted_in_the_store_per_account_and_address(store
         store.sign_in("rev", "rev-password", "10.9.9.9")  # that address is blocked
 
 
-@pytest.mark.parametrize("version", ["0001", "0002"])
+@pytest.mark.parametrize("version", ["0001", "0002", "0003"])
 def test_a_store_from_before_the_migrations_is_upgraded_with_the_sign_in_table(
         store, store_url, version):
     """A store as the releases before Alembic left it (``meta.schema_version`` 1 or 2, no
-    ``alembic_version``) is refused until upgraded; the upgrade adds what it lacks (the
-    sign-in table from 1, the validated frame from either) and failures are counted after."""
+    ``alembic_version``), or as the release before sessions left it (revision 0003), is
+    refused until upgraded; the upgrade adds what it lacks (the sign-in table from 1, the
+    sessions table, the validated frame) and failures and sessions are recorded after."""
     from geo.store import SCHEMA_VERSION, migrate, upgrade_store
 
     store.close()
     raw = sa.create_engine(sa_url(store_url))
     with raw.begin() as conn:  # make it look like such a store
         migrate.downgrade(conn, version)
-        conn.exec_driver_sql("DROP TABLE alembic_version")
-        assert sa.inspect(conn).has_table("login_failures") == (version == "0002")
+        if version != "0003":  # 0003 was made with Alembic already
+            conn.exec_driver_sql("DROP TABLE alembic_version")
+        assert sa.inspect(conn).has_table("login_failures") == (version != "0001")
+        assert not sa.inspect(conn).has_table("sessions")
     with pytest.raises(StoreError, match="run `newtown store upgrade "):
         open_store(store_url)
     assert upgrade_store(store_url) == (version, migrate.head())
@@ -726,6 +729,59 @@ def test_a_store_from_before_the_migrations_is_upgraded_with_the_sign_in_table(
             assert sa.inspect(conn).has_table("login_failures")
             assert conn.exec_driver_sql("SELECT value FROM meta WHERE key = 'schema_version'"
                                         ).scalar_one() == str(SCHEMA_VERSION)
+            assert sa.inspect(conn).has_table("sessions")
         raw.dispose()
         with pytest.raises(AccessDeniedError):
             upgraded.sign_in("ed", "wrong-password", "10.0.0.1")
+        user = upgraded.sign_in("ed", "ed-password", "10.0.0.1")  # sign-in works again
+        _, token = upgraded.open_session(user.name, lifetime_s=60, address="10.0.0.1")
+        assert upgraded.session_user(token)[0].name == "ed"  # type: ignore[index]
+
+
+# ---------------------------------------------------------------- sessions
+def test_sessions_are_recorded_listed_and_revoked_one_by_one(store):
+    """Each sign-in is a row (no secret in it); revoking one ends that one only; an account
+    may end its own, an admin anyone's, nobody else."""
+    first, token1 = store.open_session("ed", lifetime_s=3600, address="10.0.0.1",
+                                       agent="Chromium test")
+    second, token2 = store.open_session("ed", lifetime_s=3600, address="10.0.0.2")
+    assert store.session_user(token1)[0].name == "ed"
+    assert store.session_user(token2)[1] == second
+    assert store.session_user("not-a-token") is None and store.session_user("") is None
+    listed = store.sessions("ed")
+    assert {s.session_id for s in listed} == {first.session_id, second.session_id}
+    assert {s.address for s in listed} == {"10.0.0.1", "10.0.0.2"}
+    assert not any(token in repr(listed) for token in (token1, token2))
+    raw = sa.create_engine(sa_url(store.url if store.path is None else str(store.path)))
+    with raw.connect() as conn:  # the store keeps only the token's hash
+        dumped = repr(conn.exec_driver_sql("SELECT * FROM sessions").all())
+    raw.dispose()
+    assert token1 not in dumped and token2 not in dumped
+    with pytest.raises(AccessDeniedError):  # an editor cannot end someone else's sessions
+        store.revoke_sessions("ed", actor="eve")
+    with pytest.raises(StoreError, match="no session 'nope'"):
+        store.revoke_sessions("ed", actor="root", session_id="nope")
+    assert store.revoke_sessions("ed", actor="root", session_id=first.session_id) == 1
+    assert store.session_user(token1) is None  # at once
+    assert store.session_user(token2) is not None  # the other sign-in goes on
+    assert store.revoke_sessions("ed", actor="ed") == 1  # one's own: allowed
+    assert store.session_user(token2) is None and store.sessions("ed") == []
+
+
+def test_a_password_change_or_disabling_ends_the_accounts_sessions(store):
+    _, token = store.open_session("ed", lifetime_s=3600)
+    _, other = store.open_session("eve", lifetime_s=3600)
+    with pytest.raises(AccessDeniedError):
+        store.set_password("ed", "new-password-1", actor="eve")
+    store.set_password("ed", "new-password-1", actor="ed")
+    assert store.session_user(token) is None
+    assert store.authenticate("ed", "new-password-1").name == "ed"
+    _, token = store.open_session("ed", lifetime_s=3600)
+    store.disable_user("ed", actor="root")
+    assert store.session_user(token) is None and store.sessions("ed") == []
+    with pytest.raises(AccessDeniedError):
+        store.open_session("ed", lifetime_s=3600)
+    assert store.session_user(other) is not None  # other accounts are untouched
+    _, expired = store.open_session("eve", lifetime_s=-1)
+    assert store.session_user(expired) is None
+    assert len(store.sessions("eve")) == 1  # the expired one is not listed

@@ -4,7 +4,7 @@
 """
 
 from geo.store.schema import ACTIONS, REVIEW_STATES, ROLES, SCHEMA_VERSION
-from geo.store.store import Change, Store, User, init_store, open_store, upgrade_store
+from geo.store.store import Change, Session, Store, User, init_store, open_store, upgrade_store
 
 __all__ = [
     "ACTIONS",
@@ -12,6 +12,7 @@ __all__ = [
     "ROLES",
     "SCHEMA_VERSION",
     "Change",
+    "Session",
     "Store",
     "User",
     "init_store",

@@ -11,7 +11,7 @@ from geo.store import postgis
 
 #: Version of the table layout (``meta.schema_version``); the Alembic migrations in
 #: ``geo/store/migrations`` bring an older store to it (``newtown store upgrade``).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 ACTIONS = ("add", "set", "move", "retire", "revert")
 REVIEW_STATES = ("proposed", "approved", "rejected", "applied")
@@ -117,11 +117,27 @@ def build_metadata(dialect: str = "sqlite") -> tuple[sa.MetaData, dict[str, sa.T
         sa.Column("fingerprint", sa.Text, nullable=False),
         sa.Column("data", sa.LargeBinary, nullable=False),
     )
+    # Schema version 4 (migration 0004): one row per dashboard sign-in, checked on every
+    # request, so a sign-in can be ended on its own (the cookie holds the token, this table
+    # only its SHA-256).
+    sessions = sa.Table(
+        "sessions", md,
+        sa.Column("session_id", sa.Text, primary_key=True),  # public: listed, revoked by
+        sa.Column("token_hash", sa.Text, nullable=False),
+        sa.Column("user", sa.Text, nullable=False),
+        sa.Column("created", sa.Text, nullable=False),  # UTC, ISO 8601
+        sa.Column("last_seen", sa.Text, nullable=False),
+        sa.Column("expires", sa.Text, nullable=False),
+        sa.Column("address", sa.Text, nullable=False, server_default=""),
+        sa.Column("agent", sa.Text, nullable=False, server_default=""),
+        sa.Index("ix_sessions_token", "token_hash", unique=True),
+        sa.Index("ix_sessions_user", "user"),
+    )
     sa.Index("ix_facilities_trim_id", sa.func.trim(facilities.c.id))
     if "parent_id" in facilities.c:
         sa.Index("ix_facilities_trim_parent", sa.func.trim(facilities.c.parent_id))
     tables = {t.name: t for t in (facilities, source_lines, changes, users, layers, meta,
-                                  login_failures, atlas_snapshot)}
+                                  login_failures, atlas_snapshot, sessions)}
     if dialect == "postgresql":  # SQLite keeps no comments
         for table, comments in ((facilities, postgis.FACILITY_COMMENTS),
                                 (changes, postgis.CHANGE_COMMENTS)):
@@ -134,4 +150,6 @@ def build_metadata(dialect: str = "sqlite") -> tuple[sa.MetaData, dict[str, sa.T
         meta.comment = "库信息 (schema_version, revision) / store settings and revision"
         login_failures.comment = "登录失败记录 (限速用) / failed sign-ins, for the rate limit"
         atlas_snapshot.comment = SNAPSHOT_COMMENT
+        sessions.comment = ("登录会话 (仅存令牌哈希) / sign-in sessions (token hashes only), "
+                            "revocable")
     return md, tables

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -66,6 +67,9 @@ SNAPSHOT_REFRESH_ROWS = 1000
 INIT_CACHE_KIB = 256 * 1024
 #: Key of the validated facility frame in ``atlas_snapshot``.
 SNAPSHOT_KEY = "facilities"
+#: A session's ``last_seen`` is written at most this often (seconds): a read per request,
+#: a write per minute of use.
+SESSION_TOUCH_S = 60
 
 log = logging.getLogger("newtown")
 
@@ -78,6 +82,22 @@ class User:
     role: str
     disabled: bool
     created: str
+
+
+@dataclass(frozen=True)
+class Session:
+    """One sign-in of the dashboard: public id, account, UTC times, client address and browser.
+
+    The secret token the session cookie carries is never kept (only its SHA-256) nor shown.
+    """
+
+    session_id: str
+    user: str
+    created: str
+    last_seen: str
+    expires: str
+    address: str
+    agent: str
 
 
 @dataclass(frozen=True)
@@ -365,7 +385,8 @@ class Store:
         return [User(r.name, r.role, bool(r.disabled), r.created) for r in rows]
 
     def disable_user(self, name: str, *, actor: str) -> None:
-        """Disable an account (kept for the history); ``actor`` must be an admin."""
+        """Disable an account (kept for the history) and end its sessions; ``actor`` must be
+        an admin."""
         t = self._t["users"]
         with self._write() as conn:
             self._actor(conn, actor, "admin", "disabling a user")
@@ -379,6 +400,7 @@ class Store:
                     raise StoreError(f"{name!r} is the last active admin; add another admin "
                                      "first")
             conn.execute(sa.update(t).where(t.c.name == name).values(disabled=1))
+            self._end_sessions(conn, name)
 
     def user(self, name: str) -> User | None:
         """The account called ``name`` (active or disabled), or None; never its password hash."""
@@ -469,6 +491,124 @@ class Store:
                 conn.execute(sa.insert(t).values(account=name, address=address, time=_now()))
             raise
         return user
+
+    def set_password(self, name: str, password: str, *, actor: str) -> None:
+        """Change an account's password (an admin, or the account itself); ends its sessions."""
+        hashed = accounts.hash_password(password)
+        t = self._t["users"]
+        with self._write() as conn:
+            if actor != name:
+                self._actor(conn, actor, "admin", "changing another user's password")
+            if self._user(conn, name) is None:
+                raise StoreError(f"no user {name!r}")
+            conn.execute(sa.update(t).where(t.c.name == name).values(password_hash=hashed))
+            self._end_sessions(conn, name)
+
+    # ----------------------------------------------------------------- sessions
+    def _end_sessions(self, conn: sa.Connection, name: str,
+                      session_id: str | None = None) -> int:
+        t = self._t["sessions"]
+        where = t.c.user == name
+        if session_id is not None:
+            where = where & (t.c.session_id == session_id)
+        return int(conn.execute(sa.delete(t).where(where)).rowcount or 0)
+
+    def open_session(self, name: str, *, lifetime_s: int, address: str = "",
+                     agent: str = "") -> tuple[Session, str]:
+        """Record a sign-in of the active account ``name``; (the session, its secret token).
+
+        The token goes into the signed cookie; the store keeps only its SHA-256, so a copy
+        of the store cannot be turned into a cookie. Expired sessions are deleted here.
+
+        Parameters
+        ----------
+        name : str
+            An account that has just authenticated.
+        lifetime_s : int
+            Seconds until the session expires.
+        address, agent : str
+            The client's address and browser (shown by ``newtown users sessions``).
+
+        Returns
+        -------
+        (Session, str)
+        """
+        token = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        expires = (now + timedelta(seconds=lifetime_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        made = Session(secrets.token_hex(6), name, stamp, stamp, expires, address[:100],
+                       agent[:200])
+        t = self._t["sessions"]
+        with self._write() as conn:
+            user = self._user(conn, name)
+            if user is None or user.disabled:
+                raise AccessDeniedError(f"user {name!r} cannot sign in")
+            conn.execute(sa.delete(t).where(t.c.expires < stamp))
+            conn.execute(sa.insert(t).values(token_hash=_token_hash(token),
+                                             **dataclasses.asdict(made)))
+        return made, token
+
+    def session_user(self, token: str) -> tuple[User, Session] | None:
+        """The active account and the session of a cookie's token; None when the session was
+        ended (signed out, revoked, password changed), expired, or the account is disabled.
+
+        One indexed read; ``last_seen`` is written at most every :data:`SESSION_TOUCH_S`.
+        """
+        if not token:
+            return None
+        t, u = self._t["sessions"], self._t["users"]
+        now = datetime.now(UTC)
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        query = (sa.select(t, u.c.role, u.c.disabled, u.c.created.label("user_created"))
+                 .join(u, u.c.name == t.c.user).where(t.c.token_hash == _token_hash(token)))
+        with self._read() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None or row["disabled"] or row["expires"] <= stamp:
+            return None
+        seen = datetime.fromisoformat(str(row["last_seen"]).replace("Z", "+00:00"))
+        if (now - seen).total_seconds() >= SESSION_TOUCH_S:
+            with self._write() as conn:
+                conn.execute(sa.update(t).where(t.c.session_id == row["session_id"])
+                             .values(last_seen=stamp))
+        found = Session(row["session_id"], row["user"], row["created"], row["last_seen"],
+                        row["expires"], row["address"], row["agent"])
+        return User(row["user"], row["role"], False, row["user_created"]), found
+
+    def close_session(self, token: str) -> None:
+        """End the session of a cookie's token (signing out); nothing if it is gone already."""
+        t = self._t["sessions"]
+        with self._write() as conn:
+            conn.execute(sa.delete(t).where(t.c.token_hash == _token_hash(token)))
+
+    def sessions(self, name: str | None = None) -> list[Session]:
+        """Open (unexpired) sessions, of ``name`` or of everyone, newest first; no secrets."""
+        t = self._t["sessions"]
+        stamp = _now()
+        query = sa.select(t).where(t.c.expires > stamp)
+        if name is not None:
+            query = query.where(t.c.user == name)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(t.c.created.desc())).mappings().all()
+        return [Session(r["session_id"], r["user"], r["created"], r["last_seen"], r["expires"],
+                        r["address"], r["agent"]) for r in rows]
+
+    def revoke_sessions(self, name: str, *, actor: str, session_id: str | None = None) -> int:
+        """End one session of ``name`` (``session_id``) or all of them; how many ended.
+
+        ``actor`` is an admin, or ``name`` itself. A session id that is not one of the
+        account's is refused (so a typo is not reported as success).
+        """
+        with self._write() as conn:
+            if actor != name:
+                self._actor(conn, actor, "admin", "revoking another user's sessions")
+            if self._user(conn, name) is None:
+                raise StoreError(f"no user {name!r}")
+            ended = self._end_sessions(conn, name, session_id)
+            if session_id is not None and not ended:
+                raise StoreError(f"user {name!r} has no session {session_id!r}; see `newtown "
+                                 f"users sessions {name}`")
+        return ended
 
     # ----------------------------------------------------------------- reading rows
     def _state(self, row: Mapping[Any, Any]) -> dict[str, Any]:
@@ -1266,6 +1406,11 @@ def _replace_folder(stage: Path, target: Path) -> None:
         aside.rename(target)
         raise
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def _token_hash(token: str) -> str:
+    """What the store keeps of a session token (SHA-256: the token is 256 random bits)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _since(value: str | date) -> str:
