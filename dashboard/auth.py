@@ -1,11 +1,13 @@
 """Sign-in for a served store: the session cookie, who is signed in, role checks, /auth routes.
 
 The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure with
-``NEWTOWN_SECURE_COOKIES=1``) holding the account name and a random session id; the key that
-signs it is ``NEWTOWN_SECRET_KEY`` or a random key kept in the store (``Store.session_secret``),
-so every server process and every Dash app built for a new revision accept the same cookies.
-The account is looked up in the store on every request: ``newtown users disable`` takes
-effect at once. Passwords and cookies are never logged.
+``NEWTOWN_SECURE_COOKIES=1``) holding the account name and the secret token of a session
+recorded in the store (``Store.open_session``; the store keeps only the token's hash); the key
+that signs it is ``NEWTOWN_SECRET_KEY`` or a random key kept in the store
+(``Store.session_secret``), so every server process and every Dash app built for a new
+revision accept the same cookies. The session and its account are looked up in the store on
+every request: signing out, ``newtown users revoke``, a password change and ``newtown users
+disable`` end a session at once, in every process. Passwords and cookies are never logged.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ from __future__ import annotations
 import html
 import logging
 import os
-import secrets
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, has_request_context, jsonify, redirect, request, session
+from flask import Flask, Response, g, has_request_context, jsonify, redirect, request, session
 
 from geo._errors import AccessDeniedError, TooManyAttemptsError
 from geo.store import Store, User
@@ -26,7 +27,7 @@ from geo.store.accounts import ROLE_RANK, at_least
 
 log = logging.getLogger("newtown")
 
-#: Session keys: the account name and a random id of this sign-in.
+#: Session keys: the account name and the secret token of this sign-in's store session.
 SESSION_USER = "user"
 SESSION_ID = "sid"
 COOKIE_NAME = "newtown_session"
@@ -37,19 +38,31 @@ LOGOUT_PATH = "/auth/logout"
 
 
 def signed_in(store: Store) -> User | None:
-    """The active account of this request's session; None when signed out, unknown or disabled.
+    """The active account of this request's session; None when signed out, when the session
+    was ended (sign-out, revoked, password changed) or expired, or the account is disabled.
 
-    Looked up in the store on every call, so a disabled account loses access at once.
+    Looked up in the store once per request (kept in ``flask.g`` for the rest of it), so a
+    revoked session or a disabled account loses access at once, in every process.
     """
     if not has_request_context():
         return None
-    name = session.get(SESSION_USER)
-    if not isinstance(name, str) or not name:
-        return None
-    user = store.user(name)
-    if user is None or user.disabled:
-        return None
+    key = f"newtown_user_{id(store)}"
+    if key in g:
+        found: User | None = g.get(key)
+        return found
+    user = _session_user(store)
+    setattr(g, key, user)
     return user
+
+
+def _session_user(store: Store) -> User | None:
+    name, token = session.get(SESSION_USER), session.get(SESSION_ID)
+    if not isinstance(name, str) or not name or not isinstance(token, str) or not token:
+        return None
+    found = store.session_user(token)
+    if found is None or found[0].name != name:
+        return None
+    return found[0]
 
 
 def require(store: Store, role: str) -> User:
@@ -184,9 +197,12 @@ def configure(server: Flask, store: Store, *, private: bool = False) -> None:
             if _wants_json():
                 return jsonify(error=str(exc)), 401
             return signin_page(str(exc), next_url=next_url, status=401)
+        _, token = store.open_session(user.name, lifetime_s=SESSION_HOURS * 3600,
+                                      address=client_address(),
+                                      agent=request.user_agent.string or "")
         session.clear()
         session[SESSION_USER] = user.name
-        session[SESSION_ID] = secrets.token_urlsafe(16)
+        session[SESSION_ID] = token
         session.permanent = True
         log.info("signed in: %s (%s) from %s", user.name, user.role, client_address())
         if _wants_json():
@@ -196,7 +212,9 @@ def configure(server: Flask, store: Store, *, private: bool = False) -> None:
     @server.post(LOGOUT_PATH)
     def logout() -> Any:
         next_url = safe_next(_fields().get("next"))
-        name = session.get(SESSION_USER)
+        name, token = session.get(SESSION_USER), session.get(SESSION_ID)
+        if isinstance(token, str) and token:
+            store.close_session(token)  # the cookie, even if kept somewhere, is dead now
         session.clear()
         if name:
             log.info("signed out: %s", name)

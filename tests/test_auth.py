@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -284,3 +285,108 @@ def test_newtown_serve_store_private_over_http(tmp_path):
         server.wait(timeout=30)
         log.close()
     assert PASSWORDS["ed"] not in (tmp_path / "server.log").read_text()
+
+
+def _serve_private(path, log_path):
+    """`newtown serve --store PATH --private` on a free port; (process, base URL) once up."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    log = Path(log_path).open("w")  # noqa: SIM115  # closed with the process
+    server = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--store",
+                               str(path), "--private", "--port", str(port)],
+                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    server.log = log  # type: ignore[attr-defined]
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            requests.get(base + "/healthz", timeout=5)
+            return server, base
+        except requests.ConnectionError:
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+
+
+def _cli(*args, stdin=None):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-m", "dashboard.cli", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_a_revoked_cookie_is_refused_at_once_by_every_server_process(tmp_path):
+    """Over real HTTP, two `serve --store --private` processes: a cookie works on both; after
+    `newtown users revoke` (a third process) both refuse it on the next request; signing out
+    kills a copied cookie; a password change ends the rest."""
+    import requests
+
+    with _fresh(tmp_path) as store:
+        path = store.path
+    servers = [_serve_private(path, tmp_path / f"server{i}.log") for i in range(2)]
+    (_, one), (_, two) = servers
+    try:
+        def signed_cookie() -> str:
+            r = requests.post(one + "/auth/login", json={"name": "ed",
+                                                         "password": PASSWORDS["ed"]},
+                              headers={"Origin": one}, timeout=30)
+            assert r.status_code == 200
+            return r.cookies[auth.COOKIE_NAME]
+
+        def status(base: str, cookie: str) -> int:
+            return requests.get(base + "/_dash-layout", cookies={auth.COOKIE_NAME: cookie},
+                                timeout=30).status_code
+
+        first = signed_cookie()
+        (mine,) = [s["session"] for s in json.loads(
+            _cli("users", "sessions", "ed", "--store", str(path), "--json"))]
+        second = signed_cookie()
+        assert [status(b, c) for b in (one, two) for c in (first, second)] == [200] * 4
+        listed = _cli("users", "sessions", "ed", "--store", str(path), "--json")
+        sessions = json.loads(listed)
+        assert len(sessions) == 2 and {s["address"] for s in sessions} == {"127.0.0.1"}
+        assert {"created", "last_seen", "agent"} <= set(sessions[0])
+        assert first not in listed and second not in listed  # no secrets
+        out = _cli("users", "revoke", "ed", "--session", mine, "--store", str(path),
+                   "--user", "root")
+        assert "ended 1 session(s) of ed" in out
+        assert status(one, first) == 401 and status(two, first) == 401  # at once, both
+        assert status(one, second) == 200 and status(two, second) == 200
+        # signing out ends the session for a copy of the cookie too
+        third = signed_cookie()
+        out_r = requests.post(two + "/auth/logout", json={}, headers={"Origin": two},
+                              cookies={auth.COOKIE_NAME: third}, timeout=30)
+        assert out_r.status_code == 200
+        assert status(one, third) == 401
+        # a new password ends every remaining session
+        _cli("users", "password", "ed", "--password-stdin", "--store", str(path), "--user",
+             "root", stdin="a-new-password\n")
+        assert status(one, second) == 401 and status(two, second) == 401
+        assert _cli("users", "sessions", "ed", "--store", str(path)).strip() == \
+            "ed has no open session"
+    finally:
+        for server, _ in servers:
+            server.terminate()
+            server.wait(timeout=30)
+            server.log.close()  # type: ignore[attr-defined]
+    for i in range(2):
+        text = (tmp_path / f"server{i}.log").read_text()
+        assert PASSWORDS["ed"] not in text and first not in text
+
