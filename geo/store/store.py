@@ -1212,6 +1212,17 @@ class Store:
         with self._read() as conn:
             return [_to_change(r) for r in conn.execute(query).mappings()]
 
+    def queue_state(self) -> tuple[int, int]:
+        """(latest change id, pending proposals): moves whenever a change is proposed or
+        decided, even when the revision does not (a proposal does not change the approved
+        state). Two aggregate reads over indexed columns, for a review queue that polls."""
+        t = self._t["changes"]
+        with self._read() as conn:
+            latest = conn.execute(sa.select(sa.func.max(t.c.change_id))).scalar()
+            pending = conn.execute(sa.select(sa.func.count()).select_from(t)
+                                   .where(t.c.review_state == "proposed")).scalar_one()
+        return int(latest or 0), int(pending)
+
     def proposals(self) -> list[Change]:
         """The review queue: changes waiting for a reviewer, oldest first."""
         return self.history(review_state="proposed")
