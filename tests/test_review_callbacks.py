@@ -81,10 +81,17 @@ def test_the_queue_is_refused_below_reviewer(served):
     change = store.propose("ed", "set", "JD-004", {"name_en": "Queued"}, reason="q", source="s")
 
     def queue(name):
-        return json.dumps(call(client_as(app, name), [(ids.REVIEW_QUEUE, "children")],
-                               [(ids.DATA_REVISION, "data", None),
-                                (ids.REVIEW_REFRESH, "n_clicks", None)],
-                               [(ids.PAGE_LANG, "data", "en")]))
+        body = {"output": f"{ids.REVIEW_QUEUE}.children",
+                "outputs": {"id": ids.REVIEW_QUEUE, "property": "children"},
+                "inputs": [{"id": ids.DATA_REVISION, "property": "data", "value": None},
+                           {"id": ids.REVIEW_REFRESH, "property": "n_clicks", "value": None},
+                           {"id": ids.REVIEW_MARK, "property": "data", "value": None}],
+                "state": [[], [],  # the comment boxes (values, ids): none typed
+                          {"id": ids.PAGE_LANG, "property": "data", "value": "en"}],
+                "changedPropIds": []}
+        r = client_as(app, name).post("/_dash-update-component", json=body, headers=ORIGIN)
+        assert r.status_code == 200, r.text
+        return json.dumps(json.loads(r.text)["response"])
 
     try:
         for name, expected in ((None, "Refused: sign in first"), ("view", "view is a viewer"),
@@ -112,3 +119,33 @@ def test_a_stale_revert_is_refused_with_who_changed_it(served):
     text = json.dumps(out, ensure_ascii=False)
     assert "Refused: facility JD-003 is at version" in text and "changed by root" in text
     assert store.history("JD-003")[-1].action == "set"  # nothing written
+
+
+def test_the_review_queue_poll_answers_reviewers_only_and_only_when_the_queue_moved(served):
+    """The Review tab's poll replayed as the browser sends it: a reviewer gets the queue's
+    state once, nothing while it stays the same, the new state after a proposal; an editor,
+    a viewer and an anonymous caller get nothing (204), whatever they send."""
+
+    store, app = served
+
+    def poll(client, shown):
+        body = {"output": f"{ids.REVIEW_MARK}.data",
+                "outputs": {"id": ids.REVIEW_MARK, "property": "data"},
+                "inputs": [{"id": ids.REVIEW_TICK, "property": "data", "value": 1}],
+                "state": [{"id": ids.REVIEW_MARK, "property": "data", "value": shown}],
+                "changedPropIds": [f"{ids.REVIEW_TICK}.data"]}
+        return client.post("/_dash-update-component", json=body, headers=ORIGIN)
+
+    reviewer = client_as(app, "rev")
+    first = poll(reviewer, None)
+    assert first.status_code == 200
+    mark = json.loads(first.text)["response"][ids.REVIEW_MARK]["data"]
+    assert mark == list(store.queue_state())
+    assert poll(reviewer, mark).status_code == 204  # unchanged: no redraw
+    change = store.propose("ed", "set", "JD-004", {"name_en": "Polled"}, reason="r",
+                           source="s")
+    moved = json.loads(poll(reviewer, mark).text)["response"][ids.REVIEW_MARK]["data"]
+    assert moved == [change.change_id, mark[1] + 1]
+    for name in ("ed", "view", None):
+        assert poll(client_as(app, name), None).status_code == 204
+    store.reject(change.change_id, "rev", "test done")

@@ -24,6 +24,19 @@ def _refused(exc: Exception, lang: str) -> html.Div:
     return html.Div(t("refused", lang, why=str(exc)), className="nt-refused")
 
 
+def queue_mark(store: Store, shown: Any) -> list[int]:
+    """The review queue's state ([latest change id, pending]) for a reviewer's poll; raises
+    PreventUpdate when it is the one ``shown`` or the user is not (or no longer) a reviewer."""
+    try:
+        require(store, "reviewer")
+    except AtlasError:
+        raise PreventUpdate from None
+    mark = list(store.queue_state())
+    if mark == shown:
+        raise PreventUpdate
+    return mark
+
+
 def register(app: Dash, store: Store, on_change: Callable[[], int] | None) -> None:
     def committed() -> int:
         """Serve the new revision now (when served by a StoreServer) and say which it is."""
@@ -33,15 +46,43 @@ def register(app: Dash, store: Store, on_change: Callable[[], int] | None) -> No
         Output(ids.REVIEW_QUEUE, "children"),
         Input(ids.DATA_REVISION, "data"),
         Input(ids.REVIEW_REFRESH, "n_clicks"),
+        Input(ids.REVIEW_MARK, "data"),
+        State({"type": ids.REVIEW_COMMENT, "change": ALL}, "value"),
+        State({"type": ids.REVIEW_COMMENT, "change": ALL}, "id"),
         State(ids.PAGE_LANG, "data"),
     )
-    def show_queue(_revision: Any, _n: Any, lang: str | None) -> Any:
+    def show_queue(_revision: Any, _n: Any, _mark: Any, typed: list[Any],
+                   typed_ids: list[Any], lang: str | None) -> Any:
         lang = lang or "zh"
         try:
             require(store, "reviewer")
         except AtlasError as exc:
             return _refused(exc, lang)
-        return queue_view(store.proposals(), lang)
+        comments = {int(i["change"]): str(v) for v, i in zip(typed, typed_ids, strict=False)
+                    if v and isinstance(i, dict) and str(i.get("change", "")).isdigit()}
+        return queue_view(store.proposals(), lang, comments)
+
+    # A tick reaches the server only while the Review tab is open and the page is visible
+    # (decided in the browser: a closed tab costs no request).
+    app.clientside_callback(  # type: ignore[no-untyped-call]  # unannotated in Dash
+        "function (n, ui) { return (ui && ui.tab === 'review' && !document.hidden) ? n"
+        " : window.dash_clientside.no_update; }",
+        Output(ids.REVIEW_TICK, "data"),
+        Input(ids.REVIEW_POLL, "n_intervals"),
+        State(ids.UI, "data"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output(ids.REVIEW_MARK, "data"),
+        Input(ids.REVIEW_TICK, "data"),
+        State(ids.REVIEW_MARK, "data"),
+        prevent_initial_call=True,
+    )
+    def poll_queue(_n: Any, shown: Any) -> Any:
+        """The queue's state when it differs from the one this browser shows (then the queue
+        and the proposals layer redraw); nothing otherwise. Reviewers only, checked here."""
+        return queue_mark(store, shown)
 
     @app.callback(
         Output(ids.REVIEW_STATUS, "children"),

@@ -5,7 +5,7 @@ and the proposals layer: built from the store's Change rows. Text is passed as D
 from __future__ import annotations
 
 import html as html_lib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dash_leaflet as dl
@@ -58,18 +58,34 @@ def _name(change: Change) -> str:
     return str(state.get("name_zh") or "")
 
 
+#: How often an open Review tab asks whether the queue has changed (milliseconds).
+REVIEW_POLL_MS = 3000
+
+
 def review_panel(lang: str) -> html.Div:
-    """The Review tab: the queue, loaded (and reloaded after every decision) by a callback."""
+    """The Review tab: the queue, loaded (and reloaded after every decision) by a callback,
+    and redrawn when someone else proposes or decides: ``REVIEW_POLL`` ticks in the browser, a
+    tick is passed on (``REVIEW_TICK``) only while the Review tab is open and the page is
+    visible, and then asks the server for the queue's state (``REVIEW_MARK`` keeps the last
+    one this browser showed)."""
     return html.Div([
         html.P(t("rv_hint", lang), className="nt-note"),
         html.Button(t("rv_refresh", lang), id=ids.REVIEW_REFRESH, className="nt-btn"),
         html.Div(id=ids.REVIEW_STATUS, className="nt-status", role="status"),
         dcc.Loading(html.Div(id=ids.REVIEW_QUEUE), type="dot"),
+        dcc.Interval(id=ids.REVIEW_POLL, interval=REVIEW_POLL_MS),
+        dcc.Store(id=ids.REVIEW_TICK),
+        dcc.Store(id=ids.REVIEW_MARK),
     ])
 
 
-def queue_view(proposals: Sequence[Change], lang: str) -> html.Div:
-    """One card per proposal: what, who, when, why, source, the diff, comment, approve/reject."""
+def queue_view(proposals: Sequence[Change], lang: str,
+               comments: Mapping[int, str] | None = None) -> html.Div:
+    """One card per proposal: what, who, when, why, source, the diff, comment, approve/reject.
+
+    ``comments`` (change id -> text) keeps what a reviewer had typed when the queue is
+    redrawn because someone else proposed or decided meanwhile."""
+    comments = comments or {}
     if not proposals:
         return html.Div(t("rv_empty", lang), className="nt-note", id="review-empty")
     cards = []
@@ -87,6 +103,7 @@ def queue_view(proposals: Sequence[Change], lang: str) -> html.Div:
             ], className="nt-dl"),
             diff_table(c, lang),
             dcc.Input(id={"type": ids.REVIEW_COMMENT, **key}, type="text",
+                      value=comments.get(c.change_id, ""),
                       placeholder=t("rv_comment", lang), className="nt-input", debounce=False),
             html.Div([
                 html.Button(t("rv_approve", lang), id={"type": ids.REVIEW_APPROVE, **key},

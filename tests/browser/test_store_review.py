@@ -3,10 +3,12 @@ requests replayed by hand without the right role (Chromium via Playwright)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -316,3 +318,59 @@ def test_viewers_see_no_review_tab_no_proposals_and_no_revert(page, served):
     assert page.locator(".proposal-marker").count() == 0
     assert page.locator(f".proposal-{pending.change_id}").count() == 0
     store.reject(pending.change_id, "rev", "tidy up")
+
+
+def test_the_review_queue_shows_another_users_proposal_without_a_click(browser, served):
+    """Two people: a reviewer has the Review tab open and is typing a comment; an editor, in
+    another browser context, proposes a change in the Edit tab. The reviewer's queue shows it
+    within a few seconds (the tab polls the queue's state), without Refresh, and the comment
+    being typed survives the redraw."""
+    url, store, _ = served
+    waiting = store.propose("ed", "set", "JD-006", {"name_en": "Waiting for review"},
+                            reason="older proposal", source="notice")
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 900}) for _ in range(2)]
+    reviewer, editor = (c.new_page() for c in contexts)
+    try:
+        open_review(reviewer, url)
+        comment = "[id='" + json.dumps({"change": waiting.change_id, "type": "review-comment"},
+                                       separators=(",", ":")) + "']"
+        reviewer.wait_for_selector(comment, timeout=TIMEOUT)
+        reviewer.fill(comment, "half-typed comment")
+        sign_in(editor, url + "?lang=en&tab=edit", "ed")
+        editor.wait_for_selector("#panel-edit", state="visible", timeout=TIMEOUT)
+        editor.fill("#edit-load-id", "JD-005")
+        editor.click("#edit-load")
+        editor.wait_for_function("() => document.querySelector('#edit-mode-note')"
+                                 ".textContent.startsWith('Editing JD-005')", timeout=TIMEOUT)
+        name = "[id='" + json.dumps({"field": "name_en", "type": "edit-field"},
+                                    separators=(",", ":")) + "']"
+        editor.fill(name, "Proposed from another browser")
+        editor.fill("#edit-reason", "official name")
+        editor.fill("#edit-source", "https://example.org/jd-005")
+        editor.click("#edit-save")
+        editor.wait_for_selector("#edit-status-proposed", timeout=TIMEOUT)
+        (new,) = [c for c in store.proposals() if c.facility_id == "JD-005"]
+        started = time.monotonic()
+        reviewer.wait_for_selector(f"#proposal-{new.change_id}", timeout=20_000)  # no click
+        seen_after = time.monotonic() - started
+        assert "Proposed from another browser" in reviewer.inner_text(
+            f"#proposal-{new.change_id}")
+        assert reviewer.input_value(comment) == "half-typed comment"  # kept through the redraw
+        assert reviewer.locator("#review-refresh").is_visible()  # the button is still there
+        assert seen_after < 20
+        # Another tab open: the page stops asking (the tick stays in the browser).
+        polls: list[str] = []
+        reviewer.on("request", lambda r: r.method == "POST" and "review-tick" in (
+            r.post_data or "") and polls.append(r.url))
+        reviewer.click("[id='" + json.dumps({"tab": "summary", "type": "tab"},
+                                            separators=(",", ":")) + "']")
+        reviewer.wait_for_selector("#panel-summary", state="visible", timeout=TIMEOUT)
+        polls.clear()
+        reviewer.wait_for_timeout(7000)  # two poll periods and more: the absence is the check
+        assert polls == []
+    finally:
+        for c in contexts:
+            c.close()
+        for c in store.proposals():  # leave the module's queue as it was
+            if c.facility_id in ("JD-005", "JD-006"):
+                store.reject(c.change_id, "rev", "test done")
