@@ -349,6 +349,22 @@ STRINGS.update({
                              "reviewer approves it"),
     "edit_retire_needs_edit": ("撤销前请先选择并载入一个设施",
                                "Load a facility before retiring it"),
+    "edit_restore": ("恢复", "Restore"),
+    "edit_mode_retired": ("{id} 已撤销（第 {version} 版，原因：{reason}）。"
+                          "填写原因和依据后按“恢复”，它将以撤销前的状态回到地图上。",
+                          "{id} is retired (version {version}; reason: {reason}). Give a "
+                          "reason and a source and press Restore to bring it back as it was "
+                          "before."),
+    "edit_restored": ("已恢复：修改 #{change}，{id} 现为第 {version} 版，重新显示在地图上",
+                      "Restored: change #{change}; {id} is back on the map at version "
+                      "{version}"),
+    "edit_restore_proposed": ("已提交恢复提案 #{change}（{id}），审核员批准后生效",
+                              "Proposal #{change} to restore {id} submitted; it applies once "
+                              "a reviewer approves it"),
+    "edit_restore_first": ("{id} 已撤销：请先恢复，再修改", "{id} is retired: restore it "
+                           "before editing it"),
+    "edit_restore_needs_retired": ("恢复前请先按编号载入一个已撤销的设施",
+                                   "Load a retired facility by its ID before restoring it"),
 })
 
 

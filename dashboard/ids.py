@@ -173,6 +173,7 @@ EDIT_LOAD = "edit-load"  # load the facility selected on the map into the form
 EDIT_LOAD_ID = "edit-load-id"  # ... or the one whose id is typed here (placeholders too)
 EDIT_SAVE = "edit-save"
 EDIT_RETIRE = "edit-retire"
+EDIT_RESTORE = "edit-restore"  # bring back the retired facility loaded by its ID
 EDIT_TARGET = "edit-target"  # store: {"mode": add|edit, "id", "version", "row"} (as loaded)
 EDIT_MODE_NOTE = "edit-mode-note"
 EDIT_REVIEW_NOTE = "edit-review-note"

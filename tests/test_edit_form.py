@@ -17,6 +17,7 @@ from dashboard.callbacks.edit import (
     form_cells,
     form_values,
     handle_position,
+    restore_facility,
     retire_facility,
     save_facility,
     wgs84_cells,
@@ -221,6 +222,33 @@ def test_retire_keeps_the_row_with_its_reason(store):
     assert store.facility("JD-011")["retired"] is False  # type: ignore[index]
 
 
+def test_restore_brings_a_retired_facility_back_as_a_checked_change(store, reviewed):
+    ed = user(store, "ed")
+    assert restore_facility(store, ed, loaded(store, "NH-012"), lang="en",
+                            **WHY).status == "invalid"  # not retired: nothing to restore
+    store.propose("ed", "set", "NH-012", {"name_en": "Renamed first"}, **WHY)
+    store.propose("ed", "retire", "NH-012", reason="closed", source="notice")
+    retired = {**loaded(store, "NH-012"), "mode": "retired"}
+    assert save_facility(store, ed, retired, form_values(retired["row"]), datum="wgs84",
+                         lang="en", **WHY).status == "invalid"  # restore before editing
+    assert restore_facility(store, ed, retired, lang="en", reason="",
+                            source="x").field_errors == {"reason": "required"}
+    stale = {**retired, "version": 2}
+    assert restore_facility(store, ed, stale, lang="en", **WHY).status == "conflict"
+    result = restore_facility(store, ed, retired, lang="en", **WHY)
+    assert result.status == "applied" and result.target is not None
+    assert result.target["mode"] == "edit" and result.target["version"] == 4
+    row = store.facility("NH-012")
+    assert row is not None and row["retired"] is False and row["name_en"] == "Renamed first"
+    assert [c.action for c in store.history("NH-012")] == ["set", "retire", "revert"]
+    # With review on, an editor's restore is a proposal like any other edit.
+    reviewed.propose("root", "retire", "NH-012", reason="closed", source="notice")
+    proposal = restore_facility(reviewed, user(reviewed, "ed"),
+                                {**loaded(reviewed, "NH-012"), "mode": "retired"}, lang="en",
+                                **WHY)
+    assert proposal.status == "proposed" and reviewed.facility("NH-012")["retired"] is True  # type: ignore[index]
+
+
 # ----------------------------------------------------------------- over HTTP, by hand
 def _submit_request(app, values: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
     """The request the browser sends when Save is pressed, built from the app's own
@@ -245,7 +273,8 @@ def _submit_request(app, values: dict[str, Any], target: dict[str, Any]) -> dict
         ids.EDIT_DATUM, ids.EDIT_REASON, ids.EDIT_SOURCE, ids.EDIT_TARGET, ids.PAGE_LANG]
     return {"output": dep["output"], "outputs": outputs,
             "inputs": [{"id": ids.EDIT_SAVE, "property": "n_clicks", "value": 1},
-                       {"id": ids.EDIT_RETIRE, "property": "n_clicks", "value": None}],
+                       {"id": ids.EDIT_RETIRE, "property": "n_clicks", "value": None},
+                       {"id": ids.EDIT_RESTORE, "property": "n_clicks", "value": None}],
             "state": states, "changedPropIds": [f"{ids.EDIT_SAVE}.n_clicks"]}
 
 

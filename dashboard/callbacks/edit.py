@@ -144,6 +144,8 @@ def save_facility(store: Store, user: User, target: Mapping[str, Any],
         return EditResult("invalid", t("edit_invalid", lang, n=len(errors)),
                           field_errors=errors)
     version: int | None
+    if target.get("mode") == "retired":
+        return EditResult("invalid", t("edit_restore_first", lang, id=target.get("id", "")))
     if target.get("mode") == "edit":
         fid, version = str(target["id"]), int(target["version"])
         loaded = {c: str(v) for c, v in (target.get("row") or {}).items()}
@@ -200,6 +202,44 @@ def retire_facility(store: Store, user: User, target: Mapping[str, Any], *, reas
         return EditResult("applied", t("edit_retired", lang, change=change.change_id, id=fid),
                           change=change, target={"mode": "add"})
     return EditResult("proposed", t("edit_retire_proposed", lang, change=change.change_id,
+                                    id=fid), change=change)
+
+
+def restored_version(store: Store, facility_id: str) -> int:
+    """The version a retired facility is restored to: the one its latest applied retirement
+    was made against (its state just before it was retired)."""
+    retirements = [c for c in store.history(facility_id)
+                   if c.action == "retire" and c.is_applied]
+    if not retirements:
+        raise StoreError(f"facility {facility_id} has no applied retirement to undo")
+    return retirements[-1].base_version
+
+
+def restore_facility(store: Store, user: User, target: Mapping[str, Any], *, reason: str,
+                     source: str, lang: str = "zh") -> EditResult:
+    """Bring back the retired facility loaded by its ID: a new change (a revert to its state
+    before the retirement), made against the version loaded, with the review rules of any
+    edit (an editor's restore is a proposal when review is on)."""
+    if target.get("mode") != "retired":
+        return EditResult("invalid", t("edit_restore_needs_retired", lang))
+    errors = _required(reason, source, lang)
+    if errors:
+        return EditResult("invalid", t("edit_invalid", lang, n=len(errors)),
+                          field_errors=errors)
+    fid = str(target["id"])
+    try:
+        change = store.revert(fid, restored_version(store, fid), user.name, reason=reason,
+                              source=source, expect_version=int(target["version"]))
+    except DataError as exc:
+        problems, at = problem_fields(exc)
+        return EditResult("invalid", t("edit_invalid", lang, n=len(problems)), problems, at)
+    except StoreError as exc:
+        return _refusal(exc, lang)
+    if change.is_applied:
+        return EditResult("applied", t("edit_restored", lang, change=change.change_id, id=fid,
+                                       version=change.version),
+                          change=change, target=_target_after(change))
+    return EditResult("proposed", t("edit_restore_proposed", lang, change=change.change_id,
                                     id=fid), change=change)
 
 
@@ -301,12 +341,15 @@ def register(app: Dash, store: Store, *, on_change: Callable[[], int] | None = N
                     _errors_out(errors, {}), "", "", "", no_update)
         fid = facility_to_load(click, typed)
         row = store.facility(fid) if fid else None
-        if row is None or row.get("retired"):
+        if row is None:
             message = t("edit_not_found", lang, id=fid) if fid else t("edit_no_selection", lang)
             return (no_update, no_update, no_update, no_update,
                     html.Div(message, className="nt-edit-bad"), no_update, no_update, no_update)
         values = form_values(row)
-        target = {"mode": "edit", "id": fid, "version": int(row["version"]),
+        # A retired facility (reached by its ID: it is not on the map) loads for restoring.
+        target = {"mode": "retired" if row.get("retired") else "edit", "id": fid,
+                  "version": int(row["version"]),
+                  "reason": str(row.get("retired_reason") or ""),
                   "row": {c: str(row.get(c, "")) for c in COLUMNS}}
         # The details popup closes: the facility's handle (to drag it) may lie under it.
         return ([values[f["id"]["field"]] for f in fields], "wgs84", target,
@@ -362,17 +405,24 @@ def register(app: Dash, store: Store, *, on_change: Callable[[], int] | None = N
         Output(ids.EDIT_MODE_NOTE, "children"),
         Output(ids.EDIT_REVIEW_NOTE, "children"),
         Output(_field("id"), "disabled"),
+        Output(ids.EDIT_RESTORE, "hidden"),
         Input(ids.EDIT_TARGET, "data"),
         State(ids.PAGE_LANG, "data"),
     )
-    def show_mode(target: dict[str, Any] | None, lang: str | None) -> tuple[str, str, bool]:
+    def show_mode(target: dict[str, Any] | None,
+                  lang: str | None) -> tuple[str, str, bool, bool]:
         lang = lang or "zh"
         note = review_note(store, auth.signed_in(store), lang)
-        if (target or {}).get("mode") == "edit":
+        mode = (target or {}).get("mode")
+        if mode == "retired":
+            assert target is not None
+            return t("edit_mode_retired", lang, id=target["id"], version=target["version"],
+                     reason=target.get("reason", "")), note, True, False
+        if mode == "edit":
             assert target is not None
             return t("edit_mode_edit", lang, id=target["id"], version=target["version"]), \
-                note, True
-        return t("edit_mode_add", lang), note, False
+                note, True, True
+        return t("edit_mode_add", lang), note, False, True
 
     @app.callback(
         Output(ids.EDIT_SUMMARY, "children", allow_duplicate=True),
@@ -381,6 +431,7 @@ def register(app: Dash, store: Store, *, on_change: Callable[[], int] | None = N
         Output(ids.DATA_REVISION, "data", allow_duplicate=True),
         Input(ids.EDIT_SAVE, "n_clicks"),
         Input(ids.EDIT_RETIRE, "n_clicks"),
+        Input(ids.EDIT_RESTORE, "n_clicks"),
         State(FIELDS_ALL, "value"),
         State(ids.EDIT_DATUM, "value"),
         State(ids.EDIT_REASON, "value"),
@@ -389,7 +440,8 @@ def register(app: Dash, store: Store, *, on_change: Callable[[], int] | None = N
         State(ids.PAGE_LANG, "data"),
         prevent_initial_call=True,
     )
-    def submit(_save: int | None, _retire: int | None, values: list[Any], datum: str | None,
+    def submit(_save: int | None, _retire: int | None, _restore: int | None,
+               values: list[Any], datum: str | None,
                reason: str | None, source: str | None, target: dict[str, Any] | None,
                lang: str | None) -> tuple[Any, ...]:
         lang = lang or "zh"
@@ -402,6 +454,9 @@ def register(app: Dash, store: Store, *, on_change: Callable[[], int] | None = N
             if callback_context.triggered_id == ids.EDIT_RETIRE:
                 result = retire_facility(store, user, target or {}, reason=reason or "",
                                          source=source or "", lang=lang)
+            elif callback_context.triggered_id == ids.EDIT_RESTORE:
+                result = restore_facility(store, user, target or {}, reason=reason or "",
+                                          source=source or "", lang=lang)
             else:
                 form = _values_by_field(values, callback_context.states_list[0])
                 result = save_facility(store, user, target or {}, form,

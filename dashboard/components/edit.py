@@ -113,6 +113,9 @@ def edit_panel(lang: str) -> html.Div:
         html.Div([
             html.Button(t("edit_save", lang), id=ids.EDIT_SAVE, className="nt-btn nt-primary"),
             html.Button(t("edit_retire", lang), id=ids.EDIT_RETIRE, className="nt-btn"),
+            # Shown only while a retired facility is loaded (by its ID).
+            html.Button(t("edit_restore", lang), id=ids.EDIT_RESTORE,
+                        className="nt-btn nt-primary", hidden=True),
         ], className="nt-edit-buttons"),
         dcc.Loading(html.Div(id=ids.EDIT_SUMMARY, className="nt-edit-summary", role="status"),
                     type="dot"),

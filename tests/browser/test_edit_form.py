@@ -395,3 +395,56 @@ def test_a_placeholder_is_loaded_by_its_id_and_edited(page, served):
     assert {k: v for k, v in after.items() if k not in ("name_en", "version")} == \
         {k: v for k, v in before.items() if k not in ("name_en", "version")}
     assert store.history("JD-001")[-1].action == "set"
+
+
+def test_a_retired_facility_is_restored_from_the_edit_tab(page, served):
+    """Retire JD-008 in the Edit tab; it leaves the map and the count. Typed by its ID it
+    loads as retired, with a Restore button; restoring (reason and source required) is a new
+    change: JD-008 is back on the map, counted again, and its history shows both changes."""
+    url, store = served
+    total = len(store.snapshot()[1])
+    open_selected(page, url, store, "JD-008", "ed")
+    page.wait_for_function("() => document.querySelector('#selection-count')"
+                           f".textContent.includes(' of {total} ')", timeout=TIMEOUT)
+    page.fill("#edit-reason", "closed in 2026")
+    page.fill("#edit-source", "district notice 2026-11")
+    page.click("#edit-retire")
+    wait_status(page, "applied")
+    page.wait_for_selector("path.facility-JD-008", state="detached", timeout=TIMEOUT)
+    page.wait_for_function("() => document.querySelector('#selection-count')"
+                           f".textContent.includes(' of {total - 1} ')", timeout=TIMEOUT)
+    assert page.locator("#edit-restore").is_hidden()
+    page.fill("#edit-load-id", "JD-008")
+    page.click("#edit-load")
+    wait_text(page, "#edit-mode-note", "JD-008 is retired (version 2; reason: closed in 2026). "
+              "Give a reason and a source and press Restore to bring it back as it was "
+              "before.")
+    page.wait_for_selector("#edit-restore", state="visible", timeout=TIMEOUT)
+    page.fill("#edit-reason", "")
+    page.click("#edit-restore")  # no reason: refused at the field, nothing changes
+    wait_status(page, "invalid")
+    assert page.inner_text(error_at("reason")) == "required"
+    assert store.facility("JD-008")["retired"] is True  # type: ignore[index]
+    page.fill("#edit-reason", "reopened")
+    page.fill("#edit-source", "district notice 2026-12")
+    page.click("#edit-restore")
+    assert "JD-008 is back on the map at version 3" in wait_status(page, "applied")
+    row = store.facility("JD-008")
+    assert row is not None and row["retired"] is False and row["version"] == 3
+    page.wait_for_selector("path.facility-JD-008", state="attached", timeout=TIMEOUT)
+    page.wait_for_function("() => document.querySelector('#selection-count')"
+                           f".textContent.includes(' of {total} ')", timeout=TIMEOUT)
+    wait_text(page, "#edit-mode-note", "Editing JD-008 (version 3)")
+    assert page.locator("#edit-restore").is_hidden()
+    # The history in the details popup (a fresh page: the marker was clicked before, and the
+    # edit handle sits on it) lists the retirement and the restore.
+    page.goto(f"{url}?lang=en&view={row['lat']},{row['lon']},16")
+    click_facility(page, "JD-008")
+    page.wait_for_selector("#details-JD-008", timeout=TIMEOUT)
+    page.wait_for_selector("#history-table", timeout=TIMEOUT)
+    changes = store.history("JD-008")
+    assert [c.action for c in changes] == ["retire", "revert"]
+    for change in changes:
+        page.wait_for_selector(f"#history-{change.change_id}", timeout=TIMEOUT)
+    assert "reopened" in page.inner_text(f"#history-{changes[1].change_id}")
+    assert "closed in 2026" in page.inner_text(f"#history-{changes[0].change_id}")
