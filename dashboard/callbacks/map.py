@@ -13,6 +13,7 @@ from dashboard.components.details import details_panel
 from dashboard.components.map import (
     fit_target,
     precision_circle_layer,
+    target_in_datum,
     tile_layers,
     town_label_markers,
 )
@@ -64,7 +65,8 @@ def fit_towns(mapdata: MapData, flt: Filter, basemap: str | None) -> dict[str, A
 # Runs in the browser: fits the map to the MAP_FIT target with the padding of what covers it
 # (the filter drawer overlaying a narrow screen, the indicator cards), measured once the
 # drawers have their new size. It fits again when a drawer opens or closes, unless the user
-# has moved the map since the last fit (newtown.js keeps track). The second output makes
+# has moved the map since the last fit (newtown.js keeps track); so does a target moved to a
+# new datum by a basemap switch ("refit": "datum", follow_datum). The second output makes
 # Leaflet measure its container before it fits.
 FIT_JS = """
 function (target, ui) {
@@ -72,8 +74,9 @@ function (target, ui) {
     const nt = window.newtown;
     const trig = dc.callback_context.triggered_id;
     if (!target || !target.bounds) { return [dc.no_update, dc.no_update]; }
-    if (trig === "__UI__" && nt.movedSinceFit()) { return [dc.no_update, dc.no_update]; }
-    const fresh = trig === "__FIT__";
+    const refit = trig === "__UI__" || target.refit === "datum";
+    if (refit && nt.movedSinceFit()) { return [dc.no_update, dc.no_update]; }
+    const fresh = trig === "__FIT__" && !refit;
     return new Promise(function (resolve) {
         // the frame's classes change in the same update as ui: wait for the new layout, for
         // Leaflet's own resize handling (TOGGLE_JS fires a resize after 30 ms) and, on the
@@ -134,6 +137,17 @@ def register(app: Dash, mapdata: MapData, *, tianditu_key: str | None) -> None:
     def follow_towns(_towns: list[str] | None, controls: FilterControls,
                      basemap: str | None) -> dict[str, Any]:
         return fit_towns(mapdata, filter_from_controls(controls), basemap)
+
+    @app.callback(
+        Output(ids.MAP_FIT, "data", allow_duplicate=True),
+        Input(ids.BASEMAP, "value"),
+        State(ids.MAP_FIT, "data"),
+        prevent_initial_call=True,
+    )
+    def follow_datum(basemap: str | None, target: dict[str, Any] | None) -> Any:
+        # The overlays are redrawn in the new basemap's datum (switch_basemap): the fit
+        # target moves with them, so a fitted view, and any refit, frames what is drawn.
+        return target_in_datum(mapdata, target, datum_for(basemap)) or no_update
 
     app.clientside_callback(  # type: ignore[no-untyped-call]  # unannotated in Dash
         FIT_JS,

@@ -7,6 +7,7 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, no_update
 
 from dashboard import ids
+from dashboard.components.map import bounds_target
 from dashboard.components.summary import summary_chart
 from dashboard.mapdata import MapData
 from dashboard.state import datum_for
@@ -19,8 +20,7 @@ def towns_viewport(mapdata: MapData, towns: list[str] | tuple[str, ...],
     bounds = mapdata.towns_bounds(towns)
     if bounds is None:
         return None
-    return {"bounds": mapdata.shift_bounds(bounds, datum_for(basemap)),
-            "transition": "flyToBounds"}
+    return bounds_target(mapdata, bounds, datum_for(basemap))
 
 
 def register(app: Dash, mapdata: MapData) -> None:

@@ -129,8 +129,27 @@ def fit_target(mapdata: MapData, flt: Filter, datum: Datum, *,
     """What the map is fitted to (the MAP_FIT store): the filter's :func:`fit_bounds` in the
     display datum. The browser adds the padding of whatever covers the map (the drawers, the
     indicator cards) when it fits, and fits again when a drawer opens or closes."""
-    return {"bounds": mapdata.shift_bounds(fit_bounds(mapdata, flt), datum),
+    return bounds_target(mapdata, fit_bounds(mapdata, flt), datum, transition=transition)
+
+
+def bounds_target(mapdata: MapData, bounds: list[list[float]], datum: Datum, *,
+                  transition: str = "flyToBounds") -> dict[str, object]:
+    """A MAP_FIT target for WGS84 ``bounds`` [[s, w], [n, e]]: ``bounds`` in the display
+    datum (what the browser fits), ``wgs84`` as given and the ``datum`` they are shown in,
+    so a basemap switch can shift the same target to the new datum (:func:`target_in_datum`)."""
+    return {"bounds": mapdata.shift_bounds(bounds, datum), "wgs84": bounds, "datum": datum,
             "transition": transition}
+
+
+def target_in_datum(mapdata: MapData, target: dict[str, Any] | None,
+                    datum: Datum) -> dict[str, object] | None:
+    """The MAP_FIT target moved to another display datum (after a basemap switch), fitted
+    without a flight and marked ``refit: "datum"`` (the browser then leaves a view the user
+    moved alone); None when there is no target, or it is in that datum already."""
+    if not target or not target.get("wgs84") or target.get("datum", "wgs84") == datum:
+        return None
+    return {**bounds_target(mapdata, target["wgs84"], datum, transition="fitBounds"),
+            "refit": "datum"}
 
 
 def map_view(mapdata: MapData, state: PageState) -> dict[str, object]:

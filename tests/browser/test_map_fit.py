@@ -180,3 +180,102 @@ def test_town_labels_sit_above_the_markers_and_let_clicks_through(page, server_u
     for spot in spots:
         hit = page.evaluate(hit_js, [spot["x"], spot["y"]])
         assert "town-label" in hit, (spot, hit)
+
+
+def view_text(page) -> str:
+    return str(page.evaluate(VIEW_JS))
+
+
+def to_container(view: tuple[float, float, float], box: dict[str, float], lon: float,
+                 lat: float) -> tuple[float, float]:
+    """Page px of a point (in the datum on screen) for the map's view (lat, lon, zoom)."""
+    clat, clon, zoom = view
+    cx, cy = world_px(clon, clat, zoom)
+    px, py = world_px(lon, lat, zoom)
+    return box["left"] + box["width"] / 2 + (px - cx), box["top"] + box["height"] / 2 + (py - cy)
+
+
+def fitted_area(page) -> dict[str, float]:
+    """The part of the map a fit frames its bounds in: the map less the padding
+    newtown.fitPadding() measures now (drawer, cards, half the widest label)."""
+    box = rect(page, "#map")
+    pad = page.evaluate("() => window.newtown.fitPadding()")
+    (pl, pt), (pr, pb) = pad["paddingTopLeft"], pad["paddingBottomRight"]
+    return {"left": box["left"] + pl, "top": box["top"] + pt,
+            "right": box["right"] - pr, "bottom": box["bottom"] - pb}
+
+
+def bounds_px(view, box, bounds) -> tuple[float, float, float, float]:
+    (south, west), (north, east) = bounds
+    x0, y1 = to_container(view, box, west, south)
+    x1, y0 = to_container(view, box, east, north)
+    return x0, y0, x1, y1
+
+
+def assert_framed(page, view, bounds, *, tolerance: float = 1.5):
+    """``bounds`` (in the datum on screen) are centred in the fitted area and inside it."""
+    box, area = rect(page, "#map"), fitted_area(page)
+    x0, y0, x1, y1 = bounds_px(view, box, bounds)
+    centre = ((area["left"] + area["right"]) / 2, (area["top"] + area["bottom"]) / 2)
+    assert ((x0 + x1) / 2, (y0 + y1) / 2) == pytest.approx(centre, abs=tolerance), \
+        ((x0, y0, x1, y1), area)
+    assert (x0 >= area["left"] - 1 and x1 <= area["right"] + 1
+            and y0 >= area["top"] - 1 and y1 <= area["bottom"] + 1), ((x0, y0, x1, y1), area)
+
+
+def marker_centre(page, fid: str) -> tuple[float, float]:
+    b = page.evaluate(f"() => document.querySelector('path.facility-{fid}')"
+                      ".getBoundingClientRect().toJSON()")
+    return b["x"] + b["width"] / 2, b["y"] + b["height"] / 2
+
+
+def test_a_fit_follows_the_amap_datum(browser, server_url, bundled_atlas):
+    """A town fitted on a WGS84 basemap, then AMap chosen: the overlays move to GCJ-02 and
+    the fit follows them (at once, and when the drawer closes), framing what is drawn."""
+    import re
+
+    from dashboard.components.map import fit_bounds
+    from dashboard.mapdata import MapData
+
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    page.route(re.compile(r".*autonavi\.com.*"), lambda route: route.abort())
+    fac = bundled_atlas.facilities
+    town = "jiading"
+    # one site of the town, the tight case: the fit is the town and that facility
+    fid = str(fac.index[(fac["placement"] == "site") & (fac["town"] == town)][0])
+    query = f"town={town}&q={fid}"
+    mapdata = MapData(bundled_atlas)
+    wgs = fit_bounds(mapdata, Filter.from_query_string(query))
+    gcj = mapdata.shift_bounds(wgs, "gcj02")
+    open_page(page, server_url + f"?lang=en&{query}")
+    assert page.locator("#drawer-filters").is_visible()  # overlaying the map at this width
+    before = settled_view(page)
+    assert_framed(page, before, wgs)
+    fitted = view_text(page)
+    page.get_by_label("AMap").check()
+    page.wait_for_function("() => document.getElementById('datum-note')"
+                           ".textContent.includes('GCJ-02')", timeout=TIMEOUT)
+    page.wait_for_function(f"() => ({VIEW_JS})() !== '{fitted}'", timeout=TIMEOUT)
+    view = settled_view(page)
+    box = rect(page, "#map")
+    # The datum shift is worth several pixels at this fit: the WGS84 bounds would be off.
+    wx0, wy0, wx1, wy1 = bounds_px(view, box, wgs)
+    gx0, gy0, gx1, gy1 = bounds_px(view, box, gcj)
+    assert math.hypot((gx0 + gx1 - wx0 - wx1) / 2, (gy0 + gy1 - wy0 - wy1) / 2) > 5
+    assert_framed(page, view, gcj)
+    # the facility's marker, drawn shifted to GCJ-02, is inside the fitted area
+    page.wait_for_selector(f"path.facility-{fid}", timeout=TIMEOUT)
+    mx, my = marker_centre(page, fid)
+    lon, lat = mapdata.shift_bounds([[fac.geometry.y[fid], fac.geometry.x[fid]]] * 2,
+                                    "gcj02")[0][::-1]
+    assert (mx, my) == pytest.approx(to_container(view, box, lon, lat), abs=1.5)
+    area = fitted_area(page)
+    assert area["left"] <= mx <= area["right"] and area["top"] <= my <= area["bottom"]
+    # Closing the drawer refits to the GCJ-02 target, not the stale WGS84 one.
+    page.click("#toggle-filters")
+    shown = view_text(page)
+    page.wait_for_selector("#drawer-filters", state="hidden", timeout=TIMEOUT)
+    page.wait_for_function(f"() => ({VIEW_JS})() !== '{shown}'", timeout=TIMEOUT)
+    assert_framed(page, settled_view(page), gcj)
+    context.close()
