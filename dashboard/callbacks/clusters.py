@@ -15,6 +15,7 @@ from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard import ids
 from dashboard.callbacks.upload import uploaded_facilities
+from dashboard.components.map import bounds_target
 from dashboard.i18n import t
 from dashboard.mapdata import MapData, geojson_from_frame, in_display_datum
 from dashboard.state import FilterControls, datum_for, filter_from_controls, filter_states
@@ -237,7 +238,8 @@ def register(app: Dash, mapdata: MapData) -> None:
 
     @app.callback(
         Output(ids.DRAWN_AREA, "data", allow_duplicate=True),
-        Output(ids.MAP, "viewport", allow_duplicate=True),
+        # fitted by the browser with the padding of the drawers and cards (callbacks.map)
+        Output(ids.MAP_FIT, "data", allow_duplicate=True),
         Input({"type": ids.CLUSTER_ROW, "index": ALL}, "n_clicks"),
         State(ids.CL_STORE, "data"),
         State(ids.BASEMAP, "value"),
@@ -252,9 +254,9 @@ def register(app: Dash, mapdata: MapData) -> None:
 
 
 def cluster_focus(mapdata: MapData, result: dict[str, Any], number: int,
-                  datum: Datum) -> tuple[str, dict[str, Any]]:
+                  datum: Datum) -> tuple[str, dict[str, object]]:
     """Filter to a cluster's area (its hull, 100 m wider so members on the edge count) and
-    zoom to it."""
+    the MAP_FIT target that zooms to it."""
 
     feature = next(f for f in result["clusters"]["features"]
                    if f["properties"]["cluster"] == number)
@@ -262,6 +264,5 @@ def cluster_focus(mapdata: MapData, result: dict[str, Any], number: int,
     metric = to_metric(hull)
     area = metric.buffer(100).to_crs(GEOGRAPHIC_CRS).iloc[0]
     x0, y0, x1, y1 = area.bounds
-    bounds = mapdata.shift_bounds([[y0, x0], [y1, x1]], datum)
     return (encode_area(Filter.create(within=area.simplify(0.0001)).within),
-            {"bounds": bounds, "transition": "flyToBounds"})
+            bounds_target(mapdata, [[y0, x0], [y1, x1]], datum))

@@ -279,3 +279,59 @@ def test_a_fit_follows_the_amap_datum(browser, server_url, bundled_atlas):
     page.wait_for_function(f"() => ({VIEW_JS})() !== '{shown}'", timeout=TIMEOUT)
     assert_framed(page, settled_view(page), gcj)
     context.close()
+
+
+def test_a_focused_cluster_is_fitted_beside_the_open_drawers(browser, server_url,
+                                                             bundled_atlas):
+    """A cluster row's zoom goes through the measured fit (MAP_FIT): on a tablet the
+    cluster lands beside the Clusters drawer that overlays the map, and beside the filter
+    drawer when that one is opened instead."""
+    from dashboard.callbacks.clusters import cluster_focus, run_clusters
+    from dashboard.mapdata import MapData
+    from geo.settings import (
+        CLUSTER_EPS_M,
+        CLUSTER_MIN_CLUSTER_SIZE,
+        CLUSTER_MIN_SAMPLES,
+        DENSITY_BANDWIDTH_M,
+        HOTSPOT_CELL,
+    )
+    from tests.browser.test_dashboard import open_tab
+
+    mapdata = MapData(bundled_atlas)
+    # the tab's default run on the whole atlas (test_cluster_areas: the same as the CLI's)
+    result = run_clusters(mapdata, Filter(), method="dbscan", eps_m=CLUSTER_EPS_M,
+                          min_samples=CLUSTER_MIN_SAMPLES,
+                          min_cluster_size=CLUSTER_MIN_CLUSTER_SIZE, extras=[],
+                          bandwidth_m=DENSITY_BANDWIDTH_M, cell=HOTSPOT_CELL, lang="en")
+    number = result["rows"][0]["cluster"]
+    _, target = cluster_focus(mapdata, result, number, "wgs84")
+    bounds = target["bounds"]
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    open_page(page, server_url + "?lang=en")
+    settled_view(page)
+    open_tab(page, "clusters")  # closes the filter drawer on a tablet: one at a time
+    page.click("#cl-run")
+    page.wait_for_selector("#cluster-table", timeout=TIMEOUT)
+    shown = view_text(page)
+    row = page.locator("#cluster-table tbody tr:nth-child(1) button")
+    assert row.inner_text().strip() == str(number)  # the run in the browser is this one
+    row.click()
+    page.wait_for_function(f"() => ({VIEW_JS})() !== '{shown}'", timeout=TIMEOUT)
+    view = settled_view(page)
+    assert page.locator("#drawer-panels").is_visible()
+    assert_framed(page, view, bounds)
+    # ... so the whole cluster is left of the drawer overlaying the map
+    _, _, x1, _ = bounds_px(view, rect(page, "#map"), bounds)
+    assert x1 <= rect(page, "#drawer-panels")["left"], (x1, rect(page, "#drawer-panels"))
+    # Opening the filter drawer (which closes the Clusters one) refits the cluster beside it.
+    shown = view_text(page)
+    page.click("#toggle-filters")
+    page.wait_for_selector("#drawer-filters", state="visible", timeout=TIMEOUT)
+    page.wait_for_selector("#drawer-panels", state="hidden", timeout=TIMEOUT)
+    page.wait_for_function(f"() => ({VIEW_JS})() !== '{shown}'", timeout=TIMEOUT)
+    view = settled_view(page)
+    assert_framed(page, view, bounds)
+    x0, _, _, _ = bounds_px(view, rect(page, "#map"), bounds)
+    assert x0 >= rect(page, "#drawer-filters")["right"]
+    context.close()
