@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from dashboard.i18n import t
+from dashboard.state import AS_OF_ALL
 from geo.query import Filter
 from tests.browser.test_dashboard import TIMEOUT, open_page, wait_count
 
 pytestmark = pytest.mark.browser
+
+URL_YEAR_JS = "() => new URLSearchParams(location.search).get('asof')"
+SLIDER_YEAR_JS = ("() => { const h = document.querySelector('#filter-as-of [role=slider]');"
+                  " return h && h.getAttribute('aria-valuenow'); }")
 
 PLACEHOLDER_COUNTS_JS = """() => [...document.querySelectorAll('.placeholder-marker span')]
     .map(e => Number(e.textContent))"""
@@ -52,12 +58,21 @@ def test_as_of_slider_and_play(page, server_url, bundled_atlas):
     assert f"{undated} 个无年份未计入" in page.locator("#selection-count").text_content()
     # play steps the year: 2016 selects at least as many as 2015, and the URL follows
     page.locator("#filter-as-of-play").click()
-    page.wait_for_function("() => /asof=20(1[6-9]|2\\\\d)/.test(location.search)",
+    page.wait_for_function("() => /asof=20(1[6-9]|2\\d)/.test(location.search)",
                            timeout=TIMEOUT)
     page.locator("#filter-as-of-play").click()  # stop
-    year = int(page.evaluate("() => new URLSearchParams(location.search).get('asof')"))
-    page.wait_for_timeout(1500)
-    # stopped: the year stays; the count is what the CLI's --as-of gives for it
-    assert int(page.evaluate(
-        "() => new URLSearchParams(location.search).get('asof')")) == year
+    # Each step is a round trip (the tick, then the URL), so wait for what is asserted on,
+    # not a time: stopped once the button offers to play again (the same response disables
+    # the tick), and the URL caught up with the slider's year.
+    page.wait_for_function(f"() => document.getElementById('filter-as-of-play')"
+                           f".textContent.includes('{t('as_of_play', 'zh')}')", timeout=TIMEOUT)
+    page.wait_for_function(f"() => ({URL_YEAR_JS})() === ({SLIDER_YEAR_JS})()",
+                           timeout=TIMEOUT)
+    year = int(page.evaluate(SLIDER_YEAR_JS))
+    assert 2016 <= year < AS_OF_ALL
+    page.wait_for_timeout(2000)  # two ticks (900 ms) and more: a running play would step
+    # stopped: the year stays, on the slider and in the URL, and the count is what the
+    # CLI's --as-of gives for it
+    assert page.evaluate(SLIDER_YEAR_JS) == page.evaluate(URL_YEAR_JS) == str(year)
+    assert page.locator("#filter-as-of-play").text_content() == t("as_of_play", "zh")
     wait_count(page, len(Filter.create(as_of=year).select(fac)), len(fac))
