@@ -10,12 +10,11 @@ import shapely
 
 from dashboard.callbacks.filters import selection_view
 from dashboard.callbacks.map import basemap_view
-from dashboard.callbacks.timeline import play_step
 from dashboard.callbacks.url import url_for_controls
 from dashboard.components.details import details_panel
 from dashboard.components.map import tile_layers
 from dashboard.mapdata import MapData, to_wgs84_polygon
-from dashboard.state import AS_OF_ALL, AS_OF_FIRST, filter_from_controls
+from dashboard.state import AS_OF_ALL, filter_from_controls
 from dashboard.urlstate import PageState, parse_state, state_to_search
 from geo.crs import wgs84_to_gcj02
 from geo.query import Filter
@@ -73,13 +72,6 @@ def test_as_of_view_says_how_many_undated_are_left_out(mapdata, bundled_atlas):
     undated = int(fac["year"].isna().sum())
     assert view.count == (f"{len(flt.select(fac))} of {len(fac)} facilities selected"
                           f"; {undated} undated not shown")
-
-
-def test_play_steps_years_and_stops_at_the_last():
-    assert play_step(None) == (AS_OF_FIRST, True)
-    assert play_step(AS_OF_ALL) == (AS_OF_FIRST, True)
-    assert play_step(2010) == (2011, True)
-    assert play_step(AS_OF_ALL - 2) == (AS_OF_ALL - 1, False)
 
 
 def test_placeholder_tooltips_escape_names(bundled_atlas):

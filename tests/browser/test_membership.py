@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard.i18n import t
-from dashboard.state import AS_OF_ALL
+from dashboard.state import AS_OF_ALL, AS_OF_FIRST
 from geo.query import Filter
 from tests.browser.test_dashboard import TIMEOUT, open_page, wait_count
 
@@ -76,3 +76,20 @@ def test_as_of_slider_and_play(page, server_url, bundled_atlas):
     assert page.evaluate(SLIDER_YEAR_JS) == page.evaluate(URL_YEAR_JS) == str(year)
     assert page.locator("#filter-as-of-play").text_content() == t("as_of_play", "zh")
     wait_count(page, len(Filter.create(as_of=year).select(fac)), len(fac))
+
+
+def test_play_stops_at_the_last_year_and_starts_again_from_the_first(page, server_url):
+    open_page(page, server_url + f"?asof={AS_OF_ALL - 2}")
+    page.locator("#filter-as-of-play").click()
+    # one step to the last year, and playing stops there (the button offers to play again)
+    page.wait_for_function(f"() => ({URL_YEAR_JS})() === '{AS_OF_ALL - 1}'", timeout=TIMEOUT)
+    page.wait_for_function(f"() => document.getElementById('filter-as-of-play')"
+                           f".textContent === '{t('as_of_play', 'zh')}'", timeout=TIMEOUT)
+    page.wait_for_timeout(2000)  # two ticks (900 ms) and more: a running play would step
+    assert page.evaluate(SLIDER_YEAR_JS) == page.evaluate(URL_YEAR_JS) == str(AS_OF_ALL - 1)
+    # from the last year, play starts again at the first mark
+    page.locator("#filter-as-of-play").click()
+    page.wait_for_function(f"() => Number(({SLIDER_YEAR_JS})()) < {AS_OF_ALL - 1}",
+                           timeout=TIMEOUT)
+    assert int(page.evaluate(SLIDER_YEAR_JS)) <= AS_OF_FIRST + 2
+    page.locator("#filter-as-of-play").click()  # stop
