@@ -179,6 +179,18 @@ def save_facility(store: Store, user: User, target: Mapping[str, Any],
                       change=change)
 
 
+def _committed(commit: Callable[[], Change], lang: str) -> Change | EditResult:
+    """Run one store call that changes a facility: its change, or the loader's problems at
+    their fields, or the store's refusal (stale version, role) as the result to show."""
+    try:
+        return commit()
+    except DataError as exc:
+        problems, at = problem_fields(exc)
+        return EditResult("invalid", t("edit_invalid", lang, n=len(problems)), problems, at)
+    except StoreError as exc:
+        return _refusal(exc, lang)
+
+
 def retire_facility(store: Store, user: User, target: Mapping[str, Any], *, reason: str,
                     source: str, lang: str = "zh") -> EditResult:
     """Retire the loaded facility (kept in the store and its history, never deleted); the
@@ -190,14 +202,11 @@ def retire_facility(store: Store, user: User, target: Mapping[str, Any], *, reas
         return EditResult("invalid", t("edit_invalid", lang, n=len(errors)),
                           field_errors=errors)
     fid = str(target["id"])
-    try:
-        change = store.propose(user.name, "retire", fid, reason=reason, source=source,
-                               expect_version=int(target["version"]))
-    except DataError as exc:
-        problems, at = problem_fields(exc)
-        return EditResult("invalid", t("edit_invalid", lang, n=len(problems)), problems, at)
-    except StoreError as exc:
-        return _refusal(exc, lang)
+    change = _committed(lambda: store.propose(user.name, "retire", fid, reason=reason,
+                                              source=source,
+                                              expect_version=int(target["version"])), lang)
+    if isinstance(change, EditResult):
+        return change
     if change.is_applied:
         return EditResult("applied", t("edit_retired", lang, change=change.change_id, id=fid),
                           change=change, target={"mode": "add"})
@@ -227,14 +236,11 @@ def restore_facility(store: Store, user: User, target: Mapping[str, Any], *, rea
         return EditResult("invalid", t("edit_invalid", lang, n=len(errors)),
                           field_errors=errors)
     fid = str(target["id"])
-    try:
-        change = store.revert(fid, restored_version(store, fid), user.name, reason=reason,
-                              source=source, expect_version=int(target["version"]))
-    except DataError as exc:
-        problems, at = problem_fields(exc)
-        return EditResult("invalid", t("edit_invalid", lang, n=len(problems)), problems, at)
-    except StoreError as exc:
-        return _refusal(exc, lang)
+    change = _committed(lambda: store.revert(fid, restored_version(store, fid), user.name,
+                                             reason=reason, source=source,
+                                             expect_version=int(target["version"])), lang)
+    if isinstance(change, EditResult):
+        return change
     if change.is_applied:
         return EditResult("applied", t("edit_restored", lang, change=change.change_id, id=fid,
                                        version=change.version),
