@@ -191,16 +191,26 @@ def _committed(commit: Callable[[], Change], lang: str) -> Change | EditResult:
         return _refusal(exc, lang)
 
 
-def retire_facility(store: Store, user: User, target: Mapping[str, Any], *, reason: str,
-                    source: str, lang: str = "zh") -> EditResult:
-    """Retire the loaded facility (kept in the store and its history, never deleted); the
-    reason is kept as the retirement reason."""
-    if target.get("mode") != "edit":
-        return EditResult("invalid", t("edit_retire_needs_edit", lang))
+def _unready(target: Mapping[str, Any], mode: str, wrong_mode_key: str, reason: str,
+             source: str, lang: str) -> EditResult | None:
+    """Why a retire or restore cannot be sent yet: the form holds no facility in ``mode``, or
+    the reason or source is blank (shown at its field); None when it can."""
+    if target.get("mode") != mode:
+        return EditResult("invalid", t(wrong_mode_key, lang))
     errors = _required(reason, source, lang)
     if errors:
         return EditResult("invalid", t("edit_invalid", lang, n=len(errors)),
                           field_errors=errors)
+    return None
+
+
+def retire_facility(store: Store, user: User, target: Mapping[str, Any], *, reason: str,
+                    source: str, lang: str = "zh") -> EditResult:
+    """Retire the loaded facility (kept in the store and its history, never deleted); the
+    reason is kept as the retirement reason."""
+    refused = _unready(target, "edit", "edit_retire_needs_edit", reason, source, lang)
+    if refused is not None:
+        return refused
     fid = str(target["id"])
     change = _committed(lambda: store.propose(user.name, "retire", fid, reason=reason,
                                               source=source,
@@ -229,12 +239,9 @@ def restore_facility(store: Store, user: User, target: Mapping[str, Any], *, rea
     """Bring back the retired facility loaded by its ID: a new change (a revert to its state
     before the retirement), made against the version loaded, with the review rules of any
     edit (an editor's restore is a proposal when review is on)."""
-    if target.get("mode") != "retired":
-        return EditResult("invalid", t("edit_restore_needs_retired", lang))
-    errors = _required(reason, source, lang)
-    if errors:
-        return EditResult("invalid", t("edit_invalid", lang, n=len(errors)),
-                          field_errors=errors)
+    refused = _unready(target, "retired", "edit_restore_needs_retired", reason, source, lang)
+    if refused is not None:
+        return refused
     fid = str(target["id"])
     change = _committed(lambda: store.revert(fid, restored_version(store, fid), user.name,
                                              reason=reason, source=source,
